@@ -1,0 +1,59 @@
+"""`movieviews`: the one console command. Each subcommand lives in the module that owns it.
+
+A command module exposes `add_arguments(parser)` and `run(args, settings) -> int`; it is imported only when its
+subcommand runs, so `movieviews status` does not pay for PyFlink or Strawberry imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from deploy.settings import ConfigError, Settings
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("deploy.commands.up", "install what is missing and start Kafka, Flink and Postgres (idempotent)"),
+    "down": ("deploy.commands.down", "stop every process `up` started"),
+    "status": ("deploy.commands.status", "check each component; exit non-zero if any is unhealthy"),
+    "logs": ("deploy.commands.logs", "where each component logs"),
+    "migrate": ("deploy.commands.migrate", "apply Alembic migrations to the read-model database"),
+    "schemas": ("schemas.cli", "schema catalog: `schemas check` runs the evolution gate"),
+    "produce": ("ingest.loadgen", "publish MovieViewed events: Zipf popularity, ground-truth file"),
+    "job": ("stream.cli", "the stream job: submit, run-local, stop, status"),
+    "serve": ("readmodel.server", "serve the GraphQL API (uvicorn)"),
+    "demo": ("deploy.commands.demo", "register movies, record views through GraphQL, watch topMovies"),
+    "drill": ("deploy.drills.cli", "fault drills against the real stack, with a pass/fail report"),
+    "bench": ("deploy.bench.cli", "benchmarks that print tables and write JSON"),
+    "dlq": ("stream.dlq", "inspect and replay dead letters"),
+}
+
+
+def build_parser(selected: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movieviews", description="Real-time movie view counter.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(module=module_name)
+        if name == selected:
+            importlib.import_module(module_name).add_arguments(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"movieviews: {exc}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(args.module)
+    return int(module.run(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

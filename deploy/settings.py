@@ -1,0 +1,126 @@
+"""The one place environment variables are declared.
+
+Every entry point (CLI, API server, stream job) builds one frozen `Settings` from its environment with
+`Settings.from_env(os.environ)` and passes it down; library code never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+# name -> (environment variable, default, meaning). Defaults give a working single-machine stack.
+DECLARED: dict[str, Setting] = {
+    "home": Setting("MOVIEVIEWS_HOME", str(REPO_ROOT / ".state"), "state dir: data, logs, pids, checkpoints"),
+    "kafka_bootstrap": Setting("MOVIEVIEWS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
+    "kafka_controller_port": Setting("MOVIEVIEWS_KAFKA_CONTROLLER_PORT", "9093", "KRaft controller port"),
+    "views_topic": Setting("MOVIEVIEWS_VIEWS_TOPIC", "movie-views", "MovieViewed events"),
+    "movies_topic": Setting("MOVIEVIEWS_MOVIES_TOPIC", "movies", "MovieRegistered events"),
+    "dlq_topic": Setting("MOVIEVIEWS_DLQ_TOPIC", "movie-views-dlq", "dead letters with their reason"),
+    "schemas_topic": Setting("MOVIEVIEWS_SCHEMAS_TOPIC", "movieviews-schemas", "run-time schema catalog"),
+    "pg_host": Setting("MOVIEVIEWS_PG_HOST", "127.0.0.1", "PostgreSQL host"),
+    "pg_port": Setting("MOVIEVIEWS_PG_PORT", "5433", "PostgreSQL port"),
+    "pg_database": Setting("MOVIEVIEWS_PG_DATABASE", "movieviews", "database of the read model"),
+    "pg_admin_password": Setting("MOVIEVIEWS_PG_ADMIN_PASSWORD", "movieviews-admin", "postgres superuser"),
+    "pg_owner_password": Setting("MOVIEVIEWS_PG_OWNER_PASSWORD", "movieviews-owner", "mv_owner: migrations"),
+    "pg_writer_password": Setting("MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"),
+    "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
+    "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
+    "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
+    "api_port": Setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port"),
+    "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
+    "top_limit_max": Setting("MOVIEVIEWS_TOP_LIMIT_MAX", "100", "largest topMovies limit"),
+    "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
+    "flush_interval_ms": Setting("MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    kafka_bootstrap: str
+    kafka_controller_port: int
+    views_topic: str
+    movies_topic: str
+    dlq_topic: str
+    schemas_topic: str
+    pg_host: str
+    pg_port: int
+    pg_database: str
+    pg_admin_password: str
+    pg_owner_password: str
+    pg_writer_password: str
+    pg_reader_password: str
+    flink_rest: str
+    api_host: str
+    api_port: int
+    api_workers: int
+    top_limit_max: int
+    checkpoint_interval_ms: int
+    flush_interval_ms: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            declared = DECLARED[field.name]
+            raw = environ.get(declared.env, declared.default)
+            values[field.name] = _cast(declared.env, raw, str(field.type))
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def pg_url(self, role: str, password: str, driver: str = "psycopg", database: str | None = None) -> str:
+        db = database or self.pg_database
+        return f"postgresql+{driver}://{role}:{password}@{self.pg_host}:{self.pg_port}/{db}"
+
+    @property
+    def owner_url(self) -> str:
+        return self.pg_url("mv_owner", self.pg_owner_password)
+
+    @property
+    def reader_url(self) -> str:
+        return self.pg_url("mv_reader", self.pg_reader_password, driver="asyncpg")
+
+    @property
+    def writer_jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    @property
+    def flink_rest_port(self) -> int:
+        return int(self.flink_rest.rsplit(":", 1)[1])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+def _cast(env: str, raw: str, type_name: str) -> object:
+    if raw == "":
+        raise ConfigError(f"Config '{env}' is missing")
+    if type_name == "int":
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"Config '{env}' must be an integer, got {raw!r}") from exc
+    if type_name == "Path":
+        return Path(raw).expanduser().resolve()
+    return raw

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The folder decides the marker, so `-m "not integration"` runs without any service.
+    for item in items:
+        if (TESTS / "integration") in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
