@@ -1,0 +1,115 @@
+"""Reads from `movie_stats` as the read-only role, through SQLAlchemy Core on asyncpg."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, RowMapping, and_, func, or_, select, text
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from readmodel.cursor import Cursor
+from readmodel.errors import DatabaseUnavailableError
+from readmodel.tables import movie_stats
+
+# Two workers x (5 + 5) stays far below Postgres' default 100 connections; a read takes well under a
+# millisecond, so a handful of connections per worker keeps up with thousands of requests per second.
+POOL_SIZE = 5
+POOL_OVERFLOW = 5
+# A topMovies page is an index range scan; anything slower than this is a fault, not a query to wait for.
+STATEMENT_TIMEOUT_MS = 2000
+# Bounds connect and pool checkout so a dead Postgres gives a fast, clear error instead of a hung request.
+CONNECT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class MovieRow:
+    movie_id: str
+    title: str | None
+    year: int | None
+    genre: str | None
+    view_count: int
+    watch_seconds: int
+    first_viewed_at: datetime | None
+    last_viewed_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_mapping(cls, row: RowMapping) -> MovieRow:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TopPage:
+    rows: Sequence[MovieRow]
+    has_next: bool
+    as_of: datetime | None
+
+
+def create_reader_engine(url: str, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_timeout=CONNECT_TIMEOUT_S,
+        # One round trip per checkout buys recovery on the first request after Postgres restarts.
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_S,
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": "movieviews-api",
+                "default_transaction_read_only": "on",
+            },
+        },
+    )
+
+
+class MovieStatsStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def movie(self, movie_id: str) -> MovieRow | None:
+        async with self._connect() as conn:
+            row = (await conn.execute(select(movie_stats).where(movie_stats.c.movie_id == movie_id))).first()
+        return None if row is None else MovieRow.from_mapping(row._mapping)
+
+    async def top(self, limit: int, genre: str | None, after: Cursor | None) -> TopPage:
+        query = select(movie_stats).order_by(movie_stats.c.view_count.desc(), movie_stats.c.movie_id)
+        if genre is not None:
+            query = query.where(movie_stats.c.genre == genre)
+        if after is not None:
+            query = query.where(_after(after))
+        async with self._connect() as conn:
+            rows = (await conn.execute(query.limit(limit + 1))).mappings().all()
+            as_of = (await conn.execute(select(func.max(movie_stats.c.updated_at)))).scalar_one()
+        return TopPage([MovieRow.from_mapping(r) for r in rows[:limit]], len(rows) > limit, as_of)
+
+    async def ping(self) -> None:
+        async with self._connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        # Connection loss, refused connects, pool exhaustion, shutdown and statement timeouts are faults of
+        # the service, not of the request. Bad SQL or a missing grant is a bug and stays as it is.
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except ProgrammingError:
+            raise
+        except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+            raise DatabaseUnavailableError() from exc
+
+
+def _after(cursor: Cursor) -> ColumnElement[bool]:
+    view_count, movie_id = movie_stats.c.view_count, movie_stats.c.movie_id
+    # The redundant `view_count <= n` is what the index range scan starts from; the OR only filters the ties.
+    return and_(
+        view_count <= cursor.view_count,
+        or_(view_count < cursor.view_count, movie_id > cursor.movie_id),
+    )

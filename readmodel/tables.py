@@ -1,0 +1,41 @@
+"""The read model's tables, as SQLAlchemy Core metadata.
+
+Alembic migrations are the only way the schema changes; this metadata exists so `alembic check` can prove the
+migrations and the code agree, and so queries are built from typed columns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, Table, Text, func, text
+
+# Constraint names follow one convention so migrations and `alembic check` compare like with like.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+movie_stats = Table(
+    "movie_stats",
+    metadata,
+    Column("movie_id", Text, primary_key=True),
+    Column("title", Text, nullable=True),
+    Column("year", Integer, nullable=True),
+    Column("genre", Text, nullable=True),
+    Column("view_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("watch_seconds", BigInteger, nullable=False, server_default=text("0")),
+    Column("first_viewed_at", DateTime(timezone=True), nullable=True),
+    Column("last_viewed_at", DateTime(timezone=True), nullable=True),
+    # The stream job's upsert only replaces a row when its snapshot version is newer.
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# topMovies reads `ORDER BY view_count DESC, movie_id` and walks pages by keyset on the same pair.
+Index("ix_movie_stats_rank", movie_stats.c.view_count.desc(), movie_stats.c.movie_id)
+Index(
+    "ix_movie_stats_genre_rank", movie_stats.c.genre, movie_stats.c.view_count.desc(), movie_stats.c.movie_id
+)
+# asOf is max(updated_at): one index probe instead of a scan.
+Index("ix_movie_stats_updated_at", movie_stats.c.updated_at)
