@@ -1,0 +1,48 @@
+"""Errors of the stream job, under one root.
+
+A `RejectedEventError` parks its event in the dead-letter topic under its `reason`; the job keeps running.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class StreamError(Exception):
+    """Root of every error raised by `stream`."""
+
+
+class RejectedEventError(StreamError):
+    """An event the job cannot count: dead-lettered with `reason`, the message as detail."""
+
+    reason: ClassVar[str] = "rejected"
+
+
+class UndecodableError(RejectedEventError):
+    reason = "undecodable"
+
+
+class UnknownWriterSchemaError(RejectedEventError):
+    """The writer schema's fingerprint is unknown: `movieviews dlq replay` once it is registered."""
+
+    reason = "unknown-schema"
+
+
+class UnknownEventTypeError(RejectedEventError):
+    reason = "unknown-event-type"
+
+
+class MissingFieldError(RejectedEventError):
+    reason = "missing-field"
+
+
+class EmptyMovieIdError(RejectedEventError):
+    reason = "empty-movie-id"
+
+
+class JarsMissingError(StreamError):
+    """The connector jars are not where the job looks: run `movieviews up` to build them."""
+
+
+class FlinkCommandError(StreamError):
+    """The Flink CLI or REST API refused a request."""

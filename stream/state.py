@@ -1,0 +1,125 @@
+"""Per-movie state and the pure transition `apply(state, event) -> (state, outputs)`.
+
+The Flink `KeyedProcessFunction` in `stream.functions` is a thin adapter over `apply`: it loads the movie's
+`ValueState`, applies one event, stores the result and turns the outputs into timers and emitted rows. Keeping
+the rules here lets them be tested without Flink.
+
+Snapshots carry absolute values and a version equal to the number of events applied to the movie, so a replay
+after a restore reproduces the same versions and the guarded upsert in Postgres rejects what it already holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Views:
+    """`count` views of one movie; a single `MovieViewed` is `count=1`, a pre-aggregated batch is more."""
+
+    movie_id: str
+    count: int
+    watch_seconds: int
+    first_ms: int
+    last_ms: int
+
+
+@dataclass(frozen=True)
+class Registered:
+    movie_id: str
+    title: str
+    year: int
+    genre: str
+    occurred_ms: int
+
+
+@dataclass(frozen=True)
+class FlushDue:
+    """The flush timer fired: emit the snapshot if anything changed since the last one."""
+
+
+Event = Views | Registered | FlushDue
+
+
+@dataclass(frozen=True)
+class MovieState:
+    movie_id: str
+    view_count: int = 0
+    watch_seconds: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    title: str | None = None
+    year: int | None = None
+    genre: str | None = None
+    # When the registration in title/year/genre happened: the later one wins, whatever the arrival order.
+    registered_ms: int | None = None
+    version: int = 0
+    # A change is held back until the flush timer fires, so Postgres sees one snapshot per movie per interval.
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    movie_id: str
+    title: str | None
+    year: int | None
+    genre: str | None
+    view_count: int
+    watch_seconds: int
+    first_ms: int | None
+    last_ms: int | None
+    version: int
+
+
+@dataclass(frozen=True)
+class ScheduleFlush:
+    """Ask the adapter for a flush timer; emitted only on the first change after a snapshot."""
+
+
+Output = Snapshot | ScheduleFlush
+
+
+def apply(state: MovieState, event: Event) -> tuple[MovieState, tuple[Output, ...]]:
+    if isinstance(event, FlushDue):
+        if not state.pending:
+            return state, ()
+        flushed = replace(state, pending=False)
+        return flushed, (snapshot_of(flushed),)
+    changed = _views(state, event) if isinstance(event, Views) else _registered(state, event)
+    outputs: tuple[Output, ...] = () if state.pending else (ScheduleFlush(),)
+    return changed, outputs
+
+
+def _views(state: MovieState, event: Views) -> MovieState:
+    return replace(
+        state,
+        view_count=state.view_count + event.count,
+        watch_seconds=state.watch_seconds + event.watch_seconds,
+        first_ms=event.first_ms if state.first_ms is None else min(state.first_ms, event.first_ms),
+        last_ms=event.last_ms if state.last_ms is None else max(state.last_ms, event.last_ms),
+        version=state.version + event.count,
+        pending=True,
+    )
+
+
+def _registered(state: MovieState, event: Registered) -> MovieState:
+    counted = replace(state, version=state.version + 1, pending=True)
+    if state.registered_ms is not None and state.registered_ms > event.occurred_ms:
+        return counted
+    return replace(
+        counted, title=event.title, year=event.year, genre=event.genre, registered_ms=event.occurred_ms
+    )
+
+
+def snapshot_of(state: MovieState) -> Snapshot:
+    return Snapshot(
+        movie_id=state.movie_id,
+        title=state.title,
+        year=state.year,
+        genre=state.genre,
+        view_count=state.view_count,
+        watch_seconds=state.watch_seconds,
+        first_ms=state.first_ms,
+        last_ms=state.last_ms,
+        version=state.version,
+    )
