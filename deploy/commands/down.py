@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import argparse
+
+from deploy import stack
+from deploy.commands.common import paths_of, report_errors
+from deploy.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+@report_errors
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    stack.down(paths_of(settings), print)
+    return 0

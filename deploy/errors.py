@@ -1,0 +1,23 @@
+"""Errors of the deploy package: each says what failed and what to do about it, in one line."""
+
+from __future__ import annotations
+
+
+class DeployError(Exception):
+    """Root of every error `movieviews up/down/status` reports to the operator."""
+
+
+class MissingToolError(DeployError):
+    pass
+
+
+class PortTakenError(DeployError):
+    pass
+
+
+class ComponentDiedError(DeployError):
+    pass
+
+
+class NotReadyError(DeployError):
+    pass

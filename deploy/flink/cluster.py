@@ -1,0 +1,114 @@
+"""The Flink standalone cluster, run from the `bin/` that the apache-flink wheel ships."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import string
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pyflink
+
+from deploy import procs
+from deploy.jars import connector_jars
+from deploy.paths import DEPLOY_DIR, StatePaths
+from deploy.settings import REPO_ROOT, Settings
+
+PYFLINK_HOME = Path(pyflink.__file__).parent
+FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
+JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
+START_TIMEOUT_S = 90
+
+
+def site_packages() -> str:
+    return next(p for p in sys.path if p.endswith("site-packages"))
+
+
+def flink_env(paths: StatePaths) -> dict[str, str]:
+    """Environment for the cluster's scripts and for `flink run`: our conf and lib dirs, the venv first."""
+    return {
+        **os.environ,
+        "FLINK_CONF_DIR": str(paths.flink_conf),
+        "FLINK_LIB_DIR": str(paths.flink_lib),
+        "FLINK_LOG_DIR": str(paths.logs),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        # Thread-mode workers embed the venv's interpreter; they import pemja and the project from here.
+        "PYTHONPATH": f"{site_packages()}:{REPO_ROOT}",
+    }
+
+
+def _write_conf(settings: Settings, paths: StatePaths) -> None:
+    conf = paths.flink_conf
+    conf.mkdir(parents=True, exist_ok=True)
+    tmp = paths.flink / "tmp"
+    for folder in (tmp, paths.checkpoints, paths.savepoints, paths.run, paths.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties", "logback-console.xml"):
+        shutil.copy(PYFLINK_HOME / "conf" / name, conf / name)
+    template = string.Template((DEPLOY_DIR / "flink" / "config.yaml").read_text())
+    (conf / "config.yaml").write_text(template.substitute(
+        rest_port=settings.flink_rest_port, python=sys.executable, checkpoints=paths.checkpoints,
+        savepoints=paths.savepoints, run=paths.run, logs=paths.logs, tmp=tmp,
+    ))
+    # `masters` carries the REST port and overrides rest.port; keep the two in step.
+    (conf / "masters").write_text(f"127.0.0.1:{settings.flink_rest_port}\n")
+    (conf / "workers").write_text("127.0.0.1\n")
+
+
+def _link_lib(paths: StatePaths) -> None:
+    """flink-dist's jars plus flink-python (so pemja loads once per TaskManager and a second Python job can
+    run on it) plus the connector jars, so every job finds them on the cluster classpath."""
+    lib = paths.flink_lib
+    shutil.rmtree(lib, ignore_errors=True)
+    lib.mkdir(parents=True)
+    for jar in [*sorted((PYFLINK_HOME / "lib").glob("*.jar")), FLINK_PYTHON_JAR, *connector_jars(paths)]:
+        (lib / jar.name).symlink_to(jar)
+
+
+def _spawn(script: str, component: str, paths: StatePaths) -> int:
+    argv = ["bash", str(PYFLINK_HOME / "bin" / script), "start-foreground"]
+    return procs.spawn(argv, paths.pid_file(component), paths.log_file(component), flink_env(paths), paths.flink)
+
+
+def start_jobmanager(settings: Settings, paths: StatePaths) -> int | None:
+    if procs.read_pid(paths.pid_file(JOBMANAGER)):
+        return None
+    procs.ensure_port_free(settings.flink_rest_port, "the Flink JobManager (REST and web UI)")
+    procs.ensure_port_free(6123, "the Flink JobManager (RPC)")
+    _write_conf(settings, paths)
+    _link_lib(paths)
+    return _spawn("jobmanager.sh", JOBMANAGER, paths)
+
+
+def start_taskmanager(paths: StatePaths) -> int | None:
+    if procs.read_pid(paths.pid_file(TASKMANAGER)):
+        return None
+    return _spawn("taskmanager.sh", TASKMANAGER, paths)
+
+
+def rest(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:
+    with urllib.request.urlopen(f"{settings.flink_rest}{path}", timeout=timeout_s) as response:  # noqa: S310
+        return json.load(response)
+
+
+def overview(settings: Settings) -> dict[str, Any] | None:
+    try:
+        result: dict[str, Any] = rest(settings, "/overview")
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    return result
+
+
+def healthy(settings: Settings) -> tuple[bool, str]:
+    info = overview(settings)
+    if info is None:
+        return False, f"GET {settings.flink_rest}/overview failed"
+    tms, free = info.get("taskmanagers", 0), info.get("slots-available", 0)
+    detail = (f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
+              f"{info.get('jobs-running', 0)} job(s) running")
+    return tms >= 1, detail

@@ -1,0 +1,70 @@
+"""Fetching the pinned Maven artifacts: the Kafka broker and the connector jars every Flink job uses."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from deploy.errors import DeployError
+from deploy.paths import DEPLOY_DIR, StatePaths
+
+MAVEN_DIR = DEPLOY_DIR / "maven"
+# A cold Maven cache downloads ~40 MB; the shade build takes about 30 s on this machine.
+MAVEN_TIMEOUT_S = 900
+
+
+def _fresh(pom: Path, stamp: Path) -> bool:
+    return stamp.exists() and stamp.read_text() == _digest(pom)
+
+
+def _digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def _mvn(args: list[str], cwd: Path, what: str) -> None:
+    proc = subprocess.run(
+        ["mvn", "-q", "-B", *args], cwd=cwd, capture_output=True, text=True, timeout=MAVEN_TIMEOUT_S, check=False
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+        raise DeployError(f"maven failed fetching {what} (pom in {cwd}):\n{tail}")
+
+
+def _copy_dependencies(name: str, dest: Path, paths: StatePaths) -> None:
+    pom = MAVEN_DIR / name / "pom.xml"
+    stamp = dest / f".{name}.sha256"
+    if _fresh(pom, stamp):
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    _mvn(["-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={dest}"], paths.home, name)
+    stamp.write_text(_digest(pom))
+
+
+def _build_shaded_kafka_connector(paths: StatePaths) -> None:
+    name = "flink-connector-kafka"
+    pom = MAVEN_DIR / name / "pom.xml"
+    stamp = paths.jars / f".{name}.sha256"
+    if _fresh(pom, stamp):
+        return
+    # Built in a copy so `target/` lands in the state dir, not in the source tree.
+    work = paths.build / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copy(pom, work / "pom.xml")
+    _mvn(["package"], work, "the shaded Kafka connector")
+    paths.jars.mkdir(parents=True, exist_ok=True)
+    shutil.copy(work / "target" / "flink-sql-connector-kafka-3.4.0-1.20.jar", paths.jars)
+    stamp.write_text(_digest(pom))
+
+
+def ensure_jars(paths: StatePaths) -> None:
+    _copy_dependencies("kafka-broker", paths.kafka / "libs", paths)
+    _copy_dependencies("flink-connectors", paths.jars, paths)
+    _build_shaded_kafka_connector(paths)
+
+
+def connector_jars(paths: StatePaths) -> list[Path]:
+    """The jars a job needs beyond flink-dist: Kafka connector, JDBC connector, PostgreSQL driver."""
+    return sorted(p for p in paths.jars.glob("*.jar") if not p.name.startswith("checker-qual"))

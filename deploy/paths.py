@@ -1,0 +1,72 @@
+"""Where everything lives under the state directory (`MOVIEVIEWS_HOME`, default `<repo>/.state`)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.settings import REPO_ROOT
+
+DEPLOY_DIR = REPO_ROOT / "deploy"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    home: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def jars(self) -> Path:
+        """The connector jars every job needs: the cluster's lib dir links them, local runs add them."""
+        return self.home / "jars"
+
+    @property
+    def build(self) -> Path:
+        return self.home / "build"
+
+    @property
+    def kafka(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def postgres(self) -> Path:
+        return self.home / "postgres"
+
+    @property
+    def flink(self) -> Path:
+        return self.home / "flink"
+
+    @property
+    def flink_conf(self) -> Path:
+        return self.flink / "conf"
+
+    @property
+    def flink_lib(self) -> Path:
+        return self.flink / "lib"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.flink / "checkpoints"
+
+    @property
+    def savepoints(self) -> Path:
+        return self.flink / "savepoints"
+
+    @property
+    def truth(self) -> Path:
+        return self.home / "truth"
+
+    def pid_file(self, component: str) -> Path:
+        return self.run / f"{component}.pid"
+
+    def log_file(self, component: str) -> Path:
+        return self.logs / f"{component}.log"

@@ -1,0 +1,160 @@
+"""PostgreSQL: installed from Debian when missing, its cluster under the state dir, roles and database made."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from deploy import procs
+from deploy.errors import DeployError, MissingToolError
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+
+COMPONENT = "postgres"
+START_TIMEOUT_S = 60
+# Sized for a 2-core box shared with Kafka and Flink: the read model is small and hot.
+SERVER_OPTIONS = ("-c shared_buffers=256MB -c max_connections=200 -c listen_addresses=127.0.0.1 "
+                  "-c port={port} -c unix_socket_directories={sockets}")
+ROLES = {"mv_owner": "pg_owner_password", "mv_writer": "pg_writer_password", "mv_reader": "pg_reader_password"}
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    # The server refuses to run as root; as root we become the `postgres` OS user the Debian package makes.
+    return ["runuser", "-u", "postgres", "--", *argv] if _is_root() else argv
+
+
+def bin_dir() -> Path | None:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else None
+
+
+def ensure_installed() -> Path:
+    found = bin_dir()
+    if found:
+        return found
+    if not _is_root() or not shutil.which("apt-get"):
+        raise MissingToolError("PostgreSQL server is missing: run `sudo apt-get install -y postgresql`")
+    # Keep the package from creating and starting its own cluster on 5432: the project runs its own.
+    conf = Path("/etc/postgresql-common/createcluster.conf")
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    if not conf.exists():
+        conf.write_text("create_main_cluster = false\n")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise DeployError(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-400:]}")
+    found = bin_dir()
+    if not found:
+        raise DeployError("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl exists")
+    return found
+
+
+def _data(paths: StatePaths) -> Path:
+    return paths.postgres / "data"
+
+
+def _sockets(paths: StatePaths) -> Path:
+    return paths.postgres / "sockets"
+
+
+def _own(path: Path) -> None:
+    if _is_root():
+        shutil.chown(path, "postgres", "postgres")
+
+
+def _initdb(settings: Settings, paths: StatePaths, bindir: Path) -> None:
+    data = _data(paths)
+    if (data / "PG_VERSION").exists():
+        return
+    for folder in (paths.postgres, data, _sockets(paths)):
+        folder.mkdir(parents=True, exist_ok=True)
+        _own(folder)
+    data.chmod(0o700)
+    pwfile = paths.postgres / "initdb.pw"
+    pwfile.write_text(settings.pg_admin_password + "\n")
+    pwfile.chmod(0o600)
+    _own(pwfile)
+    try:
+        proc = subprocess.run(
+            _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                          "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", f"--pwfile={pwfile}"]),
+            capture_output=True, text=True, check=False,
+        )
+    finally:
+        pwfile.unlink()
+    if proc.returncode != 0:
+        raise DeployError(f"initdb failed: {proc.stderr.strip()[-400:]}")
+
+
+def pid(paths: StatePaths) -> int | None:
+    return procs.read_pid(_data(paths) / "postmaster.pid")
+
+
+def start(settings: Settings, paths: StatePaths) -> int | None:
+    if pid(paths):
+        return None
+    bindir = ensure_installed()
+    procs.ensure_port_free(settings.pg_port, "PostgreSQL")
+    _initdb(settings, paths, bindir)
+    log = paths.log_file(COMPONENT)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch()
+    _own(log)
+    options = SERVER_OPTIONS.format(port=settings.pg_port, sockets=_sockets(paths))
+    proc = subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-l", str(log), "-w",
+                      "-t", str(START_TIMEOUT_S), "-o", options, "start"]),
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise procs.died("PostgreSQL", log)
+    return pid(paths)
+
+
+def stop(paths: StatePaths) -> bool:
+    bindir = bin_dir()
+    if not pid(paths) or bindir is None:
+        return False
+    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-m", "fast", "-w", "stop"]),
+                   capture_output=True, check=False)
+    return True
+
+
+def admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
+    return (f"host={settings.pg_host} port={settings.pg_port} dbname={dbname} user=postgres "
+            f"password={settings.pg_admin_password} connect_timeout=3")
+
+
+def ensure_roles_and_database(settings: Settings) -> None:
+    with psycopg.connect(admin_conninfo(settings), autocommit=True) as conn:
+        for role, password_field in ROLES.items():
+            password = getattr(settings, password_field)
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            extra = " CREATEDB" if role == "mv_owner" else ""
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN" + extra + " PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.pg_database,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(settings.pg_database)))
+
+
+def healthy(settings: Settings) -> tuple[bool, str]:
+    conninfo = (f"host={settings.pg_host} port={settings.pg_port} dbname={settings.pg_database} user=mv_reader "
+                f"password={settings.pg_reader_password} connect_timeout=3")
+    try:
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return False, f"select 1 on {settings.pg_host}:{settings.pg_port} failed: {first_line}"
+    return True, f"select 1 as mv_reader on {settings.pg_host}:{settings.pg_port}/{settings.pg_database}"

@@ -1,0 +1,84 @@
+"""One real stack per test session, shared by every integration test.
+
+The stack is started with `movieviews up --stack-only` (idempotent, so a stack already running, e.g. from
+`deploy/movieviews up`, is reused) and stopped at the end only if this session started it. Each test gets
+its own database and its own topics, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from confluent_kafka.admin import NewTopic
+from psycopg import sql
+
+from deploy import postgres, stack
+from deploy.kafka import broker
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Iterator[Settings]:
+    settings = Settings.from_env(os.environ)
+    paths = StatePaths(settings.home)
+    already_running = all(h.ok for h in stack.status(settings))
+    stack.up(settings, paths, lambda line: print(f"[stack] {line}"))
+    yield settings
+    if not already_running and os.environ.get("MOVIEVIEWS_KEEP_STACK") != "1":
+        stack.down(paths, lambda line: print(f"[stack] {line}"))
+
+
+@pytest.fixture
+def stack(stack_settings: Settings) -> Settings:
+    return stack_settings
+
+
+@pytest.fixture
+def fresh_database(stack: Settings) -> Iterator[Settings]:
+    """A new database owned by mv_owner with every migration applied; dropped afterwards."""
+    from readmodel.migrate import upgrade
+
+    name = f"mv_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres.admin_conninfo(stack), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(name)))
+    settings = dataclasses.replace(stack, pg_database=name)
+    upgrade(settings.owner_url)
+    yield settings
+    with psycopg.connect(postgres.admin_conninfo(stack), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def topic_factory(stack: Settings) -> Iterator[Callable[..., str]]:
+    """Makes uniquely named topics; deletes them when the test ends."""
+    admin = broker.admin(stack)
+    made: list[str] = []
+
+    def make(prefix: str, partitions: int = 4) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
+        made.append(name)
+        return name
+
+    yield make
+    if made:
+        for future in admin.delete_topics(made, operation_timeout=30).values():
+            future.result()
+
+
+@pytest.fixture
+def isolated(fresh_database: Settings, topic_factory: Callable[..., str]) -> Settings:
+    """Settings whose database and topics belong to this test alone."""
+    return dataclasses.replace(
+        fresh_database,
+        views_topic=topic_factory("views", 4),
+        movies_topic=topic_factory("movies", 4),
+        dlq_topic=topic_factory("dlq", 1),
+        schemas_topic=topic_factory("schemas", 1),
+    )

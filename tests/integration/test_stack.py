@@ -1,0 +1,50 @@
+"""The stack is real: a broker that stores and returns messages, a Flink cluster that runs jobs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, Producer
+
+from deploy import stack as stack_module
+from deploy.flink import cluster
+from deploy.settings import Settings
+from deploy.wait import wait_until
+
+
+def test_status_reports_every_component_healthy(stack: Settings) -> None:
+    health = {h.component: h for h in stack_module.status(stack)}
+    assert set(health) == {"kafka", "flink", "postgres"}
+    assert all(h.ok for h in health.values()), health
+
+
+def test_message_round_trips_through_the_broker(stack: Settings, topic_factory: Callable[..., str]) -> None:
+    topic = topic_factory("roundtrip", 1)
+    payload = uuid.uuid4().bytes
+    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
+    delivered: list[object] = []
+    producer.produce(topic, key=b"m-1", value=payload, headers={"h": b"v"},
+                     on_delivery=lambda err, msg: delivered.append(err or msg))
+    assert producer.flush(30) == 0
+    consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    received = []
+
+    def got_one() -> bool:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            received.append(msg)
+        return bool(received)
+
+    wait_until(got_one, 30, "the produced message")
+    consumer.close()
+    assert (received[0].key(), received[0].value(), received[0].headers()) == (b"m-1", payload, [("h", b"v")])
+
+
+def test_cluster_has_a_taskmanager_with_free_slots(stack: Settings) -> None:
+    info = cluster.overview(stack)
+    assert info is not None
+    assert info["taskmanagers"] >= 1
+    assert info["slots-total"] >= 2
