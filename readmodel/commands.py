@@ -1,0 +1,107 @@
+"""Write operations: validate, publish through ingest/, answer only once Kafka acknowledged the event.
+
+Shared by the GraphQL mutations and the REST routes, so both validate and fail the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ingest.errors import PublishError, ValidationError
+from ingest.events import MovieRegistered, MovieViewed
+
+from readmodel.errors import BrokerUnavailableError, InvalidArgumentError
+
+# Long enough for librdkafka to retry through a broker leader change, short enough that a client facing a dead
+# broker gets its error while it is still waiting for the answer.
+PUBLISH_TIMEOUT_S = 5.0
+
+# ingest names event fields; clients know the GraphQL argument names.
+ARGUMENT_NAMES = {
+    "movie_id": "movieId",
+    "user_id": "userId",
+    "watch_seconds": "watchSeconds",
+}
+
+
+class Delivery(Protocol):
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def acknowledged_at(self) -> datetime: ...
+
+
+class Publisher(Protocol):
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def publish(self, event: Any, timeout: float) -> Delivery: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    movie_id: str
+    event_id: str
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
+class ViewInput:
+    movie_id: str
+    user_id: str | None = None
+    device: str | None = None
+    country: str | None = None
+    watch_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class MovieInput:
+    title: str
+    year: int
+    genre: str
+
+
+class Commands:
+    def __init__(self, publisher: Publisher, timeout: float = PUBLISH_TIMEOUT_S) -> None:
+        self._publisher = publisher
+        self._timeout = timeout
+
+    async def record_view(self, view: ViewInput) -> Accepted:
+        try:
+            event = MovieViewed.new(
+                view.movie_id,
+                user_id=view.user_id,
+                device=view.device,
+                country=view.country,
+                watch_seconds=view.watch_seconds,
+            )
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        return await self._publish(view.movie_id, event)
+
+    async def register_movie(self, movie: MovieInput) -> Accepted:
+        movie_id = str(uuid.uuid4())
+        try:
+            event = MovieRegistered.new(movie_id, movie.title, movie.year, movie.genre)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        return await self._publish(movie_id, event)
+
+    async def _publish(self, movie_id: str, event: Any) -> Accepted:
+        try:
+            delivery = await self._publisher.publish(event, timeout=self._timeout)
+        except PublishError as exc:
+            raise BrokerUnavailableError(str(exc)) from exc
+        return Accepted(movie_id, delivery.event_id, delivery.acknowledged_at)
+
+
+def _invalid(exc: ValidationError) -> InvalidArgumentError:
+    field = str(getattr(exc, "field", "") or "value")
+    return InvalidArgumentError(
+        ARGUMENT_NAMES.get(field, field), str(exc), "Correct the argument and send the request again."
+    )

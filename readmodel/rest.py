@@ -1,0 +1,112 @@
+"""The original system's REST calls, kept on the same app over the same commands and store."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from readmodel.commands import Accepted, MovieInput, ViewInput
+from readmodel.context import ReadModelContext
+from readmodel.errors import BrokerUnavailableError, DatabaseUnavailableError, ReadModelError
+from readmodel.errors import InvalidArgumentError as Invalid
+
+DEFAULT_LIMIT = 10
+
+T = TypeVar("T")
+
+
+def json_response(content: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code, media_type="application/json")
+
+
+def error_response(error: ReadModelError) -> Response:
+    unavailable = isinstance(error, DatabaseUnavailableError | BrokerUnavailableError)
+    return json_response({"error": error.message, **error.extensions}, 503 if unavailable else 400)
+
+
+def accepted_response(accepted: Accepted, status_code: int) -> Response:
+    return json_response(
+        {"movieId": accepted.movie_id, "eventId": accepted.event_id, "acceptedAt": accepted.accepted_at},
+        status_code,
+    )
+
+
+def routes(ctx: ReadModelContext) -> list[Route]:
+    async def register_movie(request: Request) -> Response:
+        try:
+            body = await _json_object(request)
+            movie = MovieInput(
+                _field(body, "title", str), _field(body, "year", int), _field(body, "genre", str)
+            )
+            return accepted_response(await ctx.commands.register_movie(movie), 201)
+        except ReadModelError as exc:
+            return error_response(exc)
+
+    async def record_view(request: Request) -> Response:
+        try:
+            body = await _json_object(request) if await request.body() else {}
+            view = ViewInput(
+                request.path_params["movie_id"],
+                user_id=_optional(body, "userId", str),
+                device=_optional(body, "device", str),
+                country=_optional(body, "country", str),
+                watch_seconds=_optional(body, "watchSeconds", int),
+            )
+            return accepted_response(await ctx.commands.record_view(view), 202)
+        except ReadModelError as exc:
+            return error_response(exc)
+
+    async def views(request: Request) -> Response:
+        try:
+            limit = _limit(request.query_params.get("limit"), ctx.top_limit_max)
+            page = await ctx.store.top(limit, request.query_params.get("genre"), None)
+        except ReadModelError as exc:
+            return error_response(exc)
+        entries = [
+            {"rank": rank, "movieId": r.movie_id, "title": r.title, "genre": r.genre, "views": r.view_count}
+            for rank, r in enumerate(page.rows, start=1)
+        ]
+        return json_response({"asOf": page.as_of, "views": entries})
+
+    return [
+        Route("/api/movie", register_movie, methods=["POST"]),
+        Route("/api/view/{movie_id}", record_view, methods=["POST"]),
+        Route("/api/views", views, methods=["GET"]),
+    ]
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(
+            "body", "is not valid JSON", "Send a JSON object with Content-Type application/json."
+        ) from exc
+    if not isinstance(body, dict):
+        raise Invalid("body", "must be a JSON object", "Send a JSON object with the fields by name.")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type[T]) -> T:
+    value = body.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise Invalid(name, f"must be a {kind.__name__}", f"Send '{name}' as a JSON {kind.__name__}.")
+    return value
+
+
+def _optional(body: dict[str, Any], name: str, kind: type[T]) -> T | None:
+    return None if body.get(name) is None else _field(body, name, kind)
+
+
+def _limit(raw: str | None, maximum: int) -> int:
+    try:
+        limit = DEFAULT_LIMIT if raw is None else int(raw)
+    except ValueError as exc:
+        raise Invalid("limit", f"must be an integer, got {raw!r}", "Pass limit=10, for example.") from exc
+    if not 1 <= limit <= maximum:
+        raise Invalid("limit", f"must be between 1 and {maximum}, got {limit}", f"Pass at most {maximum}.")
+    return limit

@@ -1,0 +1,100 @@
+"""GraphQL object types: thin views over the store's rows and the commands' results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NewType
+
+import strawberry
+from strawberry.types.scalar import ScalarDefinition
+
+from readmodel.commands import Accepted
+from readmodel.cursor import Cursor
+from readmodel.store import MovieRow
+
+# GraphQL's Int is 32-bit: a view count past 2^31 would fail to serialise. JSON numbers carry it exactly up to
+# 2^53, which no counter here will reach.
+Long = NewType("Long", int)
+SCALARS: dict[object, ScalarDefinition] = {
+    Long: strawberry.scalar(
+        name="Long", serialize=int, parse_value=int, description="A 64-bit integer, as a JSON number."
+    )
+}
+
+
+@strawberry.type
+class Movie:
+    id: strawberry.ID
+    title: str | None
+    year: int | None
+    genre: str | None
+    view_count: Long
+    watch_seconds: Long = strawberry.field(description="Sum of watch_seconds over the views that carried it.")
+    first_viewed_at: datetime | None
+    last_viewed_at: datetime | None
+    updated_at: datetime = strawberry.field(description="When the stream job last wrote this snapshot.")
+
+    @classmethod
+    def from_row(cls, row: MovieRow) -> Movie:
+        return cls(
+            id=strawberry.ID(row.movie_id),
+            title=row.title,
+            year=row.year,
+            genre=row.genre,
+            view_count=Long(row.view_count),
+            watch_seconds=Long(row.watch_seconds),
+            first_viewed_at=row.first_viewed_at,
+            last_viewed_at=row.last_viewed_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type
+class TopMovieEntry:
+    rank: int
+    movie: Movie
+    view_count: Long
+    last_viewed_at: datetime | None
+    cursor: str
+
+
+@strawberry.type
+class TopMoviesPage:
+    entries: list[TopMovieEntry]
+    end_cursor: str | None
+    has_next_page: bool
+    as_of: datetime | None = strawberry.field(
+        description="updatedAt of the freshest snapshot in the read model: how current the ranking is."
+    )
+
+    @classmethod
+    def build(
+        cls, rows: list[MovieRow], first_rank: int, genre: str | None, has_next: bool, as_of: datetime | None
+    ) -> TopMoviesPage:
+        entries = [
+            TopMovieEntry(
+                rank=rank,
+                movie=Movie.from_row(row),
+                view_count=Long(row.view_count),
+                last_viewed_at=row.last_viewed_at,
+                cursor=Cursor(row.view_count, row.movie_id, rank, genre).encode(),
+            )
+            for rank, row in enumerate(rows, start=first_rank)
+        ]
+        end_cursor = entries[-1].cursor if entries else None
+        return cls(entries=entries, end_cursor=end_cursor, has_next_page=has_next, as_of=as_of)
+
+
+@strawberry.type
+class EventAccepted:
+    movie_id: strawberry.ID
+    event_id: strawberry.ID
+    accepted_at: datetime = strawberry.field(description="When Kafka acknowledged the event (UTC).")
+
+    @classmethod
+    def from_accepted(cls, accepted: Accepted) -> EventAccepted:
+        return cls(
+            movie_id=strawberry.ID(accepted.movie_id),
+            event_id=strawberry.ID(accepted.event_id),
+            accepted_at=accepted.accepted_at,
+        )

@@ -1,0 +1,84 @@
+"""Strawberry's ASGI view, with orjson and reuse of ready query responses (see freshness.py)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from strawberry.asgi import GraphQL
+
+from readmodel.context import ReadModelContext
+from readmodel.freshness import ResponseCache
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+    from starlette.websockets import WebSocket
+    from strawberry.http import GraphQLHTTPResponse
+    from strawberry.schema import BaseSchema
+    from strawberry.types import ExecutionResult
+
+
+class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
+    def __init__(self, schema: BaseSchema, context: ReadModelContext, cache: ResponseCache) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self._context = context
+        self._cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        ready = self._cache.get(body)
+        if ready is None:
+            ready = await self._respond(request, body)
+        await ready(scope, receive, send)
+
+    async def _respond(self, request: Request, body: bytes) -> Response:
+        generation = self._cache.generation
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        if getattr(request.state, "reusable", False) and is_query(body):
+            self._cache.put(body, response, generation)
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Only clean results are reused: an error may be a passing outage.
+        request.state.reusable = not result.errors
+        return await super().process_result(request, result)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> ReadModelContext:
+        return self._context
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+def is_query(body: bytes) -> bool:
+    try:
+        request: Any = orjson.loads(body)
+        return _is_query_operation(request["query"], request.get("operationName"))
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return False
+
+
+@lru_cache(maxsize=256)
+def _is_query_operation(query: str, operation_name: str | None) -> bool:
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLSyntaxError:
+        return False
+    return operation is not None and operation.operation == OperationType.QUERY
