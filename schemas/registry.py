@@ -1,0 +1,123 @@
+"""The run-time shared catalog: a compacted Kafka topic of writer schemas, key = fingerprint hex.
+
+A producer registers its writer schema there (acks=all) before the first event written with it, so a
+consumer that meets an unknown fingerprint finds the schema by reading the topic to its end (the "producer
+first" order).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from schemas.catalog import SchemaVersion, load_schema
+from schemas.errors import SchemaError
+
+# Schemas are tiny and few; one partition keeps them in one ordered log.
+_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+_ADMIN_TIMEOUT_S = 10.0
+
+
+class RegistryError(SchemaError):
+    """The run-time schema topic could not be created, written or read."""
+
+
+def ensure_topic(bootstrap: str, topic: str, replication: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, 1, replication, config=_TOPIC_CONFIG)])
+    try:
+        futures[topic].result(_ADMIN_TIMEOUT_S)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise RegistryError(f"cannot create schema topic {topic!r}: {exc}") from exc
+
+
+def register(producer: Any, topic: str, entry: SchemaVersion, timeout: float) -> None:
+    """Write one schema and wait for the broker's ack: no event may name a schema that is not durable yet."""
+    outcome: list[Any] = []
+    producer.produce(
+        topic,
+        key=entry.fingerprint.hex(),
+        value=entry.json,
+        on_delivery=lambda err, _msg: outcome.append(err),
+    )
+    deadline = time.monotonic() + timeout
+    while not outcome and time.monotonic() < deadline:
+        producer.poll(0.05)
+    if not outcome or outcome[0] is not None:
+        reason = outcome[0] if outcome else f"no ack within {timeout}s"
+        raise RegistryError(
+            f"cannot register {entry.subject} {entry.fingerprint.hex()} in {topic!r}: {reason}"
+        )
+
+
+class KafkaSchemaResolver:
+    """fingerprint -> schema JSON, from the schema topic read to its end; keeps what it read between calls."""
+
+    def __init__(self, bootstrap: str, topic: str, timeout: float = 5.0) -> None:
+        self._topic = topic
+        self._timeout = timeout
+        self._known: dict[bytes, str] = {}
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                # Required by the client; offsets are never committed, every process reads from the start.
+                "group.id": "movieviews-schema-resolver",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            }
+        )
+        self._assigned = False
+
+    def __call__(self, fingerprint: bytes) -> str | None:
+        if fingerprint not in self._known:
+            self._catch_up()
+        return self._known.get(fingerprint)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _catch_up(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        try:
+            partitions = self._partitions()
+            if not partitions:
+                return
+            ends = {
+                p: self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), self._timeout)[1]
+                for p in partitions
+            }
+            while time.monotonic() < deadline and not self._reached(ends):
+                message = self._consumer.poll(0.1)
+                if message is not None and message.error() is None:
+                    self._learn(message.value())
+        except KafkaException as exc:
+            raise RegistryError(f"cannot read schema topic {self._topic!r}: {exc}") from exc
+
+    def _partitions(self) -> list[int]:
+        if not self._assigned:
+            metadata = self._consumer.list_topics(self._topic, timeout=self._timeout).topics.get(self._topic)
+            if metadata is None or metadata.error is not None:
+                return []
+            self._consumer.assign(
+                [TopicPartition(self._topic, p, -2) for p in metadata.partitions]  # -2: from the beginning
+            )
+            self._assigned = True
+        return [tp.partition for tp in self._consumer.assignment()]
+
+    def _reached(self, ends: dict[int, int]) -> bool:
+        positions = self._consumer.position([TopicPartition(self._topic, p) for p in ends])
+        return all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions)
+
+    def _learn(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            entry = load_schema(value.decode("utf-8"))
+        except (SchemaError, UnicodeDecodeError):
+            return  # not a schema: the fingerprint it claims is simply not learnt
+        self._known[entry.fingerprint] = entry.json
