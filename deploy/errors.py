@@ -21,3 +21,7 @@ class ComponentDiedError(DeployError):
 
 class NotReadyError(DeployError):
     pass
+
+
+class FlinkCliError(DeployError):
+    """`flink run/stop/cancel` failed; the message carries the CLI's last lines."""

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import string
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from typing import Any
 import pyflink
 
 from deploy import procs
+from deploy.errors import FlinkCliError
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import REPO_ROOT, Settings
@@ -112,3 +114,20 @@ def healthy(settings: Settings) -> tuple[bool, str]:
     detail = (f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
               f"{info.get('jobs-running', 0)} job(s) running")
     return tms >= 1, detail
+
+
+def flink_cli(settings: Settings, paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
+    """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
+    proc = subprocess.run(
+        ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args], env=flink_env(paths), cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=timeout_s, check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise FlinkCliError(f"`flink {' '.join(args[:2])}` failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def running_jobs(settings: Settings) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = rest(settings, "/jobs/overview")["jobs"]
+    return [job for job in jobs if job["state"] in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING")]

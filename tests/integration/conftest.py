@@ -17,7 +17,8 @@ import pytest
 from confluent_kafka.admin import NewTopic
 from psycopg import sql
 
-from deploy import postgres, stack
+from deploy import postgres
+from deploy import stack as deploy_stack
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -27,11 +28,11 @@ from deploy.settings import Settings
 def stack_settings() -> Iterator[Settings]:
     settings = Settings.from_env(os.environ)
     paths = StatePaths(settings.home)
-    already_running = all(h.ok for h in stack.status(settings))
-    stack.up(settings, paths, lambda line: print(f"[stack] {line}"))
+    already_running = all(h.ok for h in deploy_stack.status(settings))
+    deploy_stack.up(settings, paths, lambda line: print(f"[stack] {line}"))
     yield settings
     if not already_running and os.environ.get("MOVIEVIEWS_KEEP_STACK") != "1":
-        stack.down(paths, lambda line: print(f"[stack] {line}"))
+        deploy_stack.down(paths, lambda line: print(f"[stack] {line}"))
 
 
 @pytest.fixture

@@ -1,0 +1,126 @@
+"""The stream job on the real stack: exact per-movie counts in Postgres, dead letters, the guarded upsert."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer
+
+from deploy.settings import Settings
+from deploy.wait import wait_until
+from schemas.catalog import Catalog
+from schemas.codec import encode
+from schemas.wire import MAGIC
+from stream import flinkrest, launch
+from stream.bench import EPOCH_MS, preload_views, publish, stored_counts, view_payload, wait_for_counts
+from stream.config import JobConfig
+from stream.decoding import REGISTERED, VIEWED
+from stream.sinks import UPSERT_SQL
+
+# Job start on the cluster (~20-30 s) plus 100k events at ~10k/s, with room for a slow CI machine.
+DEADLINE_S = 240
+
+
+@pytest.fixture
+def job(isolated: Settings) -> Iterator[str]:
+    """Submits the job against this test's topics and database; cancels it afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    job_id = launch.submit(isolated, JobConfig.from_settings(isolated, name=name, group_id=name))
+    yield job_id
+    flinkrest.cancel(isolated, job_id)
+
+
+def writer_conninfo(settings: Settings) -> str:
+    return settings.pg_url("mv_writer", settings.pg_writer_password).replace(
+        "postgresql+psycopg", "postgresql"
+    )
+
+
+def read_dead_letters(settings: Settings, expected: int) -> list[dict[str, object]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([settings.dlq_topic])
+    letters: list[dict[str, object]] = []
+
+    def all_read() -> bool:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            letters.append(json.loads(message.value()))
+        return len(letters) >= expected
+
+    try:
+        wait_until(all_read, 60, f"{expected} dead letters in {settings.dlq_topic}", interval_s=0)
+    finally:
+        consumer.close()
+    return letters
+
+
+def test_zipf_views_end_as_exact_counts_for_every_movie(isolated: Settings, job: str) -> None:
+    truth = preload_views(isolated, events=100_000, movies=1_000)
+    wait_for_counts(isolated, truth, DEADLINE_S)
+
+
+def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
+    isolated: Settings, job: str
+) -> None:
+    catalog = Catalog.bundled()
+    good = [f"movie-{i % 7}" for i in range(700)]
+    registration = {
+        "event_id": str(uuid.uuid4()),
+        "movie_id": "movie-0",
+        "title": "Alien",
+        "year": 1979,
+        "genre": "sci-fi",
+        "occurred_at": EPOCH_MS,
+    }
+    empty_id = {"event_id": str(uuid.uuid4()), "movie_id": "", "user_id": None, "occurred_at": EPOCH_MS}
+    poison = {
+        "undecodable": b"\x00not avro",
+        "unknown-schema": MAGIC + bytes(range(8)) + b"\x02",
+        "empty-movie-id": encode(catalog, VIEWED, empty_id, version=1),
+    }
+    messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
+    for index, payload in enumerate(poison.values()):
+        messages.insert(100 * (index + 1), ("poison", payload))
+    publish(isolated, isolated.views_topic, messages)
+    publish(isolated, isolated.movies_topic, [("movie-0", encode(catalog, REGISTERED, registration))])
+
+    wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)
+    letters = read_dead_letters(isolated, len(poison))
+    assert {letter["reason"]: base64.b64decode(str(letter["payload_b64"])) for letter in letters} == poison
+    assert all(letter["source_topic"] == isolated.views_topic for letter in letters)
+    assert all(
+        isinstance(letter["offset"], int) and isinstance(letter["partition"], int) for letter in letters
+    )
+    wait_until(lambda: flinkrest.dead_letters(isolated, job) == len(poison), 30, "deadLetters metric")
+    with psycopg.connect(writer_conninfo(isolated)) as conn:
+        row = conn.execute("SELECT title, year, genre FROM movie_stats WHERE movie_id = 'movie-0'").fetchone()
+    assert row == ("Alien", 1979, "sci-fi")
+
+
+def test_an_older_snapshot_leaves_the_row_unchanged(isolated: Settings, job: str) -> None:
+    truth = preload_views(isolated, events=500, movies=5)
+    wait_for_counts(isolated, truth, DEADLINE_S)
+    movie = max(truth, key=truth.__getitem__)
+    query = "SELECT view_count, version, last_viewed_at, updated_at FROM movie_stats WHERE movie_id = %s"
+    with psycopg.connect(writer_conninfo(isolated), autocommit=True) as conn:
+        before = conn.execute(query, (movie,)).fetchone()
+        assert before is not None and before[1] == truth[movie]
+        stale = (movie, None, None, None, 1, 0, EPOCH_MS, EPOCH_MS, before[1] - 1)
+        same = (*stale[:-1], before[1])
+        for replayed in (stale, same):
+            cursor = conn.execute(UPSERT_SQL.replace("?", "%s"), replayed)
+            assert cursor.rowcount == 0
+        assert conn.execute(query, (movie,)).fetchone() == before
+    assert stored_counts(isolated) == truth
