@@ -38,16 +38,30 @@ class Snapshot:
 
     def params(self) -> tuple[object, ...]:
         title = self.title or f"Title {self.movie_id}"
-        return (self.movie_id, title, self.year, self.genre, self.view_count, self.watch_seconds, T0, T0,
-                self.version, self.updated_at)
+        return (
+            self.movie_id,
+            title,
+            self.year,
+            self.genre,
+            self.view_count,
+            self.watch_seconds,
+            T0,
+            T0,
+            self.version,
+            self.updated_at,
+        )
 
 
 def writer_conninfo(settings: Settings) -> str:
-    return settings.pg_url("mv_writer", settings.pg_writer_password).replace("postgresql+psycopg", "postgresql")
+    return settings.pg_url("mv_writer", settings.pg_writer_password).replace(
+        "postgresql+psycopg", "postgresql"
+    )
 
 
 def reader_conninfo(settings: Settings) -> str:
-    return settings.pg_url("mv_reader", settings.pg_reader_password).replace("postgresql+psycopg", "postgresql")
+    return settings.pg_url("mv_reader", settings.pg_reader_password).replace(
+        "postgresql+psycopg", "postgresql"
+    )
 
 
 def upsert(settings: Settings, snapshots: Sequence[Snapshot]) -> int:
