@@ -109,14 +109,17 @@ def file_digest(path: Path) -> str:
 
 
 def check_pair(writer: Any, reader: Any) -> list[_Problem]:
-    return _Checker().check(writer, reader, _name_of(reader) or "<root>")
+    return _Checker().check(
+        writer, reader, reader["name"] if isinstance(reader, dict) and "name" in reader else "<root>"
+    )
 
 
 class _Checker:
     def __init__(self) -> None:
         self.writer_names: dict[str, Any] = {}
         self.reader_names: dict[str, Any] = {}
-        self.seen: set[tuple[str, str]] = set()  # named pairs under check: recursive types terminate
+        # Named pairs being checked right now: a recursive type meeting itself is assumed compatible.
+        self.in_progress: set[tuple[str, str]] = set()
 
     def check(self, writer: Any, reader: Any, path: str) -> list[_Problem]:
         writer = self._resolve(writer, self.writer_names)
@@ -144,16 +147,20 @@ class _Checker:
                 )
             ]
         key = (_name_of(writer) or "", _name_of(reader) or "")
-        if key in self.seen:
+        if key in self.in_progress:
             return []
-        self.seen.add(key)
-        if w_type == "fixed" and writer["size"] != reader["size"]:
+        self.in_progress.add(key)
+        try:
+            return self._named(writer, reader, path)
+        finally:
+            self.in_progress.discard(key)
+
+    def _named(self, writer: dict[str, Any], reader: dict[str, Any], path: str) -> list[_Problem]:
+        if writer["type"] == "fixed" and writer["size"] != reader["size"]:
             return [_Problem(path, "fixed size changed", f"{writer['size']} -> {reader['size']}")]
-        if w_type == "enum":
+        if writer["type"] == "enum":
             return self._enum(writer, reader, path)
-        if w_type == "record":
-            return self._record(writer, reader, path)
-        return []
+        return self._record(writer, reader, path)
 
     def _resolve(self, schema: Any, names: dict[str, Any]) -> Any:
         if isinstance(schema, str) and schema not in PRIMITIVES:
@@ -166,10 +173,19 @@ class _Checker:
     def _union(self, writer: Any, reader: Any, path: str) -> list[_Problem]:
         branches = writer if isinstance(writer, list) else [writer]
         problems = []
+        candidates = reader if isinstance(reader, list) else [reader]
         for branch in branches:
             # Each writer branch must be readable: by the reader itself or by one of the reader's branches.
-            candidates = reader if isinstance(reader, list) else [reader]
-            if not any(not self.check(branch, candidate, path) for candidate in candidates):
+            if any(not self.check(branch, candidate, path) for candidate in candidates):
+                continue
+            same_kind = [
+                c
+                for c in candidates
+                if _same_kind(self._resolve(branch, self.writer_names), self._resolve(c, self.reader_names))
+            ]
+            if same_kind:  # the branch's own counterpart says best what broke
+                problems += self.check(branch, same_kind[0], path)
+            else:
                 problems.append(
                     _Problem(path, "union branch not readable", f"{_describe(branch)} -> {_describe(reader)}")
                 )
@@ -195,6 +211,12 @@ class _Checker:
                     _Problem(field_path, "field added without a default", _describe(field["type"]))
                 )
         return problems
+
+
+def _same_kind(writer: Any, reader: Any) -> bool:
+    if isinstance(writer, list) or isinstance(reader, list) or _type_of(writer) != _type_of(reader):
+        return False
+    return _type_of(writer) not in {"record", "enum", "fixed"} or _names_match(writer, reader)
 
 
 def _type_of(schema: Any) -> str:

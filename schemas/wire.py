@@ -12,12 +12,14 @@ FINGERPRINT_SIZE = 8
 HEADER_SIZE = len(MAGIC) + FINGERPRINT_SIZE
 
 
-def canonical_form(schema: dict[str, Any] | str) -> str:
+def canonical_form(schema: Any) -> str:
     return str(to_parsing_canonical_form(schema))
 
 
-def fingerprint(schema: dict[str, Any] | str) -> bytes:
+def fingerprint(schema: Any) -> bytes:
     """CRC-64-AVRO of the Parsing Canonical Form, in wire (little-endian) byte order.
+
+    `schema` is loaded JSON (a dict, a list, or a type name), not JSON text.
 
     fastavro renders the fingerprint as the hex of its little-endian bytes, which is what the wire carries.
     """
