@@ -1,7 +1,7 @@
 """`movieviews`: the one console command. Each subcommand lives in the module that owns it.
 
-A command module exposes `add_arguments(parser)` and `run(args, settings) -> int`; it is imported only when its
-subcommand runs, so `movieviews status` does not pay for PyFlink or Strawberry imports.
+A command module exposes `add_arguments(parser)` and `run(args, settings) -> int`; it is imported only when
+its subcommand runs, so `movieviews status` does not pay for PyFlink or Strawberry imports.
 """
 
 from __future__ import annotations

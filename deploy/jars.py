@@ -25,7 +25,12 @@ def _digest(pom: Path) -> str:
 
 def _mvn(args: list[str], cwd: Path, what: str) -> None:
     proc = subprocess.run(
-        ["mvn", "-q", "-B", *args], cwd=cwd, capture_output=True, text=True, timeout=MAVEN_TIMEOUT_S, check=False
+        ["mvn", "-q", "-B", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=MAVEN_TIMEOUT_S,
+        check=False,
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])

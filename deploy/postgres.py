@@ -1,4 +1,4 @@
-"""PostgreSQL: installed from Debian when missing, its cluster under the state dir, roles and database made."""
+"""PostgreSQL: installed from Debian when missing, its cluster under the state dir, roles and database."""
 
 from __future__ import annotations
 
@@ -18,9 +18,15 @@ from deploy.settings import Settings
 COMPONENT = "postgres"
 START_TIMEOUT_S = 60
 # Sized for a 2-core box shared with Kafka and Flink: the read model is small and hot.
-SERVER_OPTIONS = ("-c shared_buffers=256MB -c max_connections=200 -c listen_addresses=127.0.0.1 "
-                  "-c port={port} -c unix_socket_directories={sockets}")
-ROLES = {"mv_owner": "pg_owner_password", "mv_writer": "pg_writer_password", "mv_reader": "pg_reader_password"}
+SERVER_OPTIONS = (
+    "-c shared_buffers=256MB -c max_connections=200 -c listen_addresses=127.0.0.1 "
+    "-c port={port} -c unix_socket_directories={sockets}"
+)
+ROLES = {
+    "mv_owner": "pg_owner_password",
+    "mv_writer": "pg_writer_password",
+    "mv_reader": "pg_reader_password",
+}
 
 
 def _is_root() -> bool:
@@ -86,9 +92,24 @@ def _initdb(settings: Settings, paths: StatePaths, bindir: Path) -> None:
     _own(pwfile)
     try:
         proc = subprocess.run(
-            _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                          "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", f"--pwfile={pwfile}"]),
-            capture_output=True, text=True, check=False,
+            _as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    f"--pwfile={pwfile}",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
     finally:
         pwfile.unlink()
@@ -112,9 +133,24 @@ def start(settings: Settings, paths: StatePaths) -> int | None:
     _own(log)
     options = SERVER_OPTIONS.format(port=settings.pg_port, sockets=_sockets(paths))
     proc = subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-l", str(log), "-w",
-                      "-t", str(START_TIMEOUT_S), "-o", options, "start"]),
-        capture_output=True, text=True, check=False,
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(_data(paths)),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "-o",
+                options,
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise procs.died("PostgreSQL", log)
@@ -125,14 +161,19 @@ def stop(paths: StatePaths) -> bool:
     bindir = bin_dir()
     if not pid(paths) or bindir is None:
         return False
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-m", "fast", "-w", "stop"]),
-                   capture_output=True, check=False)
+    subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-m", "fast", "-w", "stop"]),
+        capture_output=True,
+        check=False,
+    )
     return True
 
 
 def admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
-    return (f"host={settings.pg_host} port={settings.pg_port} dbname={dbname} user=postgres "
-            f"password={settings.pg_admin_password} connect_timeout=3")
+    return (
+        f"host={settings.pg_host} port={settings.pg_port} dbname={dbname} user=postgres "
+        f"password={settings.pg_admin_password} connect_timeout=3"
+    )
 
 
 def ensure_roles_and_database(settings: Settings) -> None:
@@ -142,15 +183,24 @@ def ensure_roles_and_database(settings: Settings) -> None:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
             extra = " CREATEDB" if role == "mv_owner" else ""
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN" + extra + " PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(password)))
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.pg_database,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(settings.pg_database)))
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN" + extra + " PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.pg_database,)
+        ).fetchone():
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(settings.pg_database))
+            )
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:
-    conninfo = (f"host={settings.pg_host} port={settings.pg_port} dbname={settings.pg_database} user=mv_reader "
-                f"password={settings.pg_reader_password} connect_timeout=3")
+    conninfo = (
+        f"host={settings.pg_host} port={settings.pg_port} dbname={settings.pg_database} user=mv_reader "
+        f"password={settings.pg_reader_password} connect_timeout=3"
+    )
     try:
         with psycopg.connect(conninfo) as conn:
             conn.execute("SELECT 1")

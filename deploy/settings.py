@@ -38,7 +38,9 @@ DECLARED: dict[str, Setting] = {
     "pg_database": Setting("MOVIEVIEWS_PG_DATABASE", "movieviews", "database of the read model"),
     "pg_admin_password": Setting("MOVIEVIEWS_PG_ADMIN_PASSWORD", "movieviews-admin", "postgres superuser"),
     "pg_owner_password": Setting("MOVIEVIEWS_PG_OWNER_PASSWORD", "movieviews-owner", "mv_owner: migrations"),
-    "pg_writer_password": Setting("MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"),
+    "pg_writer_password": Setting(
+        "MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"
+    ),
     "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
     "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
     "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
@@ -46,7 +48,9 @@ DECLARED: dict[str, Setting] = {
     "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
     "top_limit_max": Setting("MOVIEVIEWS_TOP_LIMIT_MAX", "100", "largest topMovies limit"),
     "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
-    "flush_interval_ms": Setting("MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"),
+    "flush_interval_ms": Setting(
+        "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
+    ),
 }
 
 

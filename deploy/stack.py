@@ -30,8 +30,10 @@ CHECKS: dict[str, Check] = {"kafka": broker.healthy, "flink": cluster.healthy, "
 
 
 def require_tools() -> None:
-    for tool, hint in (("java", "install Java 17: apt-get install -y openjdk-17-jdk-headless"),
-                       ("mvn", "install Maven: apt-get install -y maven")):
+    for tool, hint in (
+        ("java", "install Java 17: apt-get install -y openjdk-17-jdk-headless"),
+        ("mvn", "install Maven: apt-get install -y maven"),
+    ):
         if not shutil.which(tool):
             raise MissingToolError(f"{tool} is missing: {hint}")
 

@@ -50,13 +50,25 @@ def _write_conf(settings: Settings, paths: StatePaths) -> None:
     tmp = paths.flink / "tmp"
     for folder in (tmp, paths.checkpoints, paths.savepoints, paths.run, paths.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties", "logback-console.xml"):
+    for name in (
+        "log4j-console.properties",
+        "log4j-cli.properties",
+        "log4j.properties",
+        "logback-console.xml",
+    ):
         shutil.copy(PYFLINK_HOME / "conf" / name, conf / name)
     template = string.Template((DEPLOY_DIR / "flink" / "config.yaml").read_text())
-    (conf / "config.yaml").write_text(template.substitute(
-        rest_port=settings.flink_rest_port, python=sys.executable, checkpoints=paths.checkpoints,
-        savepoints=paths.savepoints, run=paths.run, logs=paths.logs, tmp=tmp,
-    ))
+    (conf / "config.yaml").write_text(
+        template.substitute(
+            rest_port=settings.flink_rest_port,
+            python=sys.executable,
+            checkpoints=paths.checkpoints,
+            savepoints=paths.savepoints,
+            run=paths.run,
+            logs=paths.logs,
+            tmp=tmp,
+        )
+    )
     # `masters` carries the REST port and overrides rest.port; keep the two in step.
     (conf / "masters").write_text(f"127.0.0.1:{settings.flink_rest_port}\n")
     (conf / "workers").write_text("127.0.0.1\n")
@@ -74,7 +86,9 @@ def _link_lib(paths: StatePaths) -> None:
 
 def _spawn(script: str, component: str, paths: StatePaths) -> int:
     argv = ["bash", str(PYFLINK_HOME / "bin" / script), "start-foreground"]
-    return procs.spawn(argv, paths.pid_file(component), paths.log_file(component), flink_env(paths), paths.flink)
+    return procs.spawn(
+        argv, paths.pid_file(component), paths.log_file(component), flink_env(paths), paths.flink
+    )
 
 
 def start_jobmanager(settings: Settings, paths: StatePaths) -> int | None:
@@ -111,16 +125,23 @@ def healthy(settings: Settings) -> tuple[bool, str]:
     if info is None:
         return False, f"GET {settings.flink_rest}/overview failed"
     tms, free = info.get("taskmanagers", 0), info.get("slots-available", 0)
-    detail = (f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
-              f"{info.get('jobs-running', 0)} job(s) running")
+    detail = (
+        f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
+        f"{info.get('jobs-running', 0)} job(s) running"
+    )
     return tms >= 1, detail
 
 
 def flink_cli(settings: Settings, paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
     """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
     proc = subprocess.run(
-        ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args], env=flink_env(paths), cwd=REPO_ROOT,
-        capture_output=True, text=True, timeout=timeout_s, check=False,
+        ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args],
+        env=flink_env(paths),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])

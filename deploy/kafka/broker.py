@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from deploy import procs
 from deploy.errors import DeployError
@@ -40,14 +40,21 @@ def topics(settings: Settings) -> list[TopicSpec]:
 
 
 def _java(paths: StatePaths, *args: str) -> list[str]:
-    return ["java", f"-Dlog4j.configuration=file:{paths.kafka / 'log4j.properties'}", "-cp",
-            str(paths.kafka / "libs" / "*"), *args]
+    return [
+        "java",
+        f"-Dlog4j.configuration=file:{paths.kafka / 'log4j.properties'}",
+        "-cp",
+        str(paths.kafka / "libs" / "*"),
+        *args,
+    ]
 
 
 def _write_config(settings: Settings, paths: StatePaths) -> None:
     template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
     rendered = template.format(
-        port=settings.kafka_port, controller_port=settings.kafka_controller_port, log_dirs=paths.kafka / "data"
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        log_dirs=paths.kafka / "data",
     )
     (paths.kafka / "server.properties").write_text(rendered)
     (paths.kafka / "log4j.properties").write_text((DEPLOY_DIR / "kafka" / "log4j.properties").read_text())
@@ -60,13 +67,25 @@ def _format_storage(paths: StatePaths) -> None:
         _java(paths, "kafka.tools.StorageTool", "random-uuid"), capture_output=True, text=True, check=True
     ).stdout.strip()
     subprocess.run(
-        _java(paths, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.kafka / "server.properties")),
-        capture_output=True, text=True, check=True,
+        _java(
+            paths,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(paths.kafka / "server.properties"),
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 3})
+    return AdminClient(
+        {"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 3}
+    )
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:
@@ -89,15 +108,23 @@ def start(settings: Settings, paths: StatePaths) -> int | None:
     _write_config(settings, paths)
     _format_storage(paths)
     env = {**os.environ, "KAFKA_HEAP_OPTS": HEAP}
-    argv = ["java", *HEAP.split(), "-XX:+UseG1GC", *_java(paths, "kafka.Kafka", str(paths.kafka / "server.properties"))[1:]]
+    argv = [
+        "java",
+        *HEAP.split(),
+        "-XX:+UseG1GC",
+        *_java(paths, "kafka.Kafka", str(paths.kafka / "server.properties"))[1:],
+    ]
     return procs.spawn(argv, paths.pid_file(COMPONENT), paths.log_file(COMPONENT), env, paths.kafka)
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
     client = admin(settings)
     existing = set(client.list_topics(timeout=10).topics)
-    missing = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.config)
-               for t in specs if t.name not in existing]
+    missing = [
+        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.config)
+        for t in specs
+        if t.name not in existing
+    ]
     if not missing:
         return
     for name, future in client.create_topics(missing, operation_timeout=30).items():

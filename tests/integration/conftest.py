@@ -63,7 +63,9 @@ def topic_factory(stack: Settings) -> Iterator[Callable[..., str]]:
 
     def make(prefix: str, partitions: int = 4) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(
+            30
+        )
         made.append(name)
         return name
 

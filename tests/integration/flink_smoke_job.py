@@ -15,7 +15,8 @@ def main(topic: str, bootstrap: str, jdbc_url: str, user: str, password: str, ta
     t_env.execute_sql(f"""
         CREATE TABLE source (line STRING) WITH (
           'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
-          'properties.group.id' = 'smoke-{topic}', 'scan.startup.mode' = 'earliest-offset', 'format' = 'raw')""")
+          'properties.group.id' = 'smoke-{topic}', 'scan.startup.mode' = 'earliest-offset',
+          'format' = 'raw')""")
     t_env.execute_sql(f"""
         CREATE TABLE sink (line STRING, PRIMARY KEY (line) NOT ENFORCED) WITH (
           'connector' = 'jdbc', 'url' = '{jdbc_url}', 'table-name' = '{table}',

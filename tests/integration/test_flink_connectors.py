@@ -1,4 +1,4 @@
-"""A PyFlink job on the standalone cluster reads Kafka through the connector jar and writes Postgres via JDBC."""
+"""A PyFlink job on the cluster reads Kafka through the connector jar and writes Postgres via JDBC."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from deploy.wait import wait_until
 JOB = Path(__file__).with_name("flink_smoke_job.py")
 
 
-def test_python_job_moves_kafka_messages_into_postgres(stack: Settings, topic_factory: Callable[..., str]) -> None:
+def test_python_job_moves_kafka_messages_into_postgres(
+    stack: Settings, topic_factory: Callable[..., str]
+) -> None:
     topic = topic_factory("smoke", 2)
     table = f"smoke_{uuid.uuid4().hex[:8]}"
     db = postgres.admin_conninfo(stack, stack.pg_database)
@@ -31,9 +33,22 @@ def test_python_job_moves_kafka_messages_into_postgres(stack: Settings, topic_fa
     assert producer.flush(30) == 0
 
     paths = StatePaths(stack.home)
-    out = cluster.flink_cli(stack, paths, "run", "-d", "-m", stack.flink_rest.removeprefix("http://"), "-py",
-                            str(JOB), topic, stack.kafka_bootstrap, stack.writer_jdbc_url, "postgres",
-                            stack.pg_admin_password, table)
+    out = cluster.flink_cli(
+        stack,
+        paths,
+        "run",
+        "-d",
+        "-m",
+        stack.flink_rest.removeprefix("http://"),
+        "-py",
+        str(JOB),
+        topic,
+        stack.kafka_bootstrap,
+        stack.writer_jdbc_url,
+        "postgres",
+        stack.pg_admin_password,
+        table,
+    )
     job_id = out.strip().split()[-1]
     try:
         assert any(job["jid"] == job_id for job in cluster.running_jobs(stack))

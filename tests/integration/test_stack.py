@@ -24,11 +24,21 @@ def test_message_round_trips_through_the_broker(stack: Settings, topic_factory: 
     payload = uuid.uuid4().bytes
     producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
     delivered: list[object] = []
-    producer.produce(topic, key=b"m-1", value=payload, headers={"h": b"v"},
-                     on_delivery=lambda err, msg: delivered.append(err or msg))
+    producer.produce(
+        topic,
+        key=b"m-1",
+        value=payload,
+        headers={"h": b"v"},
+        on_delivery=lambda err, msg: delivered.append(err or msg),
+    )
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.kafka_bootstrap,
+            "group.id": f"t-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     received = []
 
