@@ -9,6 +9,7 @@ from deploy.settings import Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-only", action="store_true", help="Kafka, Flink and Postgres only")
+    parser.add_argument("--demo", action="store_true", help="then run the demo (`movieviews demo`)")
 
 
 @report_errors
@@ -20,4 +21,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.system import start_system
 
     start_system(settings, paths, print)
+    if args.demo:
+        from deploy.commands import demo
+
+        return demo.run(argparse.Namespace(command="demo", rounds=3, views=10), settings)
     return 0
