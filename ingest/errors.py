@@ -1,0 +1,20 @@
+"""Errors of the ingest package, under one root."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Root of every error raised by `ingest`."""
+
+
+class ValidationError(IngestError):
+    """An event field with a bad value; nothing was published."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        super().__init__(f"{field} {expected}, got {value!r}")
+        self.field = field
+        self.value = value
+
+
+class PublishError(IngestError):
+    """The broker did not acknowledge an event (error or timeout); it may or may not be stored."""

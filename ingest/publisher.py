@@ -1,0 +1,251 @@
+"""Publish events to Kafka: validated, single-object Avro, keyed by movie id, acknowledged by all replicas.
+
+`Publisher` is for scripts and threads; `AsyncPublisher` wraps it for asyncio (the GraphQL API), with a
+background thread serving delivery reports and resolving futures on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+
+from ingest.errors import PublishError, ValidationError
+from ingest.events import Event, MovieRegistered, MovieViewed, now_utc
+from schemas.catalog import Catalog, SchemaVersion
+from schemas.codec import encode
+from schemas.errors import EncodeError, SchemaError
+from schemas.registry import ensure_topic, register
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    # Retries never duplicate or reorder events within a partition; requires acks=all.
+    "enable.idempotence": True,
+    "acks": "all",
+    # A request-driven caller waits for its ack: 5 ms of batching is invisible next to a request round trip.
+    "linger.ms": 5,
+    # Bounds how long an event can stay "maybe sent": after this it is reported failed, not retried forever.
+    "message.timeout.ms": 30_000,
+}
+# Registering a schema is a one-off write per writer version; allow a broker leader election.
+REGISTER_TIMEOUT_S = 10.0
+# How long `publish` waits for room when librdkafka's local queue is full before reporting failure.
+QUEUE_FULL_WAIT_S = 1.0
+_POLL_INTERVAL_S = 0.05
+
+Headers = list[tuple[str, str | bytes | None]]
+DeliveryCallback = Callable[[PublishError | None, "Delivery | None"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    topic: str
+    partition: int
+    offset: int
+    event_id: str
+    acknowledged_at: datetime
+
+
+def producer_config(bootstrap: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """librdkafka keys are dotted; keyword overrides spell them with underscores (linger_ms=20)."""
+    return {
+        **PRODUCER_DEFAULTS,
+        "bootstrap.servers": bootstrap,
+        **{k.replace("_", "."): v for k, v in overrides.items()},
+    }
+
+
+class Publisher:
+    def __init__(
+        self,
+        bootstrap: str,
+        views_topic: str,
+        movies_topic: str,
+        schemas_topic: str,
+        *,
+        catalog: Catalog | None = None,
+        versions: Mapping[str, int] | None = None,
+        **producer_overrides: Any,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._catalog = catalog or Catalog.bundled()
+        self._topics = {MovieViewed.SUBJECT: views_topic, MovieRegistered.SUBJECT: movies_topic}
+        self._schemas_topic = schemas_topic
+        # Writer version per subject, pinned while consumers still run an older reader; default latest.
+        self._versions = dict(versions or {})
+        self._registered: set[bytes] = set()
+        self._register_lock = threading.Lock()
+        self._producer = Producer(producer_config(bootstrap, producer_overrides))
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.flush()
+
+    def publish(self, event: Event, on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue the event; `on_delivery` runs from a later poll()/flush() with the broker's answer."""
+        value, headers, entry = self._encode(event)
+        self.ensure_registered(entry)
+        callback = partial(_report, event.event_id, on_delivery) if on_delivery is not None else None
+        self.produce(self._topics[entry.subject], event.key.encode(), value, headers, callback)
+        self._producer.poll(0)
+
+    def publish_wait(self, event: Event, timeout: float) -> Delivery:
+        """Publish and block until acknowledged; a PublishError after a timeout means "outcome unknown"."""
+        outcome: list[tuple[PublishError | None, Delivery | None]] = []
+        self.publish(event, on_delivery=lambda err, delivery: outcome.append((err, delivery)))
+        deadline = time.monotonic() + timeout
+        while not outcome and time.monotonic() < deadline:
+            self._producer.poll(_POLL_INTERVAL_S)
+        if not outcome:
+            raise PublishError(f"event {event.event_id} not acknowledged within {timeout}s")
+        err, delivery = outcome[0]
+        if err is not None:
+            raise err
+        assert delivery is not None  # one of the two is always set
+        return delivery
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Headers,
+        callback: Callable[[Any, Any], None] | None,
+    ) -> None:
+        """The raw path, for pre-encoded values (load generator); waits briefly when the queue is full."""
+        for attempt in range(2):
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=callback)
+                return
+            except BufferError as exc:
+                if attempt:
+                    raise PublishError(f"local producer queue full for {QUEUE_FULL_WAIT_S}s") from exc
+                self._producer.poll(QUEUE_FULL_WAIT_S)
+            except KafkaException as exc:
+                raise PublishError(f"cannot produce to {topic!r}: {exc}") from exc
+
+    def poll(self, timeout: float = 0.0) -> int:
+        return int(self._producer.poll(timeout))
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for every queued event's delivery report; returns how many are still unresolved."""
+        return int(self._producer.flush(timeout))
+
+    def __len__(self) -> int:
+        return len(self._producer)
+
+    def writer(self, subject: str) -> SchemaVersion:
+        return self._catalog.version(subject, self._versions.get(subject))
+
+    def headers(self, entry: SchemaVersion) -> Headers:
+        return [
+            ("event-type", entry.subject.encode()),
+            ("schema-fingerprint", entry.fingerprint.hex().encode()),
+        ]
+
+    def is_registered(self, entry: SchemaVersion) -> bool:
+        return entry.fingerprint in self._registered
+
+    def ensure_registered(self, entry: SchemaVersion) -> None:
+        """Before the first event written with a schema, the schema is durable in the shared schema topic."""
+        if entry.fingerprint in self._registered:
+            return
+        with self._register_lock:
+            if entry.fingerprint in self._registered:
+                return
+            try:
+                if not self._registered:
+                    ensure_topic(self._bootstrap, self._schemas_topic)
+                register(self._producer, self._schemas_topic, entry, REGISTER_TIMEOUT_S)
+            except SchemaError as exc:
+                raise PublishError(str(exc)) from exc
+            self._registered.add(entry.fingerprint)
+
+    def _encode(self, event: Event) -> tuple[bytes, Headers, SchemaVersion]:
+        entry = self.writer(event.SUBJECT)
+        record = event.to_record()
+        for name in record.keys() - entry.field_names:
+            if record.pop(name) is not None:
+                raise ValidationError(
+                    name, getattr(event, name), f"is not in {entry.subject} v{entry.version}"
+                )
+        try:
+            value = encode(self._catalog, entry.subject, record, entry.version)
+        except EncodeError as exc:
+            raise ValidationError(
+                "event", event, f"must fit {entry.subject} v{entry.version}: {exc}"
+            ) from exc
+        return value, self.headers(entry), entry
+
+
+def _report(event_id: str, callback: DeliveryCallback, err: Any, msg: Any) -> None:
+    if err is not None:
+        callback(PublishError(f"event {event_id} to {msg.topic()!r} failed: {err}"), None)
+    else:
+        callback(None, Delivery(msg.topic(), msg.partition(), msg.offset(), event_id, now_utc()))
+
+
+class AsyncPublisher:
+    """`await publish(event, timeout)` resolves once the broker acknowledged the event."""
+
+    def __init__(
+        self, bootstrap: str, views_topic: str, movies_topic: str, schemas_topic: str, **kwargs: Any
+    ) -> None:
+        self._publisher = Publisher(bootstrap, views_topic, movies_topic, schemas_topic, **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve_reports, name="publisher-poll", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._publisher.flush(timeout)
+
+    async def publish(self, event: Event, timeout: float) -> Delivery:
+        loop = asyncio.get_running_loop()
+        entry = self._publisher.writer(event.SUBJECT)
+        if not self._publisher.is_registered(entry):
+            # Once per writer schema and process: a blocking broker round trip, kept off the event loop.
+            await asyncio.wait_for(
+                loop.run_in_executor(None, self._publisher.ensure_registered, entry), timeout
+            )
+        future: asyncio.Future[Delivery] = loop.create_future()
+
+        def settle(err: PublishError | None, delivery: Delivery | None) -> None:
+            loop.call_soon_threadsafe(_resolve, future, err, delivery)
+
+        self._publisher.publish(event, on_delivery=settle)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise PublishError(f"event {event.event_id} not acknowledged within {timeout}s") from None
+
+    def _serve_reports(self) -> None:
+        while not self._stop.is_set():
+            self._publisher.poll(_POLL_INTERVAL_S)
+
+
+def _resolve(future: asyncio.Future[Delivery], err: PublishError | None, delivery: Delivery | None) -> None:
+    if future.done():  # the caller timed out and cancelled it
+        return
+    if err is not None:
+        future.set_exception(err)
+    elif delivery is not None:
+        future.set_result(delivery)
