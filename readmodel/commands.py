@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from ingest.errors import PublishError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
-
 from readmodel.errors import BrokerUnavailableError, InvalidArgumentError
 
 # Long enough for librdkafka to retry through a broker leader change, short enough that a client facing a dead
@@ -95,13 +94,17 @@ class Commands:
     async def _publish(self, movie_id: str, event: Any) -> Accepted:
         try:
             delivery = await self._publisher.publish(event, timeout=self._timeout)
-        except PublishError as exc:
-            raise BrokerUnavailableError(str(exc)) from exc
+        except ValidationError as exc:
+            # The schema check happens at encoding time, inside publish.
+            raise _invalid(exc) from exc
+        except (PublishError, TimeoutError) as exc:
+            # A timeout is an unacknowledged publish too (the schema registration wait raises it bare).
+            raise BrokerUnavailableError(str(exc) or "no acknowledgement in time") from exc
         return Accepted(movie_id, delivery.event_id, delivery.acknowledged_at)
 
 
 def _invalid(exc: ValidationError) -> InvalidArgumentError:
-    field = str(getattr(exc, "field", "") or "value")
+    field = exc.field
     return InvalidArgumentError(
         ARGUMENT_NAMES.get(field, field), str(exc), "Correct the argument and send the request again."
     )

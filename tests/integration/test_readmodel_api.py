@@ -1,0 +1,290 @@
+"""The API against real Postgres (migrated, seeded as the stream job writes) and a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from confluent_kafka import Consumer
+from readmodel_fixtures import T0, Snapshot, upsert
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from deploy import postgres
+from deploy.settings import Settings
+from readmodel.app import create_app
+from readmodel.runtime import Runtime
+from readmodel.schema import build_schema
+
+TOP = """query Top($limit: Int!, $genre: String, $after: String) {
+  topMovies(limit: $limit, genre: $genre, after: $after) {
+    asOf hasNextPage endCursor
+    entries { rank viewCount lastViewedAt movie { id title genre watchSeconds } }
+  }
+}"""
+SEED = [
+    Snapshot("m-0003", 50, genre="drama", watch_seconds=7),
+    Snapshot("m-0001", 50, genre="comedy", updated_at=T0 + timedelta(seconds=5)),
+    Snapshot("m-0002", 90, genre="drama"),
+    Snapshot("m-0004", 10, genre="drama"),
+    Snapshot("m-0005", 3_000_000_000, genre="comedy"),
+]
+schema = build_schema()
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def api(isolated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The one HTTP client: the whole app, lifespan included, over this test's database and topics."""
+    async with serve(isolated) as client:
+        yield client
+
+
+@pytest.fixture
+async def runtime(isolated: Settings) -> AsyncIterator[Runtime]:
+    runtime = Runtime(isolated)
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+async def execute(runtime: Runtime, query: str, **variables: Any) -> Any:
+    return await schema.execute(query, variable_values=variables, context_value=runtime.context)
+
+
+async def post(api: httpx.AsyncClient, query: str, **variables: Any) -> Any:
+    response = await api.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# --- schema level ---
+
+
+async def test_top_movies_ranks_by_count_then_id(isolated: Settings, runtime: Runtime) -> None:
+    upsert(isolated, SEED)
+    result = await execute(runtime, TOP, limit=10)
+    assert result.errors is None
+    page = result.data["topMovies"]
+    assert [(e["rank"], e["movie"]["id"], e["viewCount"]) for e in page["entries"]] == [
+        (1, "m-0005", 3_000_000_000),
+        (2, "m-0002", 90),
+        (3, "m-0001", 50),
+        (4, "m-0003", 50),
+        (5, "m-0004", 10),
+    ]
+    assert page["asOf"] == (T0 + timedelta(seconds=5)).isoformat()
+    assert page["hasNextPage"] is False
+
+
+async def test_cursor_pages_walk_the_whole_ranking(isolated: Settings, runtime: Runtime) -> None:
+    upsert(isolated, SEED)
+    seen: list[tuple[int, str]] = []
+    after = None
+    while True:
+        page = (await execute(runtime, TOP, limit=2, after=after)).data["topMovies"]
+        seen += [(e["rank"], e["movie"]["id"]) for e in page["entries"]]
+        if not page["hasNextPage"]:
+            break
+        after = page["endCursor"]
+    assert seen == [(1, "m-0005"), (2, "m-0002"), (3, "m-0001"), (4, "m-0003"), (5, "m-0004")]
+
+
+async def test_genre_ranking(isolated: Settings, runtime: Runtime) -> None:
+    upsert(isolated, SEED)
+    first = (await execute(runtime, TOP, limit=1, genre="drama")).data["topMovies"]
+    rest = (await execute(runtime, TOP, limit=5, genre="drama", after=first["endCursor"])).data["topMovies"]
+    ids = [e["movie"]["id"] for e in first["entries"] + rest["entries"]]
+    assert ids == ["m-0002", "m-0003", "m-0004"]
+    assert [e["rank"] for e in rest["entries"]] == [2, 3]
+    wrong_genre = await execute(runtime, TOP, limit=5, genre="comedy", after=first["endCursor"])
+    assert wrong_genre.errors[0].extensions["argument"] == "after"
+
+
+async def test_movie_by_id(isolated: Settings, runtime: Runtime) -> None:
+    upsert(isolated, SEED)
+    query = "query($id: ID!) { movie(id: $id) { id title viewCount watchSeconds firstViewedAt } }"
+    found = await execute(runtime, query, id="m-0003")
+    assert found.data["movie"] == {
+        "id": "m-0003",
+        "title": "Title m-0003",
+        "viewCount": 50,
+        "watchSeconds": 7,
+        "firstViewedAt": T0.isoformat(),
+    }
+    missing = await execute(runtime, query, id="m-none")
+    assert missing.data is None
+    assert missing.errors[0].extensions["argument"] == "id"
+
+
+async def test_empty_read_model_has_no_as_of(runtime: Runtime) -> None:
+    page = (await execute(runtime, TOP, limit=3)).data["topMovies"]
+    assert page == {"asOf": None, "hasNextPage": False, "endCursor": None, "entries": []}
+
+
+async def test_the_api_role_cannot_write(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match=r"read-only transaction|permission denied"):
+            await conn.execute(text("INSERT INTO movie_stats (movie_id, version) VALUES ('m-x', 1)"))
+    async with runtime.engine.connect() as conn:
+        await conn.execute(text("SET TRANSACTION READ WRITE"))
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await conn.execute(text("INSERT INTO movie_stats (movie_id, version) VALUES ('m-x', 1)"))
+
+
+async def test_record_view_answers_after_the_broker_acknowledged(
+    isolated: Settings, runtime: Runtime
+) -> None:
+    mutation = (
+        'mutation { recordView(movieId: "m-0001", userId: "u-1", watchSeconds: 30) { eventId acceptedAt } }'
+    )
+    result = await execute(runtime, mutation)
+    assert result.errors is None
+    accepted = result.data["recordView"]
+    assert datetime.fromisoformat(accepted["acceptedAt"]).utcoffset() == timedelta(0)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": isolated.kafka_bootstrap,
+            "group.id": f"t-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([isolated.views_topic])
+    deadline = time.monotonic() + 20
+    message = None
+    while message is None and time.monotonic() < deadline:
+        polled = consumer.poll(0.5)
+        message = polled if polled is not None and polled.error() is None else None
+    consumer.close()
+    assert message is not None and message.key() == b"m-0001"
+
+
+# --- HTTP level ---
+
+
+async def test_graphql_over_http_and_graphiql(isolated: Settings, api: httpx.AsyncClient) -> None:
+    upsert(isolated, SEED)
+    body = await post(api, TOP, limit=2)
+    assert [e["movie"]["id"] for e in body["data"]["topMovies"]["entries"]] == ["m-0005", "m-0002"]
+    ide = await api.get("/graphql", headers={"Accept": "text/html"})
+    assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+
+
+async def test_bad_input_is_a_graphql_error_without_a_trace(api: httpx.AsyncClient) -> None:
+    for variables, argument in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": 5, "after": "x"}, "after"),
+    ):
+        body = await post(api, TOP, **variables)
+        assert body["data"] is None
+        [error] = body["errors"]
+        assert error["extensions"]["argument"] == argument and error["extensions"]["suggestion"]
+        assert "Traceback" not in str(body) and "stacktrace" not in str(body).lower()
+    impossible = await post(
+        api, 'mutation { registerMovie(title: "T", year: 99999, genre: "drama") { movieId } }'
+    )
+    assert impossible["errors"][0]["extensions"]["argument"] == "year"
+
+
+async def test_reused_response_is_dropped_when_the_data_changes(
+    isolated: Settings, api: httpx.AsyncClient
+) -> None:
+    upsert(isolated, SEED)
+    await wait_for(lambda: movie_views(api, "m-0004"), 10)
+    assert await movie_views(api, "m-0004") == 10
+    upsert(isolated, [Snapshot("m-0004", 11, version=2)])
+    await wait_for(lambda: movie_views(api, "m-0004"), 11, seconds=2)
+
+
+async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "postgres": "ok", "kafka": "ok"}
+
+
+async def test_rest_calls_of_the_original_system(isolated: Settings, api: httpx.AsyncClient) -> None:
+    upsert(isolated, SEED)
+    registered = await api.post("/api/movie", json={"title": "Heat", "year": 1995, "genre": "crime"})
+    assert registered.status_code == 201, registered.text
+    assert uuid.UUID(registered.json()["movieId"])
+    viewed = await api.post("/api/view/m-0001", json={"userId": "u-1"})
+    assert viewed.status_code == 202 and viewed.json()["eventId"]
+    assert (await api.post("/api/view/m-0001")).status_code == 202
+    views = (await api.get("/api/views", params={"limit": 2})).json()
+    assert [v["movieId"] for v in views["views"]] == ["m-0005", "m-0002"]
+    bad = await api.post("/api/movie", json={"title": "Heat", "year": "x", "genre": "crime"})
+    assert bad.status_code == 400 and bad.json()["argument"] == "year"
+    assert (await api.get("/api/views", params={"limit": 0})).json()["argument"] == "limit"
+
+
+async def test_postgres_down_fails_reads_only(isolated: Settings) -> None:
+    # Nothing listens on port 9 (discard): Postgres is "down" for this app, and only for it.
+    async with serve(dataclasses.replace(isolated, pg_port=9)) as api:
+        body = await post(api, TOP, limit=1)
+        assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        assert "errors" not in await post(api, 'mutation { recordView(movieId: "m-1") { eventId } }')
+        ready = await api.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["postgres"].startswith("unavailable")
+        assert (await api.get("/healthz")).status_code == 200
+
+
+async def test_kafka_down_fails_writes_only(isolated: Settings) -> None:
+    upsert(isolated, SEED)
+    async with serve(dataclasses.replace(isolated, kafka_bootstrap="127.0.0.1:9")) as api:
+        body = await post(api, 'mutation { recordView(movieId: "m-1") { eventId } }')
+        assert body["errors"][0]["extensions"]["code"] == "BROKER_UNAVAILABLE"
+        assert (await post(api, TOP, limit=1))["data"]["topMovies"]["entries"][0]["movie"]["id"] == "m-0005"
+        assert (await api.get("/readyz")).json()["kafka"].startswith("unavailable")
+
+
+async def test_recovers_when_postgres_connections_are_cut(isolated: Settings, api: httpx.AsyncClient) -> None:
+    upsert(isolated, SEED)
+    assert "errors" not in await post(api, TOP, limit=1)
+    # What a Postgres restart does to the API: every connection of its database dropped at once.
+    with psycopg.connect(postgres.admin_conninfo(isolated), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND usename = 'mv_reader'",
+            (isolated.pg_database,),
+        )
+    assert "errors" not in await post(api, TOP, limit=1)
+    upsert(isolated, [Snapshot("m-0004", 500, version=2)])
+    await wait_for(lambda: movie_views(api, "m-0004"), 500, seconds=3)
+
+
+async def movie_views(api: httpx.AsyncClient, movie_id: str) -> int:
+    body = await post(api, "query($id: ID!) { movie(id: $id) { viewCount } }", id=movie_id)
+    return int(body["data"]["movie"]["viewCount"])
+
+
+async def wait_for(probe: Callable[[], Awaitable[object]], expected: object, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while (value := await probe()) != expected:
+        assert time.monotonic() < deadline, f"still {value!r}, expected {expected!r}"
+        await asyncio.sleep(0.02)
