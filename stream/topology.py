@@ -94,6 +94,9 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
         .uid("movie-stats")
     )
     # Keyed again so one sink subtask owns each movie: two writers' overlapping batches deadlock Postgres.
-    snapshots.key_by(lambda row: row[0], key_type=Types.STRING()).sink_to(
+    # A Python KeyedStream carries Row(key, value) and `sink_to` does not unwrap it; the map does, on
+    # coalesced snapshots only, so it costs little.
+    by_movie = snapshots.key_by(lambda row: row[0], key_type=Types.STRING())
+    by_movie.map(lambda row: row, output_type=SNAPSHOT_TYPE).name("unkey").sink_to(
         postgres_sink(config.jdbc_url, WRITER_ROLE, pg_password)
     ).name("postgres-upsert").uid("postgres-upsert")

@@ -1,0 +1,81 @@
+"""`movieviews job`: submit to the standalone cluster, run embedded, stop with a savepoint, show status."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+
+from deploy.flink.cluster import flink_env
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+from stream import flinkrest, launch
+from stream.config import DEFAULT_GROUP_ID, JobConfig
+from stream.errors import StreamError
+
+DEFAULT_NAME = "movieviews"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    submit = sub.add_parser("submit", help="send the job to the standalone cluster (web UI on the REST port)")
+    local = sub.add_parser("run-local", help="run the job embedded, in the foreground, for development")
+    for each in (submit, local):
+        each.add_argument("--from", dest="restore", metavar="PATH", help="checkpoint or savepoint to restore")
+        each.add_argument("--parallelism", type=int, default=1)
+        each.add_argument("--name", default=DEFAULT_NAME)
+        each.add_argument("--group-id", default=DEFAULT_GROUP_ID, help="Kafka consumer group")
+    stop = sub.add_parser("stop", help="stop the running job")
+    stop.add_argument("--savepoint", action="store_true", help="take a savepoint first and print its path")
+    stop.add_argument("--name", default=DEFAULT_NAME)
+    sub.add_parser("status", help="jobs on the cluster, and the dead-letter count of running ones")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return int(ACTIONS[args.action](args, settings))
+    except StreamError as exc:
+        print(f"movieviews job {args.action}: {exc}")
+        return 1
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
+    parallelism = args.parallelism
+    return JobConfig.from_settings(settings, name=args.name, group_id=args.group_id, parallelism=parallelism)
+
+
+def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    job_id = launch.submit(settings, _config(args, settings), args.restore)
+    print(f"submitted {args.name}: job {job_id} ({settings.flink_rest}/#/job/running/{job_id}/overview)")
+    return 0
+
+
+def _run_local(args: argparse.Namespace, settings: Settings) -> int:
+    argv = launch.local_command(settings, _config(args, settings), args.restore)
+    env = flink_env(StatePaths(settings.home))
+    return subprocess.run(argv, env=env, check=False).returncode
+
+
+def _stop(args: argparse.Namespace, settings: Settings) -> int:
+    found = flinkrest.running(settings, args.name)
+    if not found:
+        print(f"no running job named {args.name!r}")
+        return 1
+    for job in found:
+        if args.savepoint:
+            print(launch.stop_with_savepoint(settings, job.job_id))
+        else:
+            flinkrest.cancel(settings, job.job_id)
+            print(f"cancelled {job.job_id}")
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    for job in flinkrest.jobs(settings):
+        line = f"{job.job_id}  {job.state:<10} {job.name}"
+        if job.state == "RUNNING":
+            line += f"  dead letters: {flinkrest.dead_letters(settings, job.job_id)}"
+        print(line)
+    return 0
+
+
+ACTIONS = {"submit": _submit, "run-local": _run_local, "stop": _stop, "status": _status}

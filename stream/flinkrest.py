@@ -1,0 +1,62 @@
+"""The few JobManager REST calls the job commands need."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from deploy.settings import Settings
+from stream.errors import FlinkCommandError
+
+# The JobManager answers in milliseconds; a slow answer means it is busy restarting, worth a few seconds.
+TIMEOUT_S = 10.0
+DEAD_LETTER_METRIC = "deadLetters"
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    job_id: str
+    name: str
+    state: str
+
+
+def _call(settings: Settings, path: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(f"{settings.flink_rest}{path}", method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            body = response.read()
+    except (OSError, urllib.error.URLError) as exc:
+        raise FlinkCommandError(f"{method} {settings.flink_rest}{path} failed: {exc}") from exc
+    return json.loads(body) if body else None
+
+
+def jobs(settings: Settings) -> list[JobInfo]:
+    overview = _call(settings, "/jobs/overview")
+    return [JobInfo(job["jid"], job["name"], job["state"]) for job in overview["jobs"]]
+
+
+def running(settings: Settings, name: str) -> list[JobInfo]:
+    return [job for job in jobs(settings) if job.name == name and job.state in ("RUNNING", "CREATED")]
+
+
+def job_state(settings: Settings, job_id: str) -> str:
+    return str(_call(settings, f"/jobs/{job_id}")["state"])
+
+
+def cancel(settings: Settings, job_id: str) -> None:
+    _call(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+
+
+def dead_letters(settings: Settings, job_id: str) -> int:
+    """Sum of the `deadLetters` counter over the job's subtasks (the decode operator's Flink metric)."""
+    total = 0
+    for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
+        base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        names = [m["id"] for m in _call(settings, base) if m["id"].endswith(DEAD_LETTER_METRIC)]
+        if names:
+            values = _call(settings, f"{base}?get={','.join(names)}&agg=sum")
+            total += sum(int(float(v["sum"])) for v in values)
+    return total

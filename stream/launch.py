@@ -1,0 +1,94 @@
+"""Starting the job: on the standalone cluster through `flink run`, or embedded in a local process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from deploy.flink.cluster import PYFLINK_HOME, flink_env
+from deploy.jars import connector_jars
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+from stream.config import JobConfig
+from stream.errors import FlinkCommandError, JarsMissingError
+
+FLINK_BIN = PYFLINK_HOME / "bin" / "flink"
+JOB_MODULE = "stream.job"
+# `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s.
+SUBMIT_TIMEOUT_S = 180
+# `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
+STOP_TIMEOUT_S = 300
+_JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+_SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
+
+
+def _flink(settings: Settings, args: Sequence[str], timeout_s: float) -> str:
+    argv = [str(FLINK_BIN), *args]
+    proc = subprocess.run(
+        argv,
+        env=flink_env(StatePaths(settings.home)),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        raise FlinkCommandError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
+    return proc.stdout
+
+
+def _jobmanager(settings: Settings) -> str:
+    return settings.flink_rest.split("://", 1)[-1]
+
+
+def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
+    """Submits detached and returns the job id."""
+    args = ["run", "-m", _jobmanager(settings), "-d"]
+    if restore_from:
+        args += ["-s", restore_from]
+    output = _flink(settings, [*args, "-pym", JOB_MODULE, *config.to_args()], SUBMIT_TIMEOUT_S)
+    match = _JOB_ID.search(output)
+    if match is None:
+        raise FlinkCommandError(f"`flink run` printed no JobID:\n{output[-2000:]}")
+    return match.group(1)
+
+
+def stop_with_savepoint(settings: Settings, job_id: str) -> str:
+    target = StatePaths(settings.home).savepoints
+    args = ["stop", "-m", _jobmanager(settings), "--savepointPath", str(target), job_id]
+    output = _flink(settings, args, STOP_TIMEOUT_S)
+    match = _SAVEPOINT.search(output)
+    if match is None:
+        raise FlinkCommandError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
+    return match.group(1)
+
+
+def local_command(settings: Settings, config: JobConfig, restore_from: str | None = None) -> list[str]:
+    jars = connector_jars(StatePaths(settings.home))
+    if not jars:
+        raise JarsMissingError(f"no connector jars in {StatePaths(settings.home).jars}")
+    argv = [sys.executable, "-m", JOB_MODULE, *config.to_args()]
+    for jar in jars:
+        argv += ["--jar", str(jar)]
+    if restore_from:
+        argv += ["--from", restore_from]
+    return argv
+
+
+def start_local(
+    settings: Settings, config: JobConfig, restore_from: str | None, log: Path
+) -> subprocess.Popen[bytes]:
+    """Runs the job embedded (a MiniCluster in a child process), until stopped."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            local_command(settings, config, restore_from),
+            env=flink_env(StatePaths(settings.home)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
