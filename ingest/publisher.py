@@ -72,8 +72,10 @@ class Publisher:
         *,
         catalog: Catalog | None = None,
         versions: Mapping[str, int] | None = None,
+        config: Mapping[str, Any] | None = None,
         **producer_overrides: Any,
     ) -> None:
+        """`producer_overrides` spell librdkafka keys with underscores; `config` takes any key as is."""
         self._bootstrap = bootstrap
         self._catalog = catalog or Catalog.bundled()
         self._topics = {MovieViewed.SUBJECT: views_topic, MovieRegistered.SUBJECT: movies_topic}
@@ -82,7 +84,7 @@ class Publisher:
         self._versions = dict(versions or {})
         self._registered: set[bytes] = set()
         self._register_lock = threading.Lock()
-        self._producer = Producer(producer_config(bootstrap, producer_overrides))
+        self._producer = Producer({**producer_config(bootstrap, producer_overrides), **(config or {})})
 
     def __enter__(self) -> Publisher:
         return self
@@ -141,6 +143,11 @@ class Publisher:
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for every queued event's delivery report; returns how many are still unresolved."""
         return int(self._producer.flush(timeout))
+
+    @property
+    def producer(self) -> Any:
+        """The confluent-kafka producer, for hot loops that cannot afford a wrapper call per event."""
+        return self._producer
 
     def __len__(self) -> int:
         return len(self._producer)

@@ -38,18 +38,17 @@ def ensure_topic(bootstrap: str, topic: str, replication: int = 1) -> None:
 
 def register(producer: Any, topic: str, entry: SchemaVersion, timeout: float) -> None:
     """Write one schema and wait for the broker's ack: no event may name a schema that is not durable yet."""
-    outcome: list[Any] = []
+    failures: list[Any] = []
     producer.produce(
         topic,
         key=entry.fingerprint.hex(),
         value=entry.json,
-        on_delivery=lambda err, _msg: outcome.append(err),
+        on_delivery=lambda err, _msg: failures.append(err) if err is not None else None,
     )
-    deadline = time.monotonic() + timeout
-    while not outcome and time.monotonic() < deadline:
-        producer.poll(0.05)
-    if not outcome or outcome[0] is not None:
-        reason = outcome[0] if outcome else f"no ack within {timeout}s"
+    # flush, not the callback, tells success: a producer may have success reports switched off.
+    unresolved = producer.flush(timeout)
+    if unresolved or failures:
+        reason = failures[0] if failures else f"no ack within {timeout}s"
         raise RegistryError(
             f"cannot register {entry.subject} {entry.fingerprint.hex()} in {topic!r}: {reason}"
         )
