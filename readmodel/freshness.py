@@ -1,8 +1,10 @@
 """Reuse of ready responses until `movie_stats` changes, told by Postgres LISTEN/NOTIFY.
 
-Each worker keeps the encoded response of each distinct query request and drops them all when the table's
-statement-level trigger notifies `movie_stats_changed` (median 4 ms from commit, per STACK-NOTES). While the
-LISTEN connection is down nothing is reused: a missed notification would otherwise serve stale data forever.
+Each worker keeps the response of each distinct query request; a notification on `movie_stats_changed` from
+the table's statement-level trigger (median 4 ms after commit, per STACK-NOTES) marks them all stale. A stale
+response is served only while one execution computes its replacement and only if its data is at most
+MAX_STALE_S old: after a change, clients do not all wait for (and all run) the same query. While the LISTEN
+connection is down nothing is reused: a missed notification would otherwise serve stale data forever.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 
 import asyncpg
 from starlette.responses import Response
@@ -19,36 +23,56 @@ log = logging.getLogger(__name__)
 CHANNEL = "movie_stats_changed"
 # Enough for every (query, variables) shape real clients send; a flood of unique requests only evicts.
 MAX_ENTRIES = 4096
+# How old the data in a served response may be while its replacement is computed; a fresh one takes ms.
+MAX_STALE_S = 0.2
 # A half-open TCP connection shows no error until written to; a ping this often bounds how long it can hide.
 PING_INTERVAL_S = 2.0
 RECONNECT_DELAY_S = 0.5
 
 
+@dataclass(frozen=True)
+class Entry:
+    response: Response
+    generation: int
+    started_at: float  # monotonic time its execution started: the data is at least this recent
+
+
 class ResponseCache:
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: dict[bytes, Response] = {}
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_stale_s: float = MAX_STALE_S) -> None:
+        self._entries: dict[bytes, Entry] = {}
         self._max_entries = max_entries
+        self._max_stale_s = max_stale_s
         self.generation = 0
         self.enabled = False
 
-    def get(self, key: bytes) -> Response | None:
-        return self._entries.get(key) if self.enabled else None
+    def lookup(self, key: bytes) -> tuple[Response | None, bool]:
+        """The stored response, if any may be served, and whether no change has happened since."""
+        entry = self._entries.get(key) if self.enabled else None
+        if entry is None:
+            return None, False
+        if entry.generation == self.generation:
+            return entry.response, True
+        if time.monotonic() - entry.started_at <= self._max_stale_s:
+            return entry.response, False
+        return None, False
 
-    def put(self, key: bytes, response: Response, generation: int) -> None:
-        # A response computed before the latest change may hold old rows: keep it only if nothing changed.
-        if not self.enabled or generation != self.generation:
+    def put(self, key: bytes, response: Response, generation: int, started_at: float) -> None:
+        current = self._entries.get(key)
+        # Never replace a response with one computed from older data; one from before a later change is still
+        # an improvement on what is stored, and lookup knows it is stale.
+        if not self.enabled or (current is not None and current.generation > generation):
             return
-        if len(self._entries) >= self._max_entries:
+        if current is None and len(self._entries) >= self._max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = response
+        self._entries[key] = Entry(response, generation, started_at)
 
     def invalidate(self) -> None:
-        self._entries.clear()
         self.generation += 1
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.invalidate()
+        self._entries.clear()
+        self.generation += 1
 
 
 class ChangeListener:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
         super().__init__(schema, graphql_ide="graphiql")
         self._context = context
         self._cache = cache
+        self._in_flight: dict[bytes, asyncio.Future[Response]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -35,19 +38,38 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             return
         request = Request(scope, receive)
         body = await request.body()
-        ready = self._cache.get(body)
-        if ready is None:
-            ready = await self._respond(request, body)
+        ready, fresh = self._cache.lookup(body)
+        if ready is None or not (fresh or body in self._in_flight):
+            ready = await (
+                self._respond_once(request, body) if is_query(body) else self._respond(request, body)
+            )
         await ready(scope, receive, send)
 
+    async def _respond_once(self, request: Request, body: bytes) -> Response:
+        # After each change every client misses at once; one execution serves all identical queries that have
+        # no recent response to fall back on (at 50 clients and 10 changes/s, p99 was 244 ms without this).
+        pending = self._in_flight.get(body)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = self._in_flight[body] = asyncio.get_running_loop().create_future()
+        try:
+            response = await self._respond(request, body)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._in_flight[body]
+        future.set_result(response)
+        return response
+
     async def _respond(self, request: Request, body: bytes) -> Response:
-        generation = self._cache.generation
+        generation, started_at = self._cache.generation, time.monotonic()
         try:
             response = await self.run(request)
         except HTTPException as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
         if getattr(request.state, "reusable", False) and is_query(body):
-            self._cache.put(body, response, generation)
+            self._cache.put(body, response, generation, started_at)
         return response
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
