@@ -1,0 +1,48 @@
+"""`movieviews drill NAME|all`: run drills against the running stack and print a pass/fail report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import traceback
+from dataclasses import asdict
+
+from deploy.commands.common import paths_of
+from deploy.drills.harness import HEADER, DrillReport
+from deploy.drills.scenarios import DRILLS
+from deploy.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=[*DRILLS, "all"])
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    names = list(DRILLS) if args.name == "all" else [args.name]
+    reports = []
+    for name in names:
+        print(f"== drill {name}", flush=True)
+        started = time.monotonic()
+        try:
+            report = DRILLS[name](settings)
+        except Exception as exc:
+            traceback.print_exc()
+            report = DrillReport(name, False, time.monotonic() - started, notes=[f"error: {exc}"])
+        reports.append(report)
+        print(HEADER)
+        print(report.as_row())
+        for note in report.notes:
+            print(f"   {note}")
+    print("\n" + HEADER)
+    for report in reports:
+        print(report.as_row())
+    passed = sum(r.passed for r in reports)
+    print(f"drills: {passed} passed, {len(reports) - passed} failed")
+    path = args.json or paths_of(settings).home / "drills" / f"drills-{int(time.time())}.json"
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps([asdict(r) for r in reports], indent=1))
+    return 0 if passed == len(reports) else 1

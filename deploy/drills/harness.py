@@ -1,0 +1,247 @@
+"""What every drill shares: its own topics, database, job and API on the running stack, and the verdict.
+
+A drill never touches the demo's data: it makes fresh topics and a fresh database, submits its own job to the
+cluster, and starts its own API process on a free port pointed at that database. Ground truth is the load
+generator's record of acknowledged events; the verdict compares it per movie with Postgres and with GraphQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from deploy import postgres, procs
+from deploy.flink.checkpoints import latest_restore_point
+from deploy.graphql_client import GraphQLClient
+from deploy.kafka import broker
+from deploy.paths import StatePaths
+from deploy.settings import REPO_ROOT, Settings
+from deploy.wait import wait_until
+
+# Time for the job to reach exact totals once the load has stopped: a restart from a checkpoint replays at
+# most a checkpoint interval of events, in seconds; the rest is headroom for a loaded 2-core machine.
+SETTLE_TIMEOUT_S = 240
+
+
+@dataclass
+class Verdict:
+    events: int
+    movies: int
+    lost: int
+    double_counted: int
+    wrong_movies: int
+
+    @property
+    def exact(self) -> bool:
+        return self.lost == 0 and self.double_counted == 0 and self.wrong_movies == 0
+
+
+def compare(truth: dict[str, int], stored: dict[str, int]) -> Verdict:
+    keys = truth.keys() | stored.keys()
+    lost = sum(max(0, truth.get(m, 0) - stored.get(m, 0)) for m in keys)
+    double = sum(max(0, stored.get(m, 0) - truth.get(m, 0)) for m in keys)
+    wrong = sum(1 for m in keys if truth.get(m, 0) != stored.get(m, 0))
+    return Verdict(sum(truth.values()), len(truth), lost, double, wrong)
+
+
+@dataclass
+class DrillReport:
+    name: str
+    passed: bool
+    seconds: float
+    events: int = 0
+    movies: int = 0
+    lost: int = 0
+    double_counted: int = 0
+    recover_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_row(self) -> str:
+        recover = f"{self.recover_s:.1f}" if self.recover_s is not None else "-"
+        return (
+            f"{self.name:<18} {'PASS' if self.passed else 'FAIL':<5} {self.events:>8} {self.movies:>7} "
+            f"{self.lost:>5} {self.double_counted:>7} {recover:>9} {self.seconds:>7.1f}"
+        )
+
+
+HEADER = (
+    f"{'drill':<18} {'':<5} {'events':>8} {'movies':>7} {'lost':>5} {'double':>7} {'recover_s':>9} "
+    f"{'took_s':>7}"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DrillEnv:
+    """Fresh topics and database for one drill, its job and API, and the checks against ground truth."""
+
+    def __init__(self, base: Settings, name: str) -> None:
+        suffix = uuid.uuid4().hex[:6]
+        self.name = f"drill-{name}-{suffix}"
+        self.paths = StatePaths(base.home)
+        self.base = base
+        self.settings = dataclasses.replace(
+            base,
+            views_topic=f"{self.name}-views",
+            movies_topic=f"{self.name}-movies",
+            dlq_topic=f"{self.name}-dlq",
+            schemas_topic=f"{self.name}-schemas",
+            pg_database=f"drill_{name.replace('-', '_')}_{suffix}",
+            api_port=free_port(),
+            api_workers=1,
+        )
+        self.job_id: str | None = None
+        self._api: int | None = None
+
+    def __enter__(self) -> DrillEnv:
+        broker.ensure_topics(self.settings, broker.topics(self.settings))
+        with psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(self.settings.pg_database))
+            )
+        from readmodel.migrate import upgrade
+
+        upgrade(self.settings.owner_url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from stream import flinkrest
+
+        with contextlib.suppress(Exception):
+            if self.job_id:
+                flinkrest.cancel(self.settings, self.job_id)
+        if self._api:
+            procs.stop(self._api)
+        with contextlib.suppress(Exception):
+            broker.admin(self.base).delete_topics(
+                [
+                    self.settings.views_topic,
+                    self.settings.movies_topic,
+                    self.settings.dlq_topic,
+                    self.settings.schemas_topic,
+                ],
+                operation_timeout=30,
+            )
+        with (
+            contextlib.suppress(Exception),
+            psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn,
+        ):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self.settings.pg_database)
+                )
+            )
+
+    # -- the job --------------------------------------------------------------------------------------------
+    def submit(self, parallelism: int = 1, restore_from: str | None = None) -> str:
+        from stream import launch
+        from stream.config import JobConfig
+
+        config = JobConfig.from_settings(
+            self.settings, name=self.name, group_id=self.name, parallelism=parallelism
+        )
+        self.job_id = launch.submit(self.settings, config, restore_from)
+        wait_until(lambda: self.job_state() == "RUNNING", 120, f"job {self.name} running")
+        return self.job_id
+
+    def job_state(self) -> str | None:
+        from stream import flinkrest
+        from stream.errors import StreamError
+
+        if self.job_id is None:
+            return None
+        try:
+            return flinkrest.job_state(self.settings, self.job_id)
+        except StreamError:
+            return None
+
+    def latest_checkpoint(self) -> str:
+        assert self.job_id is not None
+        found = latest_restore_point(self.paths.checkpoints, self.paths.savepoints, self.job_id)
+        if found is None:
+            raise AssertionError(f"job {self.job_id} retained no checkpoint under {self.paths.checkpoints}")
+        return str(found)
+
+    # -- the API --------------------------------------------------------------------------------------------
+    def start_api(self) -> str:
+        from deploy.settings import DECLARED
+
+        env = {
+            **os.environ,
+            DECLARED["pg_database"].env: self.settings.pg_database,
+            DECLARED["api_port"].env: str(self.settings.api_port),
+            DECLARED["api_workers"].env: "1",
+            DECLARED["views_topic"].env: self.settings.views_topic,
+            DECLARED["movies_topic"].env: self.settings.movies_topic,
+            DECLARED["schemas_topic"].env: self.settings.schemas_topic,
+        }
+        log = self.paths.logs / f"{self.name}-api.log"
+        pid_file = self.paths.run / f"{self.name}-api.pid"
+        movieviews = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "movieviews"
+        self._api = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
+        from deploy.system import api_healthy
+
+        wait_until(lambda: api_healthy(self.settings), 60, f"the drill API on {self.settings.api_port}")
+        return self.settings.api_url
+
+    # -- the truth ------------------------------------------------------------------------------------------
+    def stored(self) -> dict[str, int]:
+        from stream.bench import stored_counts
+
+        return stored_counts(self.settings)
+
+    def settle(self, truth: dict[str, int], timeout_s: float = SETTLE_TIMEOUT_S) -> tuple[Verdict, float]:
+        """Polls Postgres until it equals the truth or the deadline passes; returns verdict and wait."""
+        start = time.monotonic()
+        with contextlib.suppress(Exception):
+            wait_until(lambda: self.stored() == truth, timeout_s, "exact totals", interval_s=0.5)
+        return compare(truth, self.stored()), time.monotonic() - start
+
+    def graphql_counts(self, movie_ids: list[str]) -> dict[str, int]:
+        with GraphQLClient(self.settings.api_url) as client:
+            counts = {m: client.view_count(m) for m in movie_ids}
+        return {m: c for m, c in counts.items() if c is not None}
+
+
+class Background:
+    """Runs a load function in a thread and keeps its result (or exception) for the drill to collect."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            self._result = work()
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self, timeout_s: float = 600) -> Any:
+        self._thread.join(timeout_s)
+        if self._error:
+            raise self._error
+        return self._result
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[Callable[[], float]]:
+    start = time.monotonic()
+    yield lambda: time.monotonic() - start

@@ -1,0 +1,356 @@
+"""The drills: each breaks one thing under load and checks the counts against ground truth, per movie."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Consumer
+
+from deploy import postgres, procs
+from deploy.drills.harness import Background, DrillEnv, DrillReport, Verdict
+from deploy.flink import cluster
+from deploy.kafka import broker
+from deploy.settings import Settings
+from deploy.wait import wait_until
+from ingest.loadgen import LoadResult, generate
+
+# Load shape for every drill: modest, so the 2-core machine keeps up while a component is down and back.
+RATE = 3_000
+SECONDS = 20
+MOVIES = 1_000
+V3_PREVIEW = Path(__file__).with_name("MovieViewed.v3-preview.avsc")
+
+Drill = Callable[[Settings], DrillReport]
+
+
+def _load(
+    env: DrillEnv, seconds: float = SECONDS, seed: int | None = None, v2_share: float = 0.0
+) -> Background:
+    return Background(
+        lambda: generate(
+            env.settings, rate=RATE, seconds=seconds, movies=MOVIES, seed=seed, v2_share=v2_share
+        )
+    )
+
+
+def _report(
+    name: str, started: float, verdict: Verdict, graphql_ok: bool, recover_s: float | None, notes: list[str]
+) -> DrillReport:
+    if not graphql_ok:
+        notes.append("GraphQL counts differ from Postgres")
+    return DrillReport(
+        name,
+        verdict.exact and graphql_ok,
+        time.monotonic() - started,
+        verdict.events,
+        verdict.movies,
+        verdict.lost,
+        verdict.double_counted,
+        recover_s,
+        notes,
+    )
+
+
+def _finish(
+    env: DrillEnv, name: str, started: float, truth: dict[str, int], recover_s: float | None, notes: list[str]
+) -> DrillReport:
+    verdict, _ = env.settle(truth)
+    env.start_api()
+    graphql = env.graphql_counts(sorted(truth))
+    return _report(name, started, verdict, graphql == truth, recover_s, notes)
+
+
+def _kill9(pid_file: Path) -> int:
+    pid = procs.read_pid(pid_file)
+    assert pid is not None, f"nothing running per {pid_file}"
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not procs.is_alive(pid), 10, f"pid {pid} gone")
+    return pid
+
+
+def taskmanager_kill(base: Settings) -> DrillReport:
+    started = time.monotonic()
+    with DrillEnv(base, "taskmanager-kill") as env:
+        env.submit()
+        load = _load(env)
+        time.sleep(random.uniform(3, SECONDS - 5))  # the random moment of the crash, not synchronisation
+        _kill9(env.paths.pid_file(cluster.TASKMANAGER))
+        killed_at = time.monotonic()
+        cluster.start_taskmanager(env.paths)
+        wait_until(lambda: env.job_state() == "RUNNING" and _tasks_running(env), 180, "job running again")
+        recover_s = time.monotonic() - killed_at
+        result: LoadResult = load.result()
+        return _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [])
+
+
+def _tasks_running(env: DrillEnv) -> bool:
+    info = cluster.rest(env.settings, f"/jobs/{env.job_id}")
+    return all(v["status"] == "RUNNING" for v in info["vertices"])
+
+
+def jobmanager_kill(base: Settings) -> DrillReport:
+    started = time.monotonic()
+    with DrillEnv(base, "jobmanager-kill") as env:
+        env.submit()
+        load = _load(env)
+        wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        time.sleep(random.uniform(2, 8))  # the random moment of the crash
+        _kill9(env.paths.pid_file(cluster.JOBMANAGER))
+        killed_at = time.monotonic()
+        cluster.start_jobmanager(env.settings, env.paths)
+        wait_until(
+            lambda: cluster.healthy(env.settings)[0], 120, "the restarted JobManager with a TaskManager"
+        )
+        # No HA service on one machine: the new JobManager does not know the job; it is resubmitted from its
+        # newest retained checkpoint, which holds both the per-movie state and the Kafka offsets.
+        restore = env.latest_checkpoint()
+        env.submit(restore_from=restore)
+        recover_s = time.monotonic() - killed_at
+        result: LoadResult = load.result()
+        return _finish(env, "jobmanager-kill", started, result.per_movie, recover_s, [f"restored {restore}"])
+
+
+def _has_checkpoint(env: DrillEnv) -> bool:
+    try:
+        env.latest_checkpoint()
+    except AssertionError:
+        return False
+    return True
+
+
+def savepoint_upgrade(base: Settings) -> DrillReport:
+    from stream import launch
+
+    started = time.monotonic()
+    with DrillEnv(base, "savepoint-upgrade") as env:
+        env.submit(parallelism=1)
+        load = _load(env)
+        time.sleep(SECONDS / 2)  # stop mid-stream: half the load is in the job, half still coming
+        assert env.job_id is not None
+        stopped_at = time.monotonic()
+        savepoint = launch.stop_with_savepoint(env.settings, env.job_id)
+        env.submit(parallelism=2, restore_from=savepoint)
+        recover_s = time.monotonic() - stopped_at
+        result: LoadResult = load.result()
+        return _finish(
+            env,
+            "savepoint-upgrade",
+            started,
+            result.per_movie,
+            recover_s,
+            [f"parallelism 1 -> 2 from {savepoint}"],
+        )
+
+
+def schema_evolution(base: Settings) -> DrillReport:
+    started = time.monotonic()
+    with DrillEnv(base, "schema-evolution") as env:
+        env.submit()
+        # Job first: the job already reads v2; v1 and v2 producers run at once.
+        v1 = _load(env, seed=1, v2_share=0.0)
+        v2 = _load(env, seed=2, v2_share=1.0)
+        truth: Counter[str] = Counter()
+        for load in (v1, v2):
+            truth.update(load.result().per_movie)
+        # Producer first: a writer schema the job has never seen, found in the shared schema topic.
+        preview = _publish_v3_preview(env, events=2_000)
+        truth.update(preview)
+        report = _finish(
+            env,
+            "schema-evolution",
+            started,
+            dict(truth),
+            None,
+            ["v1+v2 concurrently (job first)", f"{sum(preview.values())} v3-preview events (producer first)"],
+        )
+        if not _watch_seconds_reached_read_model(env):
+            report.passed = False
+            report.notes.append("v2 watch_seconds did not reach the read model")
+        return report
+
+
+def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
+    from ingest.events import MovieViewed
+    from ingest.publisher import Publisher
+    from schemas.catalog import Catalog
+
+    catalog = Catalog.bundled()
+    catalog.add(V3_PREVIEW.read_text(), version=3)
+    sent: Counter[str] = Counter()
+    rng = random.Random(3)
+    s = env.settings
+    with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic, catalog=catalog) as pub:
+        for _ in range(events):
+            movie = f"m-{rng.randint(1, MOVIES):04d}"
+            pub.publish(MovieViewed.new(movie, watch_seconds=60))
+            sent[movie] += 1
+        assert pub.flush(60) == 0
+    return dict(sent)
+
+
+def _watch_seconds_reached_read_model(env: DrillEnv) -> bool:
+    import psycopg
+
+    url = env.settings.pg_url("mv_reader", env.settings.pg_reader_password).replace(
+        "postgresql+psycopg", "postgresql"
+    )
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT coalesce(sum(watch_seconds), 0) FROM movie_stats").fetchone()
+    return bool(row and row[0] > 0)
+
+
+def poison_pills(base: Settings) -> DrillReport:
+    from ingest.events import MovieViewed
+    from ingest.publisher import Publisher
+    from schemas.catalog import Catalog
+    from schemas.codec import encode
+
+    started = time.monotonic()
+    rng = random.Random(11)
+    with DrillEnv(base, "poison-pills") as env:
+        env.submit()
+        s = env.settings
+        truth: Counter[str] = Counter()
+        injected: Counter[str] = Counter()
+        valid = encode(Catalog.bundled(), MovieViewed.SUBJECT, MovieViewed.new("m-x").to_record())
+        with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic) as pub:
+            for i in range(3_000):
+                movie = f"m-{rng.randint(1, 200):03d}"
+                pub.publish(MovieViewed.new(movie))
+                truth[movie] += 1
+                if i % 30 == 0:
+                    kind, value = _poison(rng, valid)
+                    pub.produce(s.views_topic, movie.encode(), value, [], None)
+                    injected[kind] += 1
+            assert pub.flush(60) == 0
+        report = _finish(env, "poison-pills", started, dict(truth), None, [])
+        dead = _read_dead_letters(env, sum(injected.values()))
+        report.notes.append(f"injected {dict(injected)}; dead-lettered {dict(dead)}")
+        if sum(dead.values()) != sum(injected.values()):
+            report.passed = False
+        return report
+
+
+def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
+    """Random bytes, a valid event cut short, or a valid body under a fingerprint no catalog knows."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        return "random-bytes", rng.randbytes(rng.randint(1, 64))
+    if choice == 1:
+        return "truncated", valid[: rng.randint(11, len(valid) - 1)]
+    return "unknown-schema", b"\xc3\x01" + rng.randbytes(8) + valid[10:]
+
+
+def _read_dead_letters(env: DrillEnv, expected: int) -> Counter[str]:
+    import json
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env.settings.kafka_bootstrap,
+            "group.id": f"{env.name}-check",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([env.settings.dlq_topic])
+    reasons: Counter[str] = Counter()
+
+    def read_all() -> bool:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            reasons[json.loads(msg.value() or b"{}").get("reason", "?")] += 1
+        return sum(reasons.values()) >= expected
+
+    try:
+        wait_until(read_all, 120, "every dead letter", interval_s=0)
+    finally:
+        consumer.close()
+    return reasons
+
+
+def postgres_restart(base: Settings) -> DrillReport:
+    started = time.monotonic()
+    with DrillEnv(base, "postgres-restart") as env:
+        env.submit()
+        api = env.start_api()
+        load = _load(env)
+        time.sleep(SECONDS / 3)
+        postgres.stop(env.paths)
+        stopped_at = time.monotonic()
+        outage = _api_reports_outage(api)
+        postgres.start(env.base, env.paths)
+        recover_s = time.monotonic() - stopped_at
+        recovered = _api_recovers(api)
+        result: LoadResult = load.result()
+        report = _finish(env, "postgres-restart", started, result.per_movie, recover_s, [])
+        report.notes += [f"API during outage: {outage}", f"API recovered by itself: {recovered}"]
+        report.passed = report.passed and recovered and outage != "no error"
+        return report
+
+
+def kafka_restart(base: Settings) -> DrillReport:
+    started = time.monotonic()
+    with DrillEnv(base, "kafka-restart") as env:
+        env.submit()
+        api = env.start_api()
+        load = _load(env, seconds=SECONDS + 10)
+        time.sleep(SECONDS / 3)
+        pid = procs.read_pid(env.paths.pid_file(broker.COMPONENT))
+        assert pid is not None
+        procs.stop(pid)
+        stopped_at = time.monotonic()
+        outage = _api_reports_outage(api, mutation=True)
+        broker.start(env.settings, env.paths)
+        wait_until(lambda: broker.healthy(env.settings)[0], 120, "Kafka back")
+        recover_s = time.monotonic() - stopped_at
+        recovered = _api_recovers(api, mutation=True)
+        result: LoadResult = load.result()
+        report = _finish(
+            env,
+            "kafka-restart",
+            started,
+            result.per_movie,
+            recover_s,
+            [f"{result.failed} events not acknowledged during the outage (not in the truth)"],
+        )
+        report.notes += [
+            f"recordView during outage: {outage}",
+            f"recordView recovered by itself: {recovered}",
+        ]
+        report.passed = report.passed and recovered and outage != "no error"
+        return report
+
+
+def _api_reports_outage(api: str, mutation: bool = False) -> str:
+    import httpx
+
+    from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
+
+    query, variables = (RECORD_VIEW, {"id": "m-0001"}) if mutation else (TOP_MOVIES, {"limit": 5})
+    body = httpx.post(f"{api}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
+    errors = body.get("errors") or []
+    return errors[0]["message"] if errors else "no error"
+
+
+def _api_recovers(api: str, mutation: bool = False) -> bool:
+    try:
+        wait_until(lambda: _api_reports_outage(api, mutation) == "no error", 60, "the API answering again")
+    except Exception:
+        return False
+    return True
+
+
+DRILLS: dict[str, Drill] = {
+    "taskmanager-kill": taskmanager_kill,
+    "jobmanager-kill": jobmanager_kill,
+    "savepoint-upgrade": savepoint_upgrade,
+    "schema-evolution": schema_evolution,
+    "poison-pills": poison_pills,
+    "postgres-restart": postgres_restart,
+    "kafka-restart": kafka_restart,
+}
