@@ -107,7 +107,9 @@ def event_from_row(row: Row) -> Views | Registered:
 
 
 def state_row(state: MovieState) -> Row:
-    return Row(*(getattr(state, name) for name in STATE_FIELDS))
+    s = state
+    fields = (s.view_count, s.watch_seconds, s.first_ms, s.last_ms, s.title, s.year, s.genre)
+    return Row(*fields, s.registered_ms, s.version, s.pending)
 
 
 def state_from_row(movie_id: str, row: Row | None) -> MovieState:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Views:
     """`count` views of one movie; a single `MovieViewed` is `count=1`, a pre-aggregated batch is more."""
 
@@ -24,7 +24,7 @@ class Views:
     last_ms: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Registered:
     movie_id: str
     title: str
@@ -33,7 +33,7 @@ class Registered:
     occurred_ms: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlushDue:
     """The flush timer fired: emit the snapshot if anything changed since the last one."""
 
@@ -41,7 +41,7 @@ class FlushDue:
 Event = Views | Registered | FlushDue
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MovieState:
     movie_id: str
     view_count: int = 0
@@ -58,7 +58,7 @@ class MovieState:
     pending: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     movie_id: str
     title: str | None
@@ -71,7 +71,7 @@ class Snapshot:
     version: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleFlush:
     """Ask the adapter for a flush timer; emitted only on the first change after a snapshot."""
 
@@ -91,14 +91,20 @@ def apply(state: MovieState, event: Event) -> tuple[MovieState, tuple[Output, ..
 
 
 def _views(state: MovieState, event: Views) -> MovieState:
-    return replace(
-        state,
-        view_count=state.view_count + event.count,
-        watch_seconds=state.watch_seconds + event.watch_seconds,
-        first_ms=event.first_ms if state.first_ms is None else min(state.first_ms, event.first_ms),
-        last_ms=event.last_ms if state.last_ms is None else max(state.last_ms, event.last_ms),
-        version=state.version + event.count,
-        pending=True,
+    # Built field by field, not with `replace()`: this runs once per view and replace() costs ~3x more.
+    first, last = state.first_ms, state.last_ms
+    return MovieState(
+        state.movie_id,
+        state.view_count + event.count,
+        state.watch_seconds + event.watch_seconds,
+        event.first_ms if first is None or event.first_ms < first else first,
+        event.last_ms if last is None or event.last_ms > last else last,
+        state.title,
+        state.year,
+        state.genre,
+        state.registered_ms,
+        state.version + event.count,
+        True,
     )
 
 
