@@ -50,12 +50,12 @@ def view_payload(catalog: Catalog, movie_id: str, occurred_ms: int) -> bytes:
     return encode(catalog, VIEWED, record, version=1)
 
 
-def publish(settings: Settings, topic: str, messages: list[tuple[str, bytes]]) -> None:
+def publish(settings: Settings, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
     out = producer(settings)
     for key, value in messages:
         while True:
             try:
-                out.produce(topic, key=key.encode(), value=value)
+                out.produce(topic, key=None if key is None else key.encode(), value=value)
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry this message
                 out.poll(0.05)
@@ -68,11 +68,10 @@ def preload_views(settings: Settings, events: int, movies: int, seed: int = 7) -
     """Publishes `events` MovieViewed to the views topic and returns the ground truth per movie."""
     catalog = Catalog.bundled()
     chosen = zipf_movies(events, movies, seed)
-    publish(
-        settings,
-        settings.views_topic,
-        [(m, view_payload(catalog, m, EPOCH_MS + i)) for i, m in enumerate(chosen)],
-    )
+    messages: list[tuple[str | None, bytes]] = [
+        (m, view_payload(catalog, m, EPOCH_MS + i)) for i, m in enumerate(chosen)
+    ]
+    publish(settings, settings.views_topic, messages)
     return dict(Counter(chosen))
 
 
