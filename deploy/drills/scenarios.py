@@ -81,12 +81,18 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         load = _load(env)
         time.sleep(random.uniform(3, SECONDS - 5))  # the random moment of the crash, not synchronisation
         _kill9(env.paths.pid_file(cluster.TASKMANAGER))
-        killed_at = time.monotonic()
+        killed_at, killed_ms = time.monotonic(), time.time() * 1000
         cluster.start_taskmanager(env.paths)
-        wait_until(lambda: env.job_state() == "RUNNING" and _tasks_running(env), 180, "job running again")
+        wait_until(lambda: _restored_since(env, killed_ms), 180, "the job restored from a checkpoint")
+        wait_until(lambda: _tasks_running(env), 60, "every task running again")
         recover_s = time.monotonic() - killed_at
         result: LoadResult = load.result()
         return _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [])
+
+
+def _restored_since(env: DrillEnv, epoch_ms: float) -> bool:
+    restored = cluster.rest(env.settings, f"/jobs/{env.job_id}/checkpoints").get("latest", {}).get("restored")
+    return bool(restored and restored["restore_timestamp"] >= epoch_ms)
 
 
 def _tasks_running(env: DrillEnv) -> bool:
