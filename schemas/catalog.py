@@ -134,7 +134,12 @@ class Catalog:
             return entry
         if self._resolver is None or not self._may_ask(schema_fingerprint):
             raise UnknownSchemaError(schema_fingerprint)
-        schema_json = self._resolver(schema_fingerprint)
+        try:
+            schema_json = self._resolver(schema_fingerprint)
+        except SchemaError as exc:
+            # The shared catalog is unreachable: the event is parked as unknown-schema, not lost, not fatal.
+            self._misses[schema_fingerprint] = time.monotonic()
+            raise UnknownSchemaError(schema_fingerprint) from exc
         if schema_json is None:
             self._misses[schema_fingerprint] = time.monotonic()
             raise UnknownSchemaError(schema_fingerprint)

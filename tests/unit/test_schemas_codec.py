@@ -7,7 +7,7 @@ import pytest
 
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
-from schemas.errors import DecodeError, EncodeError, UnknownSchemaError
+from schemas.errors import DecodeError, EncodeError, SchemaError, UnknownSchemaError
 from schemas.wire import HEADER_SIZE, MAGIC
 
 VIEWED = "movieviews.events.MovieViewed"
@@ -133,6 +133,14 @@ def test_resolver_misses_are_not_retried_within_a_second() -> None:
         with pytest.raises(UnknownSchemaError):
             decode(catalog, data)
     assert asked == [bytes(8)]
+
+
+def test_an_unreachable_shared_catalog_is_an_unknown_schema_not_a_crash() -> None:
+    def resolver(fingerprint: bytes) -> str | None:
+        raise SchemaError("broker down")
+
+    with pytest.raises(UnknownSchemaError):
+        decode(Catalog(resolver=resolver), MAGIC + bytes(8) + b"\x00")
 
 
 @pytest.mark.parametrize(
