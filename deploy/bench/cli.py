@@ -1,0 +1,24 @@
+"""`movieviews bench NAME`: each benchmark lives with the code it measures; this only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from deploy.settings import Settings
+
+# name -> (module with add_arguments/run, one-line help)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "produce": ("ingest.bench", "encode + produce: acknowledged events/s from one process"),
+    "read": ("readmodel.bench", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+    for name, (module, help_text) in BENCHMARKS.items():
+        importlib.import_module(module).add_arguments(sub.add_parser(name, help=help_text))
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return int(importlib.import_module(BENCHMARKS[args.benchmark][0]).run(args, settings))
