@@ -91,5 +91,11 @@ def down(paths: StatePaths, say: Callable[[str], None]) -> None:
         say("stopped postgres")
 
 
+def any_running(paths: StatePaths) -> bool:
+    """Whether any process of the stack runs, healthy or not (a drill may have one down on purpose)."""
+    pids = [paths.pid_file(c) for c in ("api", cluster.TASKMANAGER, cluster.JOBMANAGER, broker.COMPONENT)]
+    return any(procs.read_pid(p) for p in pids) or postgres.pid(paths) is not None
+
+
 def status(settings: Settings) -> list[Health]:
     return [Health(name, *check(settings)) for name, check in CHECKS.items()]

@@ -28,7 +28,7 @@ from deploy.settings import Settings
 def stack_settings() -> Iterator[Settings]:
     settings = Settings.from_env(os.environ)
     paths = StatePaths(settings.home)
-    already_running = all(h.ok for h in deploy_stack.status(settings))
+    already_running = deploy_stack.any_running(paths)
     deploy_stack.up(settings, paths, lambda line: print(f"[stack] {line}"))
     yield settings
     if not already_running and os.environ.get("MOVIEVIEWS_KEEP_STACK") != "1":
