@@ -56,6 +56,9 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
     return conf
 
 
+# 'earliest-offset', not the group's committed offsets: a start without restored state must rebuild every
+# movie's state from the whole log, or it counts from the middle and the version guard then rejects its lower
+# versions, freezing the read model. A restore (checkpoint or savepoint) takes its offsets from the state.
 def source_ddl(config: JobConfig) -> str:
     return f"""
         CREATE TABLE {SOURCE_TABLE} (
@@ -68,8 +71,7 @@ def source_ddl(config: JobConfig) -> str:
             'topic' = '{config.views_topic};{config.movies_topic}',
             'properties.bootstrap.servers' = '{config.bootstrap}',
             'properties.group.id' = '{config.group_id}',
-            'properties.auto.offset.reset' = 'earliest',
-            'scan.startup.mode' = 'group-offsets',
+            'scan.startup.mode' = 'earliest-offset',
             'format' = 'raw'
         )
     """
