@@ -11,6 +11,7 @@ from pathlib import Path
 
 from deploy import procs
 from deploy.flink import cluster
+from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
 from deploy.settings import REPO_ROOT, Settings
 from deploy.wait import wait_until
@@ -50,16 +51,51 @@ def job_running(settings: Settings) -> str | None:
     return next((job["jid"] for job in cluster.running_jobs(settings) if job["name"] == JOB_NAME), None)
 
 
-def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
-    from readmodel import migrate
+def _last_job_file(paths: StatePaths) -> Path:
+    return paths.run / f"{JOB_NAME}.job-id"
+
+
+def restore_point(paths: StatePaths) -> Path | None:
+    """Where the main job left off: the newest checkpoint or savepoint of the last job `up` submitted."""
+    last = _last_job_file(paths)
+    if not last.exists():
+        return None
+    return latest_restore_point(paths.checkpoints, paths.savepoints, last.read_text().strip())
+
+
+def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> str:
+    """Resumes the main job from where it left off; with no restore point it rebuilds from the log."""
     from stream import launch
     from stream.config import JobConfig
 
-    migrate.upgrade(settings.owner_url)
-    say(f"database {settings.pg_database} migrated to head")
     job_id = job_running(settings)
     if job_id is None:
-        job_id = launch.submit(settings, JobConfig.from_settings(settings, name=JOB_NAME))
+        restore = restore_point(paths)
+        job_id = launch.submit(
+            settings, JobConfig.from_settings(settings, name=JOB_NAME), str(restore) if restore else None
+        )
+        _last_job_file(paths).write_text(job_id)
+        origin = f"restored from {restore}" if restore else "reading the topics from the start"
+        say(f"stream job submitted, {origin}")
     say(f"stream job {job_id} running: {settings.flink_rest}/#/job/running/{job_id}/overview")
+    return job_id
+
+
+def stop_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
+    """Stops the main job with a savepoint, so the next `up` resumes exactly there."""
+    from stream import launch
+
+    if not cluster.healthy(settings)[0] or (job_id := job_running(settings)) is None:
+        return
+    savepoint = launch.stop_with_savepoint(settings, job_id)
+    say(f"stream job {job_id} stopped with savepoint {savepoint}")
+
+
+def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
+    from readmodel import migrate
+
+    migrate.upgrade(settings.owner_url)
+    say(f"database {settings.pg_database} migrated to head")
+    start_job(settings, paths, say)
     start_api(settings, paths)
     say(f"GraphQL API (GraphiQL) at {settings.api_url}/graphql")

@@ -13,5 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    stack.down(paths_of(settings), print)
+    from deploy.system import stop_job
+
+    paths = paths_of(settings)
+    stop_job(settings, paths, print)
+    stack.down(paths, print)
     return 0
