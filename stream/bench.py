@@ -1,13 +1,11 @@
-"""Throughput of the whole job: pre-load a views topic, start the job from the earliest offset, and time until
-Postgres holds the exact per-movie totals. Also the load helpers the integration tests share."""
+"""What the benchmarks (`deploy/bench/`), drills and integration tests share to check the job: publishing
+hand-made messages, and waiting until Postgres holds exactly the per-movie truth. Bulk load comes from
+`ingest.loadgen.generate`."""
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
-from collections import Counter
-from typing import Any
 
 import psycopg
 from confluent_kafka import Producer
@@ -15,22 +13,13 @@ from confluent_kafka import Producer
 from deploy.settings import Settings
 from schemas.catalog import Catalog
 from schemas.codec import encode
-from stream import flinkrest, launch
-from stream.config import JobConfig
 from stream.decoding import VIEWED
 from stream.errors import StreamError
+from stream.sinks import TABLE
 
-# Zipf exponent of movie popularity: a few blockbusters and a long tail, like real viewing.
-ZIPF_S = 1.1
-EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so runs are reproducible
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so hand-made events are reproducible
 # Polling Postgres more often than this only adds load to what is being measured.
 POLL_S = 0.2
-
-
-def zipf_movies(events: int, movies: int, seed: int) -> list[str]:
-    ids = [f"movie-{rank:05d}" for rank in range(1, movies + 1)]
-    weights = [1.0 / rank**ZIPF_S for rank in range(1, movies + 1)]
-    return random.Random(seed).choices(ids, weights, k=events)
 
 
 def producer(settings: Settings) -> Producer:
@@ -64,31 +53,22 @@ def publish(settings: Settings, topic: str, messages: list[tuple[str | None, byt
         raise StreamError(f"{topic}: messages still unacknowledged after 60 s")
 
 
-def preload_views(settings: Settings, events: int, movies: int, seed: int = 7) -> dict[str, int]:
-    """Publishes `events` MovieViewed to the views topic and returns the ground truth per movie."""
-    catalog = Catalog.bundled()
-    chosen = zipf_movies(events, movies, seed)
-    messages: list[tuple[str | None, bytes]] = [
-        (m, view_payload(catalog, m, EPOCH_MS + i)) for i, m in enumerate(chosen)
-    ]
-    publish(settings, settings.views_topic, messages)
-    return dict(Counter(chosen))
-
-
-def stored_counts(settings: Settings) -> dict[str, int]:
+def stored_counts(settings: Settings, table: str = TABLE) -> dict[str, int]:
     url = settings.pg_url("mv_writer", settings.pg_writer_password).replace(
         "postgresql+psycopg", "postgresql"
     )
     with psycopg.connect(url) as conn:
-        return {movie: count for movie, count in conn.execute("SELECT movie_id, view_count FROM movie_stats")}
+        # `table` is one of two constants (the product table, the benchmark's baseline table), never input.
+        rows = conn.execute(f"SELECT movie_id, view_count FROM {table}")
+        return {movie: count for movie, count in rows}
 
 
-def wait_for_counts(settings: Settings, truth: dict[str, int], timeout_s: float) -> float:
-    """Seconds until Postgres holds exactly `truth`; raises with the difference when the deadline passes."""
+def wait_for_counts(settings: Settings, truth: dict[str, int], timeout_s: float, table: str = TABLE) -> float:
+    """Seconds until `table` holds exactly `truth`; raises with the difference when the deadline passes."""
     start = time.monotonic()
     stored: dict[str, int] = {}
     while time.monotonic() - start < timeout_s:
-        stored = stored_counts(settings)
+        stored = stored_counts(settings, table)
         if stored == truth:
             return time.monotonic() - start
         time.sleep(POLL_S)
@@ -96,36 +76,3 @@ def wait_for_counts(settings: Settings, truth: dict[str, int], timeout_s: float)
     raise StreamError(
         f"after {timeout_s:.0f}s, {len(wrong)} movies differ (stored, truth): {dict(list(wrong.items())[:5])}"
     )
-
-
-def bench_throughput(
-    settings: Settings, events: int, movies: int = 1_000, timeout_s: float = 600
-) -> dict[str, Any]:
-    """`settings` names an empty views topic and a fresh database; the job reads from the earliest offset."""
-    truth = preload_views(settings, events, movies)
-    config = JobConfig.from_settings(
-        settings, name=f"bench-{uuid.uuid4().hex[:6]}", group_id=f"bench-{uuid.uuid4()}"
-    )
-    started = time.monotonic()
-    job_id = launch.submit(settings, config)
-    try:
-        first_row = _wait_first_row(settings, started + timeout_s)
-        exact = wait_for_counts(settings, truth, timeout_s) + (first_row - started)
-    finally:
-        flinkrest.cancel(settings, job_id)
-    return {
-        "events": events,
-        "movies": len(truth),
-        "seconds_to_exact_totals": round(exact, 2),
-        "events_per_s": round(events / exact),
-        "seconds_to_first_row": round(first_row - started, 2),
-        "events_per_s_after_first_row": round(events / max(exact - (first_row - started), 1e-3)),
-    }
-
-
-def _wait_first_row(settings: Settings, deadline: float) -> float:
-    while time.monotonic() < deadline:
-        if stored_counts(settings):
-            return time.monotonic()
-        time.sleep(POLL_S)
-    raise StreamError("no snapshot reached Postgres before the deadline")

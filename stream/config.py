@@ -25,6 +25,7 @@ class JobConfig:
     group_id: str
     jdbc_url: str
     parallelism: int
+    # 0 turns checkpointing off (only the checkpoint-cost benchmark does; without it nothing is exactly-once).
     checkpoint_interval_ms: int
     flush_interval_ms: int
     checkpoint_dir: str
@@ -36,6 +37,7 @@ class JobConfig:
         name: str = "movieviews",
         group_id: str = DEFAULT_GROUP_ID,
         parallelism: int = 1,
+        checkpoint_interval_ms: int | None = None,
     ) -> JobConfig:
         return cls(
             name=name,
@@ -47,7 +49,9 @@ class JobConfig:
             group_id=group_id,
             jdbc_url=settings.writer_jdbc_url,
             parallelism=parallelism,
-            checkpoint_interval_ms=settings.checkpoint_interval_ms,
+            checkpoint_interval_ms=(
+                settings.checkpoint_interval_ms if checkpoint_interval_ms is None else checkpoint_interval_ms
+            ),
             flush_interval_ms=settings.flush_interval_ms,
             checkpoint_dir=StatePaths(settings.home).checkpoints.as_uri(),
         )

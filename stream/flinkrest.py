@@ -60,3 +60,24 @@ def dead_letters(settings: Settings, job_id: str) -> int:
             values = _call(settings, f"{base}?get={','.join(names)}&agg=sum")
             total += sum(int(float(v["sum"])) for v in values)
     return total
+
+
+def tasks_running(settings: Settings, job_id: str) -> bool:
+    """Every vertex RUNNING: sources are reading and the operators' `open()` (Python start-up) is done."""
+    vertices = _call(settings, f"/jobs/{job_id}")["vertices"]
+    return bool(vertices) and all(vertex["status"] == "RUNNING" for vertex in vertices)
+
+
+def checkpoints(settings: Settings, job_id: str) -> dict[str, Any]:
+    """`/jobs/<id>/checkpoints`: counts, the latest completed one, and min/avg/max of size and duration."""
+    return dict(_call(settings, f"/jobs/{job_id}/checkpoints"))
+
+
+def vertex_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[str, dict[str, float]]:
+    """Per vertex name, the max over its subtasks of each metric (busyTimeMsPerSecond, backPressured...)."""
+    out: dict[str, dict[str, float]] = {}
+    for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
+        base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        values = _call(settings, f"{base}?get={','.join(names)}&agg=max")
+        out[vertex["name"]] = {v["id"]: float(v["max"]) for v in values if v.get("max") is not None}
+    return out

@@ -47,10 +47,17 @@ def _jobmanager(settings: Settings) -> str:
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
     """Submits detached and returns the job id."""
-    args = ["run", "-m", _jobmanager(settings), "-d"]
+    return submit_module(settings, JOB_MODULE, config.to_args(), restore_from)
+
+
+def submit_module(
+    settings: Settings, module: str, args: Sequence[str], restore_from: str | None = None
+) -> str:
+    """Submits any job script of this repository (`stream.job`, the benchmark baseline) detached."""
+    run = ["run", "-m", _jobmanager(settings), "-d"]
     if restore_from:
-        args += ["-s", restore_from]
-    output = _flink(settings, [*args, "-pym", JOB_MODULE, *config.to_args()], SUBMIT_TIMEOUT_S)
+        run += ["-s", restore_from]
+    output = _flink(settings, [*run, "-pym", module, *args], SUBMIT_TIMEOUT_S)
     match = _JOB_ID.search(output)
     if match is None:
         raise FlinkCommandError(f"`flink run` printed no JobID:\n{output[-2000:]}")

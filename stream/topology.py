@@ -38,10 +38,6 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         "python.execution-mode": "thread",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
-        "execution.checkpointing.interval": f"{config.checkpoint_interval_ms} ms",
-        "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "execution.checkpointing.dir": config.checkpoint_dir,
         "state.backend.type": STATE_BACKEND,
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": str(RESTART_ATTEMPTS),
@@ -49,6 +45,13 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # Table operators get uids derived from the plan, so the Kafka source's offsets survive a savepoint.
         "table.exec.uid.generation": "ALWAYS",
     }
+    if config.checkpoint_interval_ms > 0:
+        settings |= {
+            "execution.checkpointing.interval": f"{config.checkpoint_interval_ms} ms",
+            "execution.checkpointing.mode": "EXACTLY_ONCE",
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+            "execution.checkpointing.dir": config.checkpoint_dir,
+        }
     if restore_from:
         settings["execution.savepoint.path"] = restore_from
     for key, value in settings.items():

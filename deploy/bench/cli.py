@@ -11,6 +11,7 @@ from deploy.settings import Settings
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "produce": ("ingest.bench", "encode + produce: acknowledged events/s from one process"),
     "read": ("readmodel.bench", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
+    "throughput": ("deploy.bench.throughput", "events/s to exact totals in Postgres, and vs a Flink SQL job"),
 }
 
 

@@ -14,11 +14,12 @@ from confluent_kafka import Consumer
 
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from ingest.loadgen import generate
 from schemas.catalog import Catalog
 from schemas.codec import encode
 from schemas.wire import MAGIC
 from stream import flinkrest, launch
-from stream.bench import EPOCH_MS, preload_views, publish, stored_counts, view_payload, wait_for_counts
+from stream.bench import EPOCH_MS, publish, stored_counts, view_payload, wait_for_counts
 from stream.config import JobConfig
 from stream.decoding import REGISTERED, VIEWED
 from stream.sinks import UPSERT_SQL
@@ -67,7 +68,7 @@ def read_dead_letters(settings: Settings, expected: int) -> list[dict[str, objec
 
 
 def test_zipf_views_end_as_exact_counts_for_every_movie(isolated: Settings, job: str) -> None:
-    truth = preload_views(isolated, events=100_000, movies=1_000)
+    truth = generate(isolated, events=100_000, movies=1_000, seed=7).per_movie
     wait_for_counts(isolated, truth, DEADLINE_S)
 
 
@@ -110,7 +111,7 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
 
 
 def test_an_older_snapshot_leaves_the_row_unchanged(isolated: Settings, job: str) -> None:
-    truth = preload_views(isolated, events=500, movies=5)
+    truth = generate(isolated, events=500, movies=5, seed=7).per_movie
     wait_for_counts(isolated, truth, DEADLINE_S)
     movie = max(truth, key=truth.__getitem__)
     query = "SELECT view_count, version, last_viewed_at, updated_at FROM movie_stats WHERE movie_id = %s"

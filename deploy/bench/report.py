@@ -1,0 +1,67 @@
+"""How every benchmark reports: a plain table on stdout and the same figures as JSON under `<home>/bench/`,
+stamped with the machine and its load average (on 2 cores, figures mean little without it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deploy.settings import Settings
+
+
+def machine() -> dict[str, Any]:
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def load_average() -> tuple[float, ...]:
+    return tuple(round(x, 2) for x in os.getloadavg())
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Columns from the first row's keys; numbers right-aligned, floats with at most 2 decimals."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.rjust(w) for col, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def write(settings: Settings, name: str, results: Mapping[str, Any]) -> Path:
+    stamp = datetime.now(UTC)
+    path = settings.home / "bench" / f"{name}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "benchmark": name,
+        "at": stamp.isoformat(),
+        "machine": machine(),
+        "load_average": load_average(),
+        **results,
+    }
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return path

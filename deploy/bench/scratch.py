@@ -1,0 +1,85 @@
+"""What the stream benchmarks share: a scratch environment (the drills' `DrillEnv`: own topics, database, jobs
+and API on the running stack), pre-loading it with the load generator, and timing a job to exact totals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deploy.drills.harness import DrillEnv
+from deploy.wait import wait_until
+from ingest.loadgen import generate
+from stream import flinkrest, launch
+from stream.bench import wait_for_counts
+from stream.config import JobConfig
+from stream.sinks import TABLE
+
+# Seeded popularity draw: the same movies and counts each run, so before/after figures compare like for like.
+SEED = 7
+# Submission, scheduling and the Python workers' start-up on a loaded 2-core machine.
+START_TIMEOUT_S = 180
+
+
+@dataclass(frozen=True)
+class Load:
+    truth: dict[str, int]
+    events: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job_id: str
+    events: int
+    seconds_to_running: float
+    seconds_to_exact: float
+
+    @property
+    def events_per_s(self) -> float:
+        """From every task RUNNING (sources reading) to Postgres holding the exact totals."""
+        return self.events / self.seconds_to_exact
+
+
+def preload(env: DrillEnv, events: int, movies: int) -> Load:
+    result = generate(env.settings, events=events, movies=movies, seed=SEED)
+    if result.failed:
+        raise RuntimeError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
+    return Load(result.per_movie, result.acknowledged, result.elapsed_s)
+
+
+def project_job(
+    env: DrillEnv, tag: str, parallelism: int = 1, checkpoint_interval_ms: int | None = None
+) -> Callable[[], str]:
+    config = JobConfig.from_settings(
+        env.settings,
+        name=f"{env.name}-{tag}",
+        group_id=f"{env.name}-{tag}",
+        parallelism=parallelism,
+        checkpoint_interval_ms=checkpoint_interval_ms,
+    )
+    return lambda: launch.submit(env.settings, config)
+
+
+def timed_job(
+    env: DrillEnv,
+    load: Load,
+    submit: Callable[[], str],
+    table: str = TABLE,
+    keep_running: bool = False,
+) -> JobRun:
+    """Submits, waits for every task to run, then times until `table` holds exactly the truth."""
+    started = time.monotonic()
+    job_id = submit()
+    try:
+        wait_until(lambda: flinkrest.tasks_running(env.settings, job_id), START_TIMEOUT_S, f"job {job_id}")
+        running = time.monotonic()
+        # A 2-core machine does at least a few thousand events/s even in the slowest design measured.
+        timeout_s = 120 + load.events / 2_000
+        exact = wait_for_counts(env.settings, load.truth, timeout_s, table)
+    except BaseException:
+        flinkrest.cancel(env.settings, job_id)
+        raise
+    if not keep_running:
+        flinkrest.cancel(env.settings, job_id)
+    return JobRun(job_id, load.events, running - started, exact)
