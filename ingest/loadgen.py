@@ -38,8 +38,10 @@ LOAD_PRODUCER_CONFIG: dict[str, Any] = {
     # event counts as acknowledged once flush() has resolved everything without reporting it failed.
     "delivery_report_only_error": True,
 }
-# Longer than the producer's message.timeout.ms (30 s): when flush returns, every event has its outcome.
-FLUSH_TIMEOUT_S = 60.0
+# The producer's message.timeout.ms (the publisher's 30 s unless a caller rides out a longer outage); flush
+# waits longer than that, so when it returns every event has its outcome.
+DELIVERY_TIMEOUT_S = 30.0
+FLUSH_MARGIN_S = 30.0
 SAMPLE_BITS = 20
 BATCH = 5_000  # events drawn, stamped and encoded per step; also the progress granularity
 TICK_S = 0.01  # pacing step of --rate
@@ -134,7 +136,10 @@ def generate(
     movie_prefix: str = "m-",
     seed: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
 ) -> LoadResult:
+    """A `delivery_timeout_s` longer than a broker outage gets every event acknowledged after it: a timed-out
+    event's outcome is unknown (it may be in the log), so a drill restarting Kafka lets none time out."""
     if rate is not None and seconds is not None:
         total = round(rate * seconds)
     elif events is not None and rate is None:
@@ -142,7 +147,13 @@ def generate(
     else:
         raise ValueError("give either events, or rate and seconds")
     loop = _Loop(
-        settings, topic or settings.views_topic, movie_ids(movies, movie_prefix), zipf, v2_share, seed
+        settings,
+        topic or settings.views_topic,
+        movie_ids(movies, movie_prefix),
+        zipf,
+        v2_share,
+        seed,
+        delivery_timeout_s,
     )
     return loop.run(total, rate, on_progress)
 
@@ -173,15 +184,17 @@ class _Loop:
         zipf: float,
         v2_share: float,
         seed: int | None,
+        delivery_timeout_s: float,
     ) -> None:
         catalog = Catalog.bundled()
+        self.flush_timeout_s = delivery_timeout_s + FLUSH_MARGIN_S
         self.publisher = Publisher(
             settings.kafka_bootstrap,
             topic,
             settings.movies_topic,
             settings.schemas_topic,
             catalog=catalog,
-            config={"on_delivery": self._on_failure},
+            config={"on_delivery": self._on_failure, "message.timeout.ms": int(delivery_timeout_s * 1000)},
             **LOAD_PRODUCER_CONFIG,
         )
         # Seeded: the popularity draw repeats. Event ids come from os.urandom: they never repeat across runs.
@@ -223,10 +236,10 @@ class _Loop:
             if on_progress is not None and now - last_report >= PROGRESS_EVERY_S:
                 on_progress(self._progress(done, total, now - started))
                 last_report = now
-        remaining = self.publisher.flush(FLUSH_TIMEOUT_S)
+        remaining = self.publisher.flush(self.flush_timeout_s)
         if remaining:
             raise PublishError(
-                f"{remaining} events still unresolved after {FLUSH_TIMEOUT_S}s: no ground truth"
+                f"{remaining} events still unresolved after {self.flush_timeout_s}s: no ground truth"
             )
         elapsed = time.perf_counter() - started
         if on_progress is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from deploy import postgres, procs
-from deploy.drills.harness import Background, DrillEnv, DrillReport, Verdict
+from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
 from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.settings import Settings
@@ -24,6 +24,11 @@ from ingest.loadgen import LoadResult, generate
 RATE = 3_000
 SECONDS = 20
 MOVIES = 1_000
+# How long Kafka or Postgres stays down: past the API's timeouts, within the job's restart budget.
+OUTAGE_S = 8
+# Producers keep retrying through an outage this long, so every event is acknowledged in the end and the
+# ground truth is exact (an event that timed out might still be in the log).
+OUTAGE_RIDE_OUT_S = 180
 V3_PREVIEW = Path(__file__).with_name("MovieViewed.v3-preview.avsc")
 
 Drill = Callable[[Settings], DrillReport]
@@ -287,11 +292,12 @@ def postgres_restart(base: Settings) -> DrillReport:
         load = _load(env)
         time.sleep(SECONDS / 3)
         postgres.stop(env.paths)
-        stopped_at = time.monotonic()
         outage = _api_reports_outage(api)
+        time.sleep(OUTAGE_S)  # the outage itself, not synchronisation
         postgres.start(env.base, env.paths)
-        recover_s = time.monotonic() - stopped_at
+        back_at = time.monotonic()
         recovered = _api_recovers(api)
+        recover_s = time.monotonic() - back_at
         result: LoadResult = load.result()
         report = _finish(env, "postgres-restart", started, result.per_movie, recover_s, [])
         report.notes += [f"API during outage: {outage}", f"API recovered by itself: {recovered}"]
@@ -309,12 +315,13 @@ def kafka_restart(base: Settings) -> DrillReport:
         pid = procs.read_pid(env.paths.pid_file(broker.COMPONENT))
         assert pid is not None
         procs.stop(pid)
-        stopped_at = time.monotonic()
         outage = _api_reports_outage(api, mutation=True)
+        time.sleep(OUTAGE_S)  # the outage itself, not synchronisation
         broker.start(env.settings, env.paths)
+        back_at = time.monotonic()
         wait_until(lambda: broker.healthy(env.settings)[0], 120, "Kafka back")
-        recover_s = time.monotonic() - stopped_at
         recovered = _api_recovers(api, mutation=True)
+        recover_s = time.monotonic() - back_at
         result: LoadResult = load.result()
         report = _finish(
             env,
@@ -337,7 +344,7 @@ def _api_reports_outage(api: str, mutation: bool = False) -> str:
 
     from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
 
-    query, variables = (RECORD_VIEW, {"id": "m-0001"}) if mutation else (TOP_MOVIES, {"limit": 5})
+    query, variables = (RECORD_VIEW, {"id": PROBE_MOVIE}) if mutation else (TOP_MOVIES, {"limit": 5})
     body = httpx.post(f"{api}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
     errors = body.get("errors") or []
     return errors[0]["message"] if errors else "no error"
