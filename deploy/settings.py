@@ -43,6 +43,7 @@ DECLARED: dict[str, Setting] = {
     ),
     "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
     "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
+    "flink_rpc_port": Setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port"),
     "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
     "api_port": Setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port"),
     "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
@@ -71,6 +72,7 @@ class Settings:
     pg_writer_password: str
     pg_reader_password: str
     flink_rest: str
+    flink_rpc_port: int
     api_host: str
     api_port: int
     api_workers: int

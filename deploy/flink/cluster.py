@@ -61,6 +61,7 @@ def _write_conf(settings: Settings, paths: StatePaths) -> None:
     (conf / "config.yaml").write_text(
         template.substitute(
             rest_port=settings.flink_rest_port,
+            rpc_port=settings.flink_rpc_port,
             python=sys.executable,
             checkpoints=paths.checkpoints,
             savepoints=paths.savepoints,
@@ -95,7 +96,7 @@ def start_jobmanager(settings: Settings, paths: StatePaths) -> int | None:
     if procs.read_pid(paths.pid_file(JOBMANAGER)):
         return None
     procs.ensure_port_free(settings.flink_rest_port, "the Flink JobManager (REST and web UI)")
-    procs.ensure_port_free(6123, "the Flink JobManager (RPC)")
+    procs.ensure_port_free(settings.flink_rpc_port, "the Flink JobManager (RPC)")
     _write_conf(settings, paths)
     _link_lib(paths)
     return _spawn("jobmanager.sh", JOBMANAGER, paths)
