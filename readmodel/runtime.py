@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.publisher import AsyncPublisher
-
 from deploy.settings import Settings
+from ingest.publisher import AsyncPublisher
 from readmodel.commands import Commands, Publisher
 from readmodel.context import ReadModelContext
 from readmodel.freshness import ChangeListener, ResponseCache, asyncpg_dsn
