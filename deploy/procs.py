@@ -15,6 +15,9 @@ from deploy.errors import ComponentDiedError, PortTakenError
 
 # A JVM flushing its logs and closing sockets on SIGTERM takes a few seconds; past this it gets SIGKILL.
 STOP_GRACE_S = 20.0
+# Processes this interpreter started: held so a running child is not garbage-collected (Popen warns), and
+# reaped by `stop`.
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -54,6 +57,7 @@ def spawn(argv: Sequence[str], pid_file: Path, log_file: Path, env: Mapping[str,
             start_new_session=True,
         )
     pid_file.write_text(f"{proc.pid}\n")
+    _SPAWNED[proc.pid] = proc
     return proc.pid
 
 
@@ -71,6 +75,11 @@ def stop(pid: int, grace_s: float = STOP_GRACE_S) -> None:
 
 
 def _reap(pid: int) -> None:
+    proc = _SPAWNED.get(pid)
+    if proc is not None:
+        if proc.poll() is not None:
+            del _SPAWNED[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
