@@ -284,59 +284,57 @@ def _read_dead_letters(env: DrillEnv, expected: int) -> Counter[str]:
     return reasons
 
 
-def postgres_restart(base: Settings) -> DrillReport:
+def _outage(
+    base: Settings,
+    name: str,
+    stop: Callable[[DrillEnv], object],
+    start: Callable[[DrillEnv], object],
+    mutation: bool,
+) -> DrillReport:
+    """Takes a service down mid-stream, checks the API says so (on a read, or on `recordView` when the
+    service is Kafka), brings it back, and checks the API and the counts recover without anyone's help."""
     started = time.monotonic()
-    with DrillEnv(base, "postgres-restart") as env:
+    with DrillEnv(base, name) as env:
         env.submit()
         api = env.start_api()
-        load = _load(env)
-        time.sleep(SECONDS / 3)
-        postgres.stop(env.paths)
-        outage = _api_reports_outage(api)
-        time.sleep(OUTAGE_S)  # the outage itself, not synchronisation
-        postgres.start(env.base, env.paths)
+        load = _load(env, seconds=SECONDS + OUTAGE_S)
+        time.sleep(SECONDS / 3)  # mid-stream, not synchronisation
+        stop(env)
+        outage = _api_reports_outage(api, mutation)
+        time.sleep(OUTAGE_S)  # the outage itself
+        start(env)
         back_at = time.monotonic()
-        recovered = _api_recovers(api)
+        recovered = _api_recovers(api, mutation)
         recover_s = time.monotonic() - back_at
         result: LoadResult = load.result()
-        report = _finish(env, "postgres-restart", started, result.per_movie, recover_s, [])
-        report.notes += [f"API during outage: {outage}", f"API recovered by itself: {recovered}"]
+        report = _finish(env, name, started, result.per_movie, recover_s, [])
+        call = "recordView" if mutation else "topMovies"
+        report.notes += [f"{call} during the outage: {outage}", f"{call} recovered by itself: {recovered}"]
         report.passed = report.passed and recovered and outage != "no error"
         return report
+
+
+def postgres_restart(base: Settings) -> DrillReport:
+    return _outage(
+        base,
+        "postgres-restart",
+        lambda env: postgres.stop(env.paths),
+        lambda env: postgres.start(env.base, env.paths),
+        mutation=False,
+    )
 
 
 def kafka_restart(base: Settings) -> DrillReport:
-    started = time.monotonic()
-    with DrillEnv(base, "kafka-restart") as env:
-        env.submit()
-        api = env.start_api()
-        load = _load(env, seconds=SECONDS + 10)
-        time.sleep(SECONDS / 3)
+    def stop(env: DrillEnv) -> None:
         pid = procs.read_pid(env.paths.pid_file(broker.COMPONENT))
-        assert pid is not None
+        assert pid is not None, "Kafka is not running"
         procs.stop(pid)
-        outage = _api_reports_outage(api, mutation=True)
-        time.sleep(OUTAGE_S)  # the outage itself, not synchronisation
+
+    def start(env: DrillEnv) -> None:
         broker.start(env.settings, env.paths)
-        back_at = time.monotonic()
         wait_until(lambda: broker.healthy(env.settings)[0], 120, "Kafka back")
-        recovered = _api_recovers(api, mutation=True)
-        recover_s = time.monotonic() - back_at
-        result: LoadResult = load.result()
-        report = _finish(
-            env,
-            "kafka-restart",
-            started,
-            result.per_movie,
-            recover_s,
-            [f"{result.failed} events not acknowledged during the outage (not in the truth)"],
-        )
-        report.notes += [
-            f"recordView during outage: {outage}",
-            f"recordView recovered by itself: {recovered}",
-        ]
-        report.passed = report.passed and recovered and outage != "no error"
-        return report
+
+    return _outage(base, "kafka-restart", stop, start, mutation=True)
 
 
 def _api_reports_outage(api: str, mutation: bool = False) -> str:
