@@ -5,13 +5,15 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).parent
+INTEGRATION = TESTS / "integration"
 # Drills stop and restart shared services; everything else runs before them.
-LAST = TESTS / "integration" / "test_drills.py"
+DRILLS = INTEGRATION / "test_drills.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The folder decides the marker, so `-m "not integration"` runs without any service.
     for item in items:
-        if (TESTS / "integration") in Path(item.fspath).parents:
+        if INTEGRATION in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
-    items.sort(key=lambda item: Path(item.fspath) == LAST)
+    # Unit tests first (fast feedback), then integration, drills last.
+    items.sort(key=lambda item: (Path(item.fspath) == DRILLS, INTEGRATION in Path(item.fspath).parents))
