@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from stream.errors import StreamError
@@ -30,7 +30,9 @@ class DeadLetter:
         return base64.b64decode(self.payload_b64)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # vars(), not asdict(): the job pickles this class by value (stream/job.py), and cloudpickle 2.2 (what
+        # Beam pins for PyFlink) rebuilds such a dataclass with field markers that `fields()` no longer knows.
+        return json.dumps(vars(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DeadLetter:

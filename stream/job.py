@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import cloudpickle
 from pyflink.datastream import StreamExecutionEnvironment
 
+import stream
 from deploy.settings import Settings
 from stream.config import JobConfig
 from stream.topology import build, job_configuration
@@ -17,6 +19,11 @@ from stream.topology import build, job_configuration
 
 def main(argv: Sequence[str]) -> None:
     config, extra = JobConfig.from_args(argv)
+    # The job's Python functions travel with the job, by value: in thread mode every job on a TaskManager
+    # shares one interpreter, whose `sys.modules` keeps the `stream` modules of the first job that imported
+    # them, so a resubmitted job would otherwise run stale code (or fail to find a new class). Caveat:
+    # `dataclasses.fields()`/`asdict()` see no fields on a by-value dataclass under cloudpickle 2.2.
+    cloudpickle.register_pickle_by_value(stream)
     # The writer password comes from the environment, never the command line (it would show in the web UI).
     password = Settings.from_env(os.environ).pg_writer_password
     env = StreamExecutionEnvironment.get_execution_environment(job_configuration(config, extra.restore))

@@ -21,6 +21,7 @@ JOB_MODULE = "stream.job"
 SUBMIT_TIMEOUT_S = 180
 # `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
 STOP_TIMEOUT_S = 300
+_JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 
@@ -36,7 +37,9 @@ def _flink(settings: Settings, args: Sequence[str], timeout_s: float) -> str:
         check=False,
     )
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        # Java stack frames bury the Python traceback that says what went wrong: keep everything else.
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if not _JAVA_FRAME.match(line)]
+        tail = "\n".join(lines[-40:])
         raise FlinkCommandError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
     return proc.stdout
 

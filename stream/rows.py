@@ -7,10 +7,27 @@ the JDBC sink needs a `ROW_NAMED` stream anyway.
 from __future__ import annotations
 
 from pyflink.common import Row, Types
+from pyflink.table import DataTypes
 
 from stream.state import MovieState, Registered, Snapshot, Views
 
-VIEWS, REGISTERED = 0, 1
+# `kind` of a decoded or routed row; REJECTED rows carry only the dead letter (JSON).
+VIEWS, REGISTERED, REJECTED = 0, 1, -1
+
+# What the decode UDF returns for one Kafka record; the field order is `decoded_row`'s. BIGINT, not INT, for
+# kind and year: thread mode's converter of a nested INT throws on null (PythonTypeUtils.IntDataConverter).
+DECODED_TYPE = DataTypes.ROW(
+    [
+        DataTypes.FIELD("kind", DataTypes.BIGINT()),
+        DataTypes.FIELD("movie_id", DataTypes.STRING()),
+        DataTypes.FIELD("occurred_ms", DataTypes.BIGINT()),
+        DataTypes.FIELD("watch_seconds", DataTypes.BIGINT()),
+        DataTypes.FIELD("title", DataTypes.STRING()),
+        DataTypes.FIELD("year", DataTypes.BIGINT()),
+        DataTypes.FIELD("genre", DataTypes.STRING()),
+        DataTypes.FIELD("letter", DataTypes.STRING()),
+    ]
+)
 
 EVENT_TYPE = Types.ROW_NAMED(
     ["movie_id", "kind", "count", "watch_seconds", "first_ms", "last_ms", "title", "year", "genre"],
@@ -82,21 +99,14 @@ SNAPSHOT_TYPE = Types.ROW_NAMED(
 )
 
 
-def event_row(event: Views | Registered) -> Row:
+def decoded_row(event: Views | Registered) -> Row:
     if isinstance(event, Views):
-        views = (event.count, event.watch_seconds, event.first_ms, event.last_ms)
-        return Row(event.movie_id, VIEWS, *views, None, None, None)
-    return Row(
-        event.movie_id,
-        REGISTERED,
-        1,
-        0,
-        event.occurred_ms,
-        event.occurred_ms,
-        event.title,
-        event.year,
-        event.genre,
-    )
+        return Row(VIEWS, event.movie_id, event.first_ms, event.watch_seconds, None, None, None, None)
+    return Row(REGISTERED, event.movie_id, event.occurred_ms, 0, event.title, event.year, event.genre, None)
+
+
+def rejected_row(letter: str) -> Row:
+    return Row(REJECTED, None, None, None, None, None, None, letter)
 
 
 def event_from_row(row: Row) -> Views | Registered:
