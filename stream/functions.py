@@ -1,5 +1,5 @@
-"""PyFlink adapters: the decode UDF (dead letters as rows), the router that splits them off, and per-movie
-keyed state over `apply`."""
+"""PyFlink adapters: batch decoding as a Table function (`stream.batch`), the router that splits dead letters
+off, and per-movie keyed state over `apply`."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ from typing import Any
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
-from pyflink.table.udf import FunctionContext, ScalarFunction
+from pyflink.table.udf import FunctionContext, TableFunction
 
-from stream.deadletters import DeadLetter
-from stream.decoding import decode_event
-from stream.errors import RejectedEventError
+from stream.batch import decode_batch
 from stream.fastdecode import FastViews
 from stream.rows import (
     REJECTED,
     STATE_TYPE,
-    VIEWS,
-    decoded_row,
+    batch_row,
     event_from_row,
-    rejected_row,
     snapshot_row,
     state_from_row,
     state_row,
@@ -31,12 +27,8 @@ from stream.state import Event, FlushDue, ScheduleFlush, apply
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 
 
-class DecodeEvent(ScalarFunction):  # type: ignore[misc]
-    """SQL `decode_event(topic, partition, offset, payload)` -> `stream.rows.DECODED_TYPE`.
-
-    A Table API scalar function so the views it decodes stay in the JVM, where SQL sums them per movie;
-    known MovieViewed writers take the hand-written reader, everything else the codec.
-    """
+class DecodeBatch(TableFunction):  # type: ignore[misc]
+    """SQL `decode_batch(topic, partition, offsets, payloads)`: rows of `stream.rows.BATCH_OUTPUT_TYPES`."""
 
     def __init__(self, bootstrap: str, schemas_topic: str) -> None:
         self._bootstrap = bootstrap
@@ -49,15 +41,11 @@ class DecodeEvent(ScalarFunction):  # type: ignore[misc]
         self._catalog = Catalog.bundled(resolver=KafkaSchemaResolver(self._bootstrap, self._schemas_topic))
         self._fast = FastViews(self._catalog)
 
-    def eval(self, topic: str, partition: int, offset: int, payload: bytes) -> Row:
-        fast = self._fast.read(payload)
-        if fast is not None:
-            return Row(VIEWS, fast[0], fast[1], fast[2], None, None, None, None)
-        try:
-            return decoded_row(decode_event(self._catalog, payload))
-        except RejectedEventError as exc:
-            letter = DeadLetter.of(exc.reason, str(exc), (topic, partition, offset), payload)
-            return rejected_row(letter.to_json())
+    def eval(
+        self, topic: str, partition: int, offsets: list[int], payloads: list[bytes | None]
+    ) -> Iterator[Row]:
+        for item in decode_batch(self._catalog, self._fast, (topic, partition), offsets, payloads):
+            yield batch_row(item)
 
 
 class Route(ProcessFunction):  # type: ignore[misc]

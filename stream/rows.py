@@ -9,25 +9,26 @@ from __future__ import annotations
 from pyflink.common import Row, Types
 from pyflink.table import DataTypes
 
+from stream.deadletters import DeadLetter
 from stream.state import MovieState, Registered, Snapshot, Views
 
-# `kind` of a decoded or routed row; REJECTED rows carry only the dead letter (JSON).
+# `kind` of an event row; a REJECTED row carries only the dead letter (JSON), in its last column.
 VIEWS, REGISTERED, REJECTED = 0, 1, -1
 
-# What the decode UDF returns for one Kafka record; the field order is `decoded_row`'s. BIGINT, not INT, for
-# kind and year: thread mode's converter of a nested INT throws on null (PythonTypeUtils.IntDataConverter).
-DECODED_TYPE = DataTypes.ROW(
-    [
-        DataTypes.FIELD("kind", DataTypes.BIGINT()),
-        DataTypes.FIELD("movie_id", DataTypes.STRING()),
-        DataTypes.FIELD("occurred_ms", DataTypes.BIGINT()),
-        DataTypes.FIELD("watch_seconds", DataTypes.BIGINT()),
-        DataTypes.FIELD("title", DataTypes.STRING()),
-        DataTypes.FIELD("year", DataTypes.BIGINT()),
-        DataTypes.FIELD("genre", DataTypes.STRING()),
-        DataTypes.FIELD("letter", DataTypes.STRING()),
-    ]
-)
+# What the decode Table function yields: EVENT_TYPE's columns plus the dead letter. BIGINT, not INT, for kind
+# and year: thread mode's converter of an INT result throws on null (PythonTypeUtils.IntDataConverter).
+BATCH_OUTPUT_TYPES = [
+    DataTypes.STRING(),
+    DataTypes.BIGINT(),
+    DataTypes.BIGINT(),
+    DataTypes.BIGINT(),
+    DataTypes.BIGINT(),
+    DataTypes.BIGINT(),
+    DataTypes.STRING(),
+    DataTypes.BIGINT(),
+    DataTypes.STRING(),
+    DataTypes.STRING(),
+]
 
 EVENT_TYPE = Types.ROW_NAMED(
     ["movie_id", "kind", "count", "watch_seconds", "first_ms", "last_ms", "title", "year", "genre"],
@@ -99,14 +100,14 @@ SNAPSHOT_TYPE = Types.ROW_NAMED(
 )
 
 
-def decoded_row(event: Views | Registered) -> Row:
-    if isinstance(event, Views):
-        return Row(VIEWS, event.movie_id, event.first_ms, event.watch_seconds, None, None, None, None)
-    return Row(REGISTERED, event.movie_id, event.occurred_ms, 0, event.title, event.year, event.genre, None)
-
-
-def rejected_row(letter: str) -> Row:
-    return Row(REJECTED, None, None, None, None, None, None, letter)
+def batch_row(item: Views | Registered | DeadLetter) -> Row:
+    if isinstance(item, Views):
+        views = (item.count, item.watch_seconds, item.first_ms, item.last_ms)
+        return Row(item.movie_id, VIEWS, *views, None, None, None, None)
+    if isinstance(item, Registered):
+        stamps = (item.occurred_ms, item.occurred_ms)
+        return Row(item.movie_id, REGISTERED, 1, 0, *stamps, item.title, item.year, item.genre, None)
+    return Row(None, REJECTED, None, None, None, None, None, None, None, item.to_json())
 
 
 def event_from_row(row: Row) -> Views | Registered:
