@@ -52,6 +52,10 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": str(RESTART_ATTEMPTS),
         "restart-strategy.fixed-delay.delay": RESTART_DELAY,
+        # Without it, chained operators get deep copies of their input: each 100 ms batch (~1,000 payloads)
+        # was copied on the way to the decode function, a third of that thread's time. No function
+        # here keeps or mutates an input row after returning, which is what object reuse requires.
+        "pipeline.object-reuse": "true",
         # Table operators get uids derived from the plan, so the Kafka source's offsets survive a savepoint.
         "table.exec.uid.generation": "ALWAYS",
     }
