@@ -12,6 +12,12 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "produce": ("ingest.bench", "encode + produce: acknowledged events/s from one process"),
     "read": ("readmodel.bench", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
     "throughput": ("deploy.bench.throughput", "events/s to exact totals in Postgres, and vs a Flink SQL job"),
+    "freshness": (
+        "deploy.bench.freshness",
+        "recordView acknowledged -> visible in topMovies, at 1k and 10k/s",
+    ),
+    "checkpoint-cost": ("deploy.bench.checkpoint_cost", "throughput with checkpoints every 1 s vs off"),
+    "state-scale": ("deploy.bench.state_scale", "1M movies: checkpoint size and duration, RSS per process"),
 }
 
 

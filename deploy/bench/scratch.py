@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
+
 from deploy.drills.harness import DrillEnv
 from deploy.wait import wait_until
 from ingest.loadgen import generate
@@ -41,8 +43,8 @@ class JobRun:
         return self.events / self.seconds_to_exact
 
 
-def preload(env: DrillEnv, events: int, movies: int) -> Load:
-    result = generate(env.settings, events=events, movies=movies, seed=SEED)
+def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
+    result = generate(env.settings, events=events, movies=movies, zipf=zipf, seed=SEED)
     if result.failed:
         raise RuntimeError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
     return Load(result.per_movie, result.acknowledged, result.elapsed_s)
@@ -81,5 +83,17 @@ def timed_job(
         flinkrest.cancel(env.settings, job_id)
         raise
     if not keep_running:
-        flinkrest.cancel(env.settings, job_id)
+        stop(env, job_id)
     return JobRun(job_id, load.events, running - started, exact)
+
+
+def stop(env: DrillEnv, job_id: str) -> None:
+    """Cancels and waits until the job is gone, so no write of it lands after this returns."""
+    flinkrest.cancel(env.settings, job_id)
+    wait_until(lambda: flinkrest.job_state(env.settings, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
+
+
+def reset_read_model(env: DrillEnv) -> None:
+    """Empties `movie_stats` so a second job over the same log is timed from zero, not found already exact."""
+    with psycopg.connect(env.settings.owner_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        conn.execute(f"TRUNCATE {TABLE}")

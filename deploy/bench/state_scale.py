@@ -1,0 +1,113 @@
+"""`movieviews bench state-scale`: views of about a million distinct movies; once Postgres holds them all,
+the job's checkpoint size and duration (JobManager REST) and the resident memory of each stack process."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from deploy import postgres, procs
+from deploy.bench import report
+from deploy.bench.scratch import preload, project_job, stop, timed_job
+from deploy.drills.harness import DrillEnv
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+from stream import flinkrest
+
+# Every one of 2^20 movies gets one slot of the load generator's popularity table when the draw is uniform;
+# 5M views then touch all but ~1% of them: just over a million distinct movies.
+MOVIES = 1 << 20
+EVENTS = 5_000_000
+# Checkpoints after the totals are exact: every movie is in the state by then.
+CHECKPOINTS_AFTER = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=EVENTS, help="views to pre-load (default 5M)")
+    parser.add_argument("--movies", type=int, default=MOVIES, help="movies to draw from (default 2^20)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    results = bench_state_scale(settings, args.events, args.movies)
+    print(report.table([results["checkpoint"]]))
+    print(report.table([{"process": name, "rss_mb": mb} for name, mb in results["rss_mb"].items()]))
+    path = report.write(settings, "state-scale", results)
+    print(f"load average {report.load_average()}; written to {path}")
+    return 0
+
+
+def bench_state_scale(settings: Settings, events: int, movies: int) -> dict[str, Any]:
+    with DrillEnv(settings, "bench-state-scale") as env:
+        load = preload(env, events, movies, zipf=0.0)
+        submit = project_job(env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms)
+        run = timed_job(env, load, submit, keep_running=True)
+        try:
+            checkpoints = _after_checkpoints(env, run.job_id)
+            rss = rss_mb(StatePaths(settings.home))
+        finally:
+            stop(env, run.job_id)
+    latest = checkpoints["latest"]["completed"]
+    summary = checkpoints["summary"]
+    return {
+        "events": load.events,
+        "distinct_movies": len(load.truth),
+        "events_per_s": round(run.events_per_s),
+        "checkpoint": {
+            "movies": len(load.truth),
+            "interval_ms": settings.checkpoint_interval_ms,
+            "latest_size_mb": round(latest["state_size"] / 2**20, 1),
+            "latest_duration_ms": latest["end_to_end_duration"],
+            "max_duration_ms": summary["end_to_end_duration"]["max"],
+            "avg_duration_ms": summary["end_to_end_duration"]["avg"],
+        },
+        "rss_mb": rss,
+    }
+
+
+def _after_checkpoints(env: DrillEnv, job_id: str) -> dict[str, Any]:
+    first = flinkrest.checkpoints(env.settings, job_id)["counts"]["completed"]
+    deadline = time.monotonic() + CHECKPOINTS_AFTER * env.settings.checkpoint_interval_ms / 1000 + 120
+    while time.monotonic() < deadline:
+        found = flinkrest.checkpoints(env.settings, job_id)
+        if found["counts"]["completed"] >= first + CHECKPOINTS_AFTER:
+            return found
+        time.sleep(1)
+    raise TimeoutError(
+        f"job {job_id}: fewer than {CHECKPOINTS_AFTER} checkpoints completed after exact totals"
+    )
+
+
+def rss_mb(paths: StatePaths) -> dict[str, float]:
+    """Resident memory of each stack process; Postgres as the postmaster plus all its backends."""
+    pids = {
+        "kafka": procs.read_pid(paths.run / "kafka.pid"),
+        "flink jobmanager": procs.read_pid(paths.run / "flink-jobmanager.pid"),
+        "flink taskmanager": procs.read_pid(paths.run / "flink-taskmanager.pid"),
+    }
+    out = {name: _rss_kb(pid) / 1024 for name, pid in pids.items() if pid is not None}
+    postmaster = postgres.pid(paths)
+    if postmaster is not None:
+        family = [postmaster, *_children(postmaster)]
+        out["postgres (all backends)"] = sum(_rss_kb(pid) for pid in family) / 1024
+    return {name: round(mb) for name, mb in out.items()}
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
