@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ SERVER_OPTIONS = (
     "-c shared_buffers=256MB -c max_connections=200 -c listen_addresses=127.0.0.1 "
     "-c port={port} -c unix_socket_directories={sockets}"
 )
+FALLBACK_ROOT = Path("/var/lib/movieviews")
 ROLES = {
     "mv_owner": "pg_owner_password",
     "mv_writer": "pg_writer_password",
@@ -65,12 +67,30 @@ def ensure_installed() -> Path:
     return found
 
 
+def home(paths: StatePaths) -> Path:
+    """The cluster's folder: under the state dir, unless the `postgres` user cannot reach it (a checkout under
+    /root, say); then a folder of its own under /var/lib, one per state dir."""
+    if not _is_root() or _postgres_can_reach(paths.home):
+        return paths.postgres
+    digest = hashlib.sha256(str(paths.home).encode()).hexdigest()[:12]
+    return FALLBACK_ROOT / digest / "postgres"
+
+
+def _postgres_can_reach(folder: Path) -> bool:
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(_as_postgres(["test", "-x", str(folder)]), check=False).returncode == 0
+
+
+def log_path(paths: StatePaths) -> Path:
+    return home(paths) / "server.log"
+
+
 def _data(paths: StatePaths) -> Path:
-    return paths.postgres / "data"
+    return home(paths) / "data"
 
 
 def _sockets(paths: StatePaths) -> Path:
-    return paths.postgres / "sockets"
+    return home(paths) / "sockets"
 
 
 def _own(path: Path) -> None:
@@ -82,11 +102,11 @@ def _initdb(settings: Settings, paths: StatePaths, bindir: Path) -> None:
     data = _data(paths)
     if (data / "PG_VERSION").exists():
         return
-    for folder in (paths.postgres, data, _sockets(paths)):
+    for folder in (home(paths), data, _sockets(paths)):
         folder.mkdir(parents=True, exist_ok=True)
         _own(folder)
     data.chmod(0o700)
-    pwfile = paths.postgres / "initdb.pw"
+    pwfile = home(paths) / "initdb.pw"
     pwfile.write_text(settings.pg_admin_password + "\n")
     pwfile.chmod(0o600)
     _own(pwfile)
@@ -127,8 +147,7 @@ def start(settings: Settings, paths: StatePaths) -> int | None:
     bindir = ensure_installed()
     procs.ensure_port_free(settings.pg_port, "PostgreSQL")
     _initdb(settings, paths, bindir)
-    log = paths.log_file(COMPONENT)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path(paths)
     log.touch()
     _own(log)
     options = SERVER_OPTIONS.format(port=settings.pg_port, sockets=_sockets(paths))

@@ -5,7 +5,7 @@ import argparse
 from deploy.commands.common import paths_of
 from deploy.settings import Settings
 
-COMPONENTS = ("kafka", "postgres", "flink-jobmanager", "flink-taskmanager", "api")
+COMPONENTS = ("kafka", "flink-jobmanager", "flink-taskmanager", "api")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,11 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from deploy import procs
+    from deploy import postgres, procs
 
     paths = paths_of(settings)
-    for component in COMPONENTS:
-        log = paths.log_file(component)
+    logs = {component: paths.log_file(component) for component in COMPONENTS}
+    logs["postgres"] = postgres.log_path(paths)
+    for component, log in logs.items():
         print(f"{component:<18} {log}{'' if log.exists() else '  (not written yet)'}")
         if args.tail and log.exists():
             print(procs.tail(log, args.tail))
