@@ -17,15 +17,15 @@ from deploy.settings import Settings
 from stream import flinkrest
 
 # Every one of 2^20 movies gets one slot of the load generator's popularity table when the draw is uniform;
-# 5M views then touch all but ~1% of them: just over a million distinct movies.
+# 3.5M views then touch all but ~4% of them: just over a million distinct movies.
 MOVIES = 1 << 20
-EVENTS = 5_000_000
+EVENTS = 3_500_000
 # Checkpoints after the totals are exact: every movie is in the state by then.
 CHECKPOINTS_AFTER = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=EVENTS, help="views to pre-load (default 5M)")
+    parser.add_argument("--events", type=int, default=EVENTS, help="views to pre-load (default 3.5M)")
     parser.add_argument("--movies", type=int, default=MOVIES, help="movies to draw from (default 2^20)")
 
 
