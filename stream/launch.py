@@ -8,40 +8,28 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.flink.cluster import PYFLINK_HOME, flink_env
+from deploy.errors import FlinkCliError
+from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from stream.config import JobConfig
 from stream.errors import FlinkCommandError, JarsMissingError
 
-FLINK_BIN = PYFLINK_HOME / "bin" / "flink"
 JOB_MODULE = "stream.job"
 # `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s.
 SUBMIT_TIMEOUT_S = 180
 # `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
 STOP_TIMEOUT_S = 300
-_JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 
 
 def _flink(settings: Settings, args: Sequence[str], timeout_s: float) -> str:
-    argv = [str(FLINK_BIN), *args]
-    proc = subprocess.run(
-        argv,
-        env=flink_env(StatePaths(settings.home)),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if proc.returncode != 0:
-        # Java stack frames bury the Python traceback that says what went wrong: keep everything else.
-        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if not _JAVA_FRAME.match(line)]
-        tail = "\n".join(lines[-40:])
-        raise FlinkCommandError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
-    return proc.stdout
+    try:
+        return flink_cli(StatePaths(settings.home), *args, timeout_s=timeout_s)
+    except FlinkCliError as exc:
+        raise FlinkCommandError(str(exc)) from exc
 
 
 def _jobmanager(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import string
 import subprocess
@@ -25,6 +26,7 @@ PYFLINK_HOME = Path(pyflink.__file__).parent
 FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
 START_TIMEOUT_S = 90
+_JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 
 
 def site_packages() -> str:
@@ -133,7 +135,7 @@ def healthy(settings: Settings) -> tuple[bool, str]:
     return tms >= 1, detail
 
 
-def flink_cli(settings: Settings, paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
+def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
     """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
     proc = subprocess.run(
         ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args],
@@ -145,8 +147,10 @@ def flink_cli(settings: Settings, paths: StatePaths, *args: str, timeout_s: floa
         check=False,
     )
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        raise FlinkCliError(f"`flink {' '.join(args[:2])}` failed (exit {proc.returncode}):\n{tail}")
+        # Java stack frames bury the Python traceback that says what went wrong: keep everything else.
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if not _JAVA_FRAME.match(line)]
+        tail = "\n".join(lines[-40:])
+        raise FlinkCliError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
     return proc.stdout
 
 

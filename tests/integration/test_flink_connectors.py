@@ -34,7 +34,6 @@ def test_python_job_moves_kafka_messages_into_postgres(
 
     paths = StatePaths(stack.home)
     out = cluster.flink_cli(
-        stack,
         paths,
         "run",
         "-d",
@@ -62,6 +61,6 @@ def test_python_job_moves_kafka_messages_into_postgres(
             stored = sorted(row[0] for row in conn.execute(f"SELECT line FROM {table}"))
         assert stored == sorted(lines)
     finally:
-        cluster.flink_cli(stack, paths, "cancel", "-m", stack.flink_rest.removeprefix("http://"), job_id)
+        cluster.flink_cli(paths, "cancel", "-m", stack.flink_rest.removeprefix("http://"), job_id)
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(f"DROP TABLE {table}")
