@@ -183,6 +183,9 @@ class DrillEnv:
 
     # -- the API --------------------------------------------------------------------------------------------
     def start_api(self) -> str:
+        """Starts the drill's API once; later calls return the same one."""
+        if self._api is not None and procs.is_alive(self._api):
+            return self.settings.api_url
         from deploy.settings import DECLARED
 
         env = {
