@@ -216,12 +216,8 @@ def ensure_roles_and_database(settings: Settings) -> None:
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:
-    conninfo = (
-        f"host={settings.pg_host} port={settings.pg_port} dbname={settings.pg_database} user=mv_reader "
-        f"password={settings.pg_reader_password} connect_timeout=3"
-    )
     try:
-        with psycopg.connect(conninfo) as conn:
+        with psycopg.connect(settings.reader_dsn, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

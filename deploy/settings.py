@@ -90,9 +90,25 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
-    def pg_url(self, role: str, password: str, driver: str = "psycopg", database: str | None = None) -> str:
+    def pg_url(
+        self, role: str, password: str, driver: str | None = "psycopg", database: str | None = None
+    ) -> str:
+        """A SQLAlchemy URL for `driver`; with driver None, a plain libpq URL for `psycopg.connect`."""
         db = database or self.pg_database
-        return f"postgresql+{driver}://{role}:{password}@{self.pg_host}:{self.pg_port}/{db}"
+        scheme = "postgresql" if driver is None else f"postgresql+{driver}"
+        return f"{scheme}://{role}:{password}@{self.pg_host}:{self.pg_port}/{db}"
+
+    @property
+    def owner_dsn(self) -> str:
+        return self.pg_url("mv_owner", self.pg_owner_password, driver=None)
+
+    @property
+    def writer_dsn(self) -> str:
+        return self.pg_url("mv_writer", self.pg_writer_password, driver=None)
+
+    @property
+    def reader_dsn(self) -> str:
+        return self.pg_url("mv_reader", self.pg_reader_password, driver=None)
 
     @property
     def owner_url(self) -> str:

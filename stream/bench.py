@@ -54,10 +54,7 @@ def publish(settings: Settings, topic: str, messages: list[tuple[str | None, byt
 
 
 def stored_counts(settings: Settings, table: str = TABLE) -> dict[str, int]:
-    url = settings.pg_url("mv_writer", settings.pg_writer_password).replace(
-        "postgresql+psycopg", "postgresql"
-    )
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(settings.writer_dsn) as conn:
         # `table` is one of two constants (the product table, the benchmark's baseline table), never input.
         rows = conn.execute(f"SELECT movie_id, view_count FROM {table}")
         return {movie: count for movie, count in rows}

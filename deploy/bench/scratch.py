@@ -95,5 +95,5 @@ def stop(env: DrillEnv, job_id: str) -> None:
 
 def reset_read_model(env: DrillEnv) -> None:
     """Empties `movie_stats` so a second job over the same log is timed from zero, not found already exact."""
-    with psycopg.connect(env.settings.owner_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(env.settings.owner_dsn) as conn:
         conn.execute(f"TRUNCATE {TABLE}")

@@ -67,7 +67,7 @@ def row(name: str, run: JobRun) -> dict[str, Any]:
 
 
 def _baseline_job(env: DrillEnv, parallelism: int) -> Callable[[], str]:
-    with psycopg.connect(env.settings.owner_url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(env.settings.owner_dsn) as conn:
         conn.execute(baseline.CREATE_TABLE)
     s = env.settings
     args = ["--name", f"{env.name}-baseline", "--bootstrap", s.kafka_bootstrap, "--topic", s.views_topic]

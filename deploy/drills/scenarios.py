@@ -208,10 +208,7 @@ def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
 def _watch_seconds_reached_read_model(env: DrillEnv) -> bool:
     import psycopg
 
-    url = env.settings.pg_url("mv_reader", env.settings.pg_reader_password).replace(
-        "postgresql+psycopg", "postgresql"
-    )
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(env.settings.reader_dsn) as conn:
         row = conn.execute("SELECT coalesce(sum(watch_seconds), 0) FROM movie_stats").fetchone()
     return bool(row and row[0] > 0)
 

@@ -53,15 +53,11 @@ class Snapshot:
 
 
 def writer_conninfo(settings: Settings) -> str:
-    return settings.pg_url("mv_writer", settings.pg_writer_password).replace(
-        "postgresql+psycopg", "postgresql"
-    )
+    return settings.writer_dsn
 
 
 def reader_conninfo(settings: Settings) -> str:
-    return settings.pg_url("mv_reader", settings.pg_reader_password).replace(
-        "postgresql+psycopg", "postgresql"
-    )
+    return settings.reader_dsn
 
 
 def upsert(settings: Settings, snapshots: Sequence[Snapshot]) -> int:

@@ -12,7 +12,7 @@ from readmodel import migrate
 
 
 def owner_conninfo(settings: Settings) -> str:
-    return settings.owner_url.replace("postgresql+psycopg", "postgresql")
+    return settings.owner_dsn
 
 
 def relations(settings: Settings) -> set[str]:

@@ -38,9 +38,7 @@ def job(isolated: Settings) -> Iterator[str]:
 
 
 def writer_conninfo(settings: Settings) -> str:
-    return settings.pg_url("mv_writer", settings.pg_writer_password).replace(
-        "postgresql+psycopg", "postgresql"
-    )
+    return settings.writer_dsn
 
 
 def registered(settings: Settings, movie_id: str) -> tuple[object, ...] | None:
