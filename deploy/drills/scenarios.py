@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from deploy import postgres, procs
+from deploy import postgres, procs, system
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
 from deploy.flink import cluster
 from deploy.kafka import broker
@@ -111,6 +111,7 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         env.submit()
         load = _load(env)
         wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        main_job_was_running = system.job_running(base) is not None
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
         _kill9(env.paths.pid_file(cluster.JOBMANAGER))
         killed_at = time.monotonic()
@@ -123,8 +124,12 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         restore = env.latest_checkpoint()
         env.submit(restore_from=restore)
         recover_s = time.monotonic() - killed_at
+        notes = [f"restored {restore}"]
+        if main_job_was_running:
+            # The crash took the stack's own job with it; bring it back the way `up` would.
+            notes.append(f"main job resumed as {system.start_job(base, env.paths, lambda line: None)}")
         result: LoadResult = load.result()
-        return _finish(env, "jobmanager-kill", started, result.per_movie, recover_s, [f"restored {restore}"])
+        return _finish(env, "jobmanager-kill", started, result.per_movie, recover_s, notes)
 
 
 def _has_checkpoint(env: DrillEnv) -> bool:
