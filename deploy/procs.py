@@ -35,10 +35,12 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); it is not running.
-    stat = Path(f"/proc/{pid}/stat")
+    # A zombie still answers kill(0). Its leader thread turns zombie first, though, while the other threads
+    # are still exiting and its sockets are still open: it is gone only when no thread is left but the leader.
     with contextlib.suppress(FileNotFoundError):
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            return True
+        return sum(1 for _ in Path(f"/proc/{pid}/task").iterdir()) > 1
     return False
 
 

@@ -115,6 +115,10 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
         _kill9(env.paths.pid_file(cluster.JOBMANAGER))
         killed_at = time.monotonic()
+        ports = (env.settings.flink_rest_port, env.settings.flink_rpc_port)
+        wait_until(
+            lambda: not any(procs.port_open(p) for p in ports), 30, "the killed JobManager's ports free"
+        )
         cluster.start_jobmanager(env.settings, env.paths)
         wait_until(
             lambda: cluster.healthy(env.settings)[0], 120, "the restarted JobManager with a TaskManager"
