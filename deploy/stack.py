@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy import postgres, procs
 from deploy.errors import MissingToolError
@@ -71,7 +74,8 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     cluster.start_jobmanager(settings, paths)
     cluster.start_taskmanager(paths)
     _await("kafka", settings, paths, broker.COMPONENT)
-    broker.ensure_topics(settings, broker.topics(settings))
+    for fix in broker.ensure_topics(settings, broker.topics(settings)):
+        say(f"corrected topic configuration: {fix}")
     timings["kafka"] = time.monotonic() - t0
     say(f"kafka ready on {settings.kafka_bootstrap}, topics made ({timings['kafka']:.1f}s)")
     _await("flink", settings, paths, cluster.JOBMANAGER)
@@ -98,4 +102,28 @@ def any_running(paths: StatePaths) -> bool:
 
 
 def status(settings: Settings) -> list[Health]:
-    return [Health(name, *check(settings)) for name, check in CHECKS.items()]
+    results = [Health(name, *check(settings)) for name, check in CHECKS.items()]
+    if results[0].ok:  # the topics' retention can only be read from a running broker
+        results.insert(1, Health("retention", *broker.retention(settings)))
+    return results
+
+
+def disk_usage(paths: StatePaths) -> dict[str, int]:
+    """Bytes under each component's state directory (what scratch topics, databases and checkpoints fill)."""
+    dirs = {
+        "kafka": paths.kafka / "data",
+        "postgres": paths.postgres,
+        "checkpoints": paths.checkpoints,
+        "savepoints": paths.savepoints,
+        "logs": paths.logs,
+    }
+    return {name: _bytes_under(path) for name, path in dirs.items()}
+
+
+def _bytes_under(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):  # a segment or checkpoint deleted while walking
+                total += (Path(dirpath) / name).lstat().st_blocks * 512  # allocated, not sparse size
+    return total

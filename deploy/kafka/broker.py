@@ -7,7 +7,14 @@ import subprocess
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from deploy import procs
 from deploy.errors import DeployError
@@ -28,13 +35,19 @@ class TopicSpec:
     config: dict[str, str]
 
 
+# The event log is the system of record: a start without restored state (or a rebuild) reads it from
+# offset zero, so the event topics never drop a segment for age or size, and views are never compacted (one
+# key holds every view of a movie). Dead letters keep the original bytes of events waiting for a replay.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
 def topics(settings: Settings) -> list[TopicSpec]:
     # Views spread over 4 partitions (key = movie id keeps one movie's order); the schema catalog is compacted
     # so it keeps the latest value per fingerprint forever.
     return [
-        TopicSpec(settings.views_topic, 4, {}),
-        TopicSpec(settings.movies_topic, 4, {}),
-        TopicSpec(settings.dlq_topic, 1, {}),
+        TopicSpec(settings.views_topic, 4, KEEP_FOREVER),
+        TopicSpec(settings.movies_topic, 4, KEEP_FOREVER),
+        TopicSpec(settings.dlq_topic, 1, KEEP_FOREVER),
         TopicSpec(settings.schemas_topic, 1, {"cleanup.policy": "compact"}),
     ]
 
@@ -117,7 +130,8 @@ def start(settings: Settings, paths: StatePaths) -> int | None:
     return procs.spawn(argv, paths.pid_file(COMPONENT), paths.log_file(COMPONENT), env, paths.kafka)
 
 
-def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
+def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:
+    """Creates missing topics and corrects the configuration of existing ones; returns what it corrected."""
     client = admin(settings)
     existing = set(client.list_topics(timeout=10).topics)
     missing = [
@@ -125,11 +139,58 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
         for t in specs
         if t.name not in existing
     ]
-    if not missing:
-        return
-    for name, future in client.create_topics(missing, operation_timeout=30).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise DeployError(f"creating Kafka topic {name} failed: {exc}") from exc
+    if missing:
+        for name, future in client.create_topics(missing, operation_timeout=30).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise DeployError(f"creating Kafka topic {name} failed: {exc}") from exc
+    return [fix for t in specs if t.name in existing for fix in _correct_config(client, t)]
+
+
+def topic_config(client: AdminClient, topic: str) -> dict[str, str]:
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        entries = client.describe_configs([resource])[resource].result(timeout=10)
+    except KafkaException as exc:
+        raise DeployError(f"reading the configuration of Kafka topic {topic} failed: {exc}") from exc
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def config_drift(actual: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
+    """The wanted settings the topic does not have: name -> wanted value."""
+    return {name: value for name, value in wanted.items() if actual.get(name) != value}
+
+
+def _correct_config(client: AdminClient, spec: TopicSpec) -> list[str]:
+    drift = config_drift(topic_config(client, spec.name), spec.config)
+    if not drift:
+        return []
+    entries = [
+        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET) for name, value in drift.items()
+    ]
+    resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
+    try:
+        client.incremental_alter_configs([resource])[resource].result(timeout=30)
+    except KafkaException as exc:
+        raise DeployError(f"correcting the configuration of Kafka topic {spec.name} failed: {exc}") from exc
+    return [f"{spec.name}: {name}={value}" for name, value in drift.items()]
+
+
+def retention(settings: Settings) -> tuple[bool, str]:
+    """`status`: whether every event topic keeps its events forever, and what each keeps."""
+    try:
+        client = admin(settings)
+        specs = [t for t in topics(settings) if t.config is KEEP_FOREVER]
+        configs = {t.name: topic_config(client, t.name) for t in specs}
+    except (KafkaException, DeployError) as exc:
+        return False, f"topic configuration unreadable: {exc}"
+    parts, ok = [], True
+    for name, config in configs.items():
+        drift = config_drift(config, KEEP_FOREVER)
+        ok = ok and not drift
+        kept = "forever" if not drift else f"retention.ms={config.get('retention.ms')}"
+        parts.append(f"{name} {kept}")
+    hint = "" if ok else " (run `movieviews up` to correct)"
+    return ok, "; ".join(parts) + hint

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
+)
 
 from deploy import stack as stack_module
 from deploy.flink import cluster
+from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
 
 
 def test_status_reports_every_component_healthy(stack: Settings) -> None:
     health = {h.component: h for h in stack_module.status(stack)}
-    assert set(health) == {"kafka", "flink", "postgres"}
+    assert set(health) == {"kafka", "retention", "flink", "postgres"}
     assert all(h.ok for h in health.values()), health
 
 
@@ -58,3 +66,27 @@ def test_cluster_has_a_taskmanager_with_free_slots(stack: Settings) -> None:
     assert info is not None
     assert info["taskmanagers"] >= 1
     assert info["slots-total"] >= 2
+
+
+def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
+    stack: Settings, topic_factory: Callable[..., str]
+) -> None:
+    views = dataclasses.replace(stack, views_topic=topic_factory("views", 4))
+    client = broker.admin(views)
+    [spec] = [t for t in broker.topics(views) if t.name == views.views_topic]
+    week = ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ResourceType.TOPIC, views.views_topic, incremental_configs=[week])
+    client.incremental_alter_configs([resource])[resource].result(30)
+    # KRaft applies a config change through its metadata log: the answer comes before every reader sees it.
+    wait_until(
+        lambda: broker.topic_config(client, views.views_topic)["retention.ms"] == "604800000", 30, "a week"
+    )
+
+    assert broker.ensure_topics(views, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
+    config = broker.topic_config(client, views.views_topic)
+    assert (config["retention.ms"], config["retention.bytes"], config["cleanup.policy"]) == (
+        "-1",
+        "-1",
+        "delete",
+    )
+    assert broker.ensure_topics(views, [spec]) == []
