@@ -14,7 +14,7 @@ from fastavro import parse_schema
 from fastavro.schema import SchemaParseException
 
 from schemas.errors import DecodeError, SchemaError, UnknownSchemaError
-from schemas.wire import fingerprint
+from schemas.wire import avro_package_fingerprint, fingerprint
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.avsc$")
@@ -103,6 +103,10 @@ class Catalog:
     def subjects(self) -> tuple[str, ...]:
         return tuple(sorted(self._versions.keys() | self._learnt.keys()))
 
+    def headers(self, entry: SchemaVersion) -> list[bytes]:
+        """Every fingerprint that names `entry` on the wire: its own and its aliases."""
+        return [fp for fp, known in self._by_fingerprint.items() if known is entry]
+
     def versions(self, subject: str) -> dict[int, SchemaVersion]:
         return dict(self._versions.get(subject, {}))
 
@@ -119,6 +123,8 @@ class Catalog:
             loaded.subject, version, loaded.fingerprint, loaded.schema, loaded.parsed, loaded.parsed_raw
         )
         self._by_fingerprint[entry.fingerprint] = entry
+        # The Python avro package's fingerprint of the same schema names the same writer (schemas/README.md).
+        self._by_fingerprint.setdefault(avro_package_fingerprint(entry.schema), entry)
         if version is None:
             self._learnt.setdefault(entry.subject, entry)
         else:

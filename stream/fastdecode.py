@@ -24,7 +24,8 @@ class FastViews:
         for entry in catalog.versions(VIEWED).values():
             fields = tuple(f["name"] for f in entry.schema["fields"])
             if fields in (V1_FIELDS, V2_FIELDS) and entry.version in (1, 2):
-                self._layouts[MAGIC + entry.fingerprint] = fields == V2_FIELDS
+                for schema_fingerprint in catalog.headers(entry):
+                    self._layouts[MAGIC + schema_fingerprint] = fields == V2_FIELDS
 
     def read(self, data: bytes) -> FastView | None:
         has_tail = self._layouts.get(data[:HEADER_SIZE])
