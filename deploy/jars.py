@@ -1,16 +1,20 @@
-"""Fetching the pinned Maven artifacts: the Kafka broker and the connector jars every Flink job uses."""
+"""Fetching the pinned Maven artifacts: the Kafka broker, the connector jars every Flink job uses, and the
+browser assets (WebJars) the API serves."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
 
 MAVEN_DIR = DEPLOY_DIR / "maven"
+# Where a WebJar keeps its files: META-INF/resources/webjars/<package>/<version>/...
+WEBJAR_ROOT = "META-INF/resources/webjars/"
 # A cold Maven cache downloads ~40 MB; the shade build takes about 30 s on this machine.
 MAVEN_TIMEOUT_S = 900
 
@@ -73,3 +77,24 @@ def ensure_jars(paths: StatePaths) -> None:
 def connector_jars(paths: StatePaths) -> list[Path]:
     """The jars a job needs beyond flink-dist: Kafka connector, JDBC connector, PostgreSQL driver."""
     return sorted(p for p in paths.jars.glob("*.jar") if not p.name.startswith("checker-qual"))
+
+
+def ensure_web_assets(paths: StatePaths) -> None:
+    """GraphiQL and React from their WebJars, unpacked as `paths.web_assets/<package>/<version>/<file>`."""
+    jars = paths.build / "web-assets"
+    _copy_dependencies("web-assets", jars, paths)
+    pom = MAVEN_DIR / "web-assets" / "pom.xml"
+    stamp = paths.web_assets / ".web-assets.sha256"
+    if _fresh(pom, stamp):
+        return
+    shutil.rmtree(paths.web_assets, ignore_errors=True)
+    for jar in sorted(jars.glob("*.jar")):
+        with zipfile.ZipFile(jar) as archive:
+            for member in archive.infolist():
+                name = member.filename
+                if member.is_dir() or not name.startswith(WEBJAR_ROOT) or ".." in name.split("/"):
+                    continue
+                target = paths.web_assets / name.removeprefix(WEBJAR_ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(member))
+    stamp.write_text(_digest(pom))

@@ -34,6 +34,11 @@ class StatePaths:
         return self.home / "build"
 
     @property
+    def web_assets(self) -> Path:
+        """Browser assets the API serves under /assets (GraphiQL, React), unpacked from their WebJars."""
+        return self.home / "web"
+
+    @property
     def kafka(self) -> Path:
         return self.home / "kafka"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from deploy import postgres, procs
 from deploy.errors import MissingToolError
 from deploy.flink import cluster
-from deploy.jars import ensure_jars
+from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -59,6 +59,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     ensure_jars(paths)
+    ensure_web_assets(paths)
     timings["jars"] = time.monotonic() - t0
     say(f"jars ready ({timings['jars']:.1f}s)")
 

@@ -99,3 +99,4 @@ def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], Non
     start_job(settings, paths, say)
     start_api(settings, paths)
     say(f"GraphQL API (GraphiQL) at {settings.api_url}/graphql")
+    say(f"live dashboard at {settings.api_url}/dashboard")

@@ -1,24 +1,36 @@
-"""The Starlette application: GraphQL at /graphql, the REST calls under /api, health probes."""
+"""The Starlette application: GraphQL (and GraphiQL) at /graphql, the live dashboard at /dashboard, the REST
+calls under /api, health probes."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from deploy.settings import Settings
 from readmodel import health, rest
 from readmodel.commands import Publisher
-from readmodel.runtime import Runtime
+from readmodel.runtime import MAIN_JOB, Runtime
 from readmodel.schema import build_schema
-from readmodel.view import ReadModelGraphQL
+from readmodel.view import WEB_DIR, ReadModelGraphQL
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> Starlette:
-    runtime = Runtime(settings, publisher)
+def create_app(
+    settings: Settings,
+    publisher: Publisher | None = None,
+    assets_dir: Path | None = None,
+    job_name: str = MAIN_JOB,
+) -> Starlette:
+    """`assets_dir` holds the unpacked WebJars GraphiQL needs (served under /assets); `job_name` is the
+    stream job whose health the dashboard shows."""
+    runtime = Runtime(settings, publisher, job_name)
     graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache)
 
     @asynccontextmanager
@@ -33,8 +45,21 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         finally:
             await runtime.stop()
 
+    async def dashboard(request: Request) -> Response:
+        return FileResponse(WEB_DIR / "dashboard.html")
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/dashboard")
+
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions, graphql-transport-ws
+        Route("/dashboard", dashboard),
+        Route("/", home),
+        Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
+        # check_dir off: an API started before `movieviews up` unpacked the assets still starts (GraphiQL
+        # then lacks its scripts; everything else works).
+        Mount("/assets", StaticFiles(directory=assets_dir or WEB_DIR / "missing", check_dir=False)),
         *rest.routes(runtime.context),
         *health.routes(runtime.store, runtime.kafka),
     ]

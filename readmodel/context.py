@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from readmodel.commands import Commands
+from readmodel.live import Hub
+from readmodel.pipeline import PipelineProbe
 from readmodel.store import MovieStatsStore
 
 
@@ -13,3 +15,6 @@ class ReadModelContext:
     store: MovieStatsStore
     commands: Commands
     top_limit_max: int
+    # Subscriptions' live feeds; tests that only query need none of their own.
+    hub: Hub = field(default_factory=Hub)
+    pipeline: PipelineProbe | None = None

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 from starlette.responses import Response
@@ -75,12 +76,21 @@ class ResponseCache:
         self.generation += 1
 
 
-class ChangeListener:
-    """Keeps one LISTEN connection open, reconnecting until stopped; the cache is on only while it is up."""
+class ChangeObserver(Protocol):
+    def invalidate(self) -> None:
+        """Something in the read model changed."""
 
-    def __init__(self, dsn: str, cache: ResponseCache) -> None:
+    def set_enabled(self, enabled: bool) -> None:
+        """The LISTEN connection is up (changes will be announced) or down (they may go unannounced)."""
+
+
+class ChangeListener:
+    """Keeps one LISTEN connection open, reconnecting until stopped, and tells every observer: the response
+    cache (on only while it is up) and the subscriptions' live feeds (`readmodel.live.Hub`)."""
+
+    def __init__(self, dsn: str, *observers: ChangeObserver) -> None:
         self._dsn = dsn
-        self._cache = cache
+        self._observers = observers
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -99,7 +109,7 @@ class ChangeListener:
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("LISTEN %s lost (%s); responses are not reused until it is back", CHANNEL, exc)
             finally:
-                self._cache.set_enabled(False)
+                self._set_enabled(False)
             await asyncio.sleep(RECONNECT_DELAY_S)
 
     async def _listen(self) -> None:
@@ -107,7 +117,7 @@ class ChangeListener:
         try:
             await conn.add_listener(CHANNEL, self._notified)
             # Enabled only once listening: anything committed from here on is announced.
-            self._cache.set_enabled(True)
+            self._set_enabled(True)
             while not conn.is_closed():
                 await conn.fetchval("SELECT 1", timeout=PING_INTERVAL_S)
                 await asyncio.sleep(PING_INTERVAL_S)
@@ -116,7 +126,12 @@ class ChangeListener:
             conn.terminate()
 
     def _notified(self, *_: object) -> None:
-        self._cache.invalidate()
+        for observer in self._observers:
+            observer.invalidate()
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for observer in self._observers:
+            observer.set_enabled(enabled)
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
@@ -15,7 +16,15 @@ from readmodel import cursor
 from readmodel.commands import MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.errors import InvalidArgumentError, MovieNotFoundError, ReadModelError
-from readmodel.types import SCALARS, EventAccepted, Movie, TopMoviesPage
+from readmodel.pipeline import PipelineStatus
+from readmodel.store import MovieRow, TopPage
+from readmodel.types import (
+    SCALARS,
+    EventAccepted,
+    Movie,
+    Pipeline,
+    TopMoviesPage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +39,20 @@ DOCUMENT_CACHE_SIZE = 256
 ReadModelInfo = Info[ReadModelContext, None]
 
 
+def _check_limit(limit: int, maximum: int) -> None:
+    if not 1 <= limit <= maximum:
+        raise InvalidArgumentError(
+            "limit",
+            f"must be between 1 and {maximum}, got {limit}",
+            f"Ask for at most {maximum} entries and page on with 'after: endCursor'.",
+        )
+
+
 async def top_movies(
     info: ReadModelInfo, limit: int = 10, genre: str | None = None, after: str | None = None
 ) -> TopMoviesPage:
     ctx = info.context
-    if not 1 <= limit <= ctx.top_limit_max:
-        raise InvalidArgumentError(
-            "limit",
-            f"must be between 1 and {ctx.top_limit_max}, got {limit}",
-            f"Ask for at most {ctx.top_limit_max} entries and page on with 'after: endCursor'.",
-        )
+    _check_limit(limit, ctx.top_limit_max)
     position = None if after is None else cursor.decode(after, genre)
     page = await ctx.store.top(limit, genre, position)
     first_rank = 1 if position is None else position.rank + 1
@@ -71,6 +84,49 @@ async def register_movie(info: ReadModelInfo, title: str, year: int, genre: str)
     return EventAccepted.from_accepted(accepted)
 
 
+async def top_movies_changed(
+    info: ReadModelInfo, limit: int = 10, genre: str | None = None
+) -> AsyncGenerator[TopMoviesPage, None]:
+    ctx = info.context
+    _check_limit(limit, ctx.top_limit_max)
+
+    async def load() -> TopPage:
+        return await ctx.store.top(limit, genre, None)
+
+    # Compared on the entries: a write to a movie outside this ranking changes asOf but sends nothing.
+    pages = ctx.hub.subscribe(("topMovies", limit, genre), load, compared=lambda page: page.rows)
+    async for page in pages:
+        yield TopMoviesPage.build(list(page.rows), 1, genre, page.has_next, page.as_of)
+
+
+async def movie_changed(info: ReadModelInfo, id: strawberry.ID) -> AsyncGenerator[Movie | None, None]:
+    store = info.context.store
+
+    async def load() -> MovieRow | None:
+        return await store.movie(str(id))
+
+    async for row in info.context.hub.subscribe(("movie", str(id)), load):
+        yield None if row is None else Movie.from_row(row)
+
+
+# Flink's REST API is polled, not notified: every 2 s is the chart's resolution and a handful of calls.
+PIPELINE_PERIOD_S = 2.0
+
+
+async def pipeline_changed(info: ReadModelInfo) -> AsyncGenerator[Pipeline, None]:
+    probe = info.context.pipeline
+    if probe is None:
+        raise ReadModelError(
+            "This API has no pipeline probe", "Subscribe to the API `movieviews up` started."
+        )
+
+    async def load() -> PipelineStatus:
+        return await probe.status()
+
+    async for status in info.context.hub.subscribe("pipeline", load, period_s=PIPELINE_PERIOD_S):
+        yield Pipeline.from_status(status)
+
+
 @strawberry.type
 class Query:
     top_movies: TopMoviesPage = strawberry.field(
@@ -86,6 +142,22 @@ class Mutation:
     )
     register_movie: EventAccepted = strawberry.mutation(
         resolver=register_movie, description="Publish a MovieRegistered event under a new movie id."
+    )
+
+
+@strawberry.type
+class Subscription:
+    top_movies_changed: AsyncGenerator[TopMoviesPage, None] = strawberry.subscription(
+        resolver=top_movies_changed,
+        description="The ranking now, then again whenever its entries change (at most 5 messages a second).",
+    )
+    movie_changed: AsyncGenerator[Movie | None, None] = strawberry.subscription(
+        resolver=movie_changed,
+        description="The movie now (null until the read model has it), then again whenever it changes.",
+    )
+    pipeline_changed: AsyncGenerator[Pipeline, None] = strawberry.subscription(
+        resolver=pipeline_changed,
+        description="The pipeline's health and views per second, every 2 s.",
     )
 
 
@@ -108,6 +180,7 @@ def build_schema() -> strawberry.Schema:
     return ReadModelSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),

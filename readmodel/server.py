@@ -8,6 +8,7 @@ import os
 import uvicorn
 from starlette.applications import Starlette
 
+from deploy.paths import StatePaths
 from deploy.settings import Settings
 from readmodel.app import create_app
 
@@ -38,4 +39,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def app_from_environment() -> Starlette:
     """uvicorn's factory, run in each worker: an entry point, so it reads the environment."""
-    return create_app(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    return create_app(settings, assets_dir=StatePaths(settings.home).web_assets)

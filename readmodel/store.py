@@ -89,6 +89,15 @@ class MovieStatsStore:
             as_of = (await conn.execute(select(func.max(movie_stats.c.updated_at)))).scalar_one()
         return TopPage([MovieRow.from_mapping(r) for r in rows[:limit]], len(rows) > limit, as_of)
 
+    async def totals(self) -> tuple[int, datetime | None]:
+        """Views over every movie, and when the stream job last wrote: the dashboard's rate and freshness."""
+        query = select(
+            func.coalesce(func.sum(movie_stats.c.view_count), 0), func.max(movie_stats.c.updated_at)
+        )
+        async with self._connect() as conn:
+            total, updated_at = (await conn.execute(query)).one()
+        return int(total), updated_at
+
     async def ping(self) -> None:
         async with self._connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -10,6 +10,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from readmodel.commands import Accepted
 from readmodel.cursor import Cursor
+from readmodel.pipeline import PipelineStatus
 from readmodel.store import MovieRow
 
 # GraphQL's Int is 32-bit: a view count past 2^31 would fail to serialise. JSON numbers carry it exactly up to
@@ -97,4 +98,40 @@ class EventAccepted:
             movie_id=strawberry.ID(accepted.movie_id),
             event_id=strawberry.ID(accepted.event_id),
             accepted_at=accepted.accepted_at,
+        )
+
+
+@strawberry.type
+class RatePoint:
+    at: datetime
+    views_per_second: float
+
+
+@strawberry.type
+class Pipeline:
+    job_state: str = strawberry.field(
+        description="Flink's state of the stream job; NOT_RUNNING if none runs, UNREACHABLE without Flink."
+    )
+    last_checkpoint_age_seconds: float | None = strawberry.field(
+        description="Seconds since the job's latest completed checkpoint was acknowledged."
+    )
+    dead_letters: Long | None = strawberry.field(description="Events the running job parked as undecodable.")
+    total_views: Long = strawberry.field(description="Views counted in the read model, over every movie.")
+    read_model_age_seconds: float | None = strawberry.field(
+        description="Seconds since the stream job last wrote to the read model."
+    )
+    views_per_second: list[RatePoint] = strawberry.field(
+        description="The read model's total views per second, oldest first, over the last minutes."
+    )
+
+    @classmethod
+    def from_status(cls, status: PipelineStatus) -> Pipeline:
+        job = status.job
+        return cls(
+            job_state=job.state,
+            last_checkpoint_age_seconds=job.last_checkpoint_age_s,
+            dead_letters=None if job.dead_letters is None else Long(job.dead_letters),
+            total_views=Long(status.total_views),
+            read_model_age_seconds=status.read_model_age_s,
+            views_per_second=[RatePoint(at=at, views_per_second=rate) for at, rate in status.rates],
         )

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from strawberry.asgi import GraphQL
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from readmodel.context import ReadModelContext
 from readmodel.freshness import ResponseCache
@@ -25,9 +30,37 @@ if TYPE_CHECKING:
     from strawberry.types import ExecutionResult
 
 
+# The dashboard, its WebSocket client and the offline GraphiQL page.
+WEB_DIR = Path(__file__).parent / "web"
+
+# Subscriptions a single WebSocket may hold at once: a dashboard needs four; a client opening hundreds on
+# one connection is a bug or an attack, and each one costs a task.
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes, which Strawberry
+    would send as binary frames (browsers then hand the client a Blob)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
+    websocket_adapter_class = TextFrames
+
     def __init__(self, schema: BaseSchema, context: ReadModelContext, cache: ResponseCache) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            # graphql-transport-ws only: the older graphql-ws protocol (subscriptions-transport-ws) is
+            # unmaintained, and one protocol is one set of behaviours to test.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        )
         self._context = context
         self._cache = cache
         self._in_flight: dict[bytes, asyncio.Future[Response]] = {}
@@ -71,6 +104,11 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
         if getattr(request.state, "reusable", False) and is_query(body):
             self._cache.put(body, response, generation, started_at)
         return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads React and GraphiQL from a CDN and stays at "Loading..." offline; this
+        # one loads them from /assets.
+        return HTMLResponse((WEB_DIR / "graphiql.html").read_text())
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Only clean results are reused: an error may be a passing outage.

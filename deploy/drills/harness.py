@@ -182,6 +182,12 @@ class DrillEnv:
         return str(found)
 
     # -- the API --------------------------------------------------------------------------------------------
+    @property
+    def api_pid(self) -> int:
+        """The drill's API process (one worker), once started: what a benchmark measures the CPU of."""
+        assert self._api is not None, "start_api() first"
+        return self._api
+
     def start_api(self) -> str:
         """Starts the drill's API once; later calls return the same one."""
         if self._api is not None and procs.is_alive(self._api):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -50,6 +50,16 @@ class Snapshot:
             self.version,
             self.updated_at,
         )
+
+
+# Five movies over two genres, a tie at 50 and a count past 2^31.
+SEED_RANKING = [
+    Snapshot("m-0003", 50, genre="drama", watch_seconds=7),
+    Snapshot("m-0001", 50, genre="comedy", updated_at=T0 + timedelta(seconds=5)),
+    Snapshot("m-0002", 90, genre="drama"),
+    Snapshot("m-0004", 10, genre="drama"),
+    Snapshot("m-0005", 3_000_000_000, genre="comedy"),
+]
 
 
 def writer_conninfo(settings: Settings) -> str:

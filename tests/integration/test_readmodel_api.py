@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 from confluent_kafka import Consumer
-from readmodel_fixtures import T0, Snapshot, upsert
+from readmodel_fixtures import SEED_RANKING, T0, Snapshot, upsert
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -31,13 +31,7 @@ TOP = """query Top($limit: Int!, $genre: String, $after: String) {
     entries { rank viewCount lastViewedAt movie { id title genre watchSeconds } }
   }
 }"""
-SEED = [
-    Snapshot("m-0003", 50, genre="drama", watch_seconds=7),
-    Snapshot("m-0001", 50, genre="comedy", updated_at=T0 + timedelta(seconds=5)),
-    Snapshot("m-0002", 90, genre="drama"),
-    Snapshot("m-0004", 10, genre="drama"),
-    Snapshot("m-0005", 3_000_000_000, genre="comedy"),
-]
+SEED = SEED_RANKING
 schema = build_schema()
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,153 @@
+"""Subscriptions over graphql-transport-ws: the app under real uvicorn, real Postgres, a WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from live_fixtures import Api, serve
+from readmodel_fixtures import SEED_RANKING, Snapshot, upsert
+
+from deploy import postgres
+from deploy.settings import Settings
+from readmodel.live_client import LiveClient
+from readmodel.view import MAX_SUBSCRIPTIONS_PER_CONNECTION
+
+pytestmark = pytest.mark.anyio
+TOP = "subscription($limit: Int!) { topMoviesChanged(limit: $limit) { entries { viewCount movie { id } } } }"
+MOVIE = "subscription($id: ID!) { movieChanged(id: $id) { id viewCount } }"
+# A change reaches a subscriber in milliseconds (NOTIFY, one query, one send); this only bounds a failure.
+WAIT_S = 5.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(isolated: Settings) -> AsyncIterator[Api]:
+    async with serve(isolated) as api:
+        yield api
+
+
+def ranking(message: dict[str, Any]) -> list[tuple[str, int]]:
+    assert message["type"] == "next", message
+    entries = message["payload"]["data"]["topMoviesChanged"]["entries"]
+    return [(e["movie"]["id"], e["viewCount"]) for e in entries]
+
+
+async def quiet(client: LiveClient, seconds: float) -> bool:
+    try:
+        await client.receive(seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+def feed_tasks() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("live-feed:") and not t.done()]
+
+
+async def test_top_movies_changed_sends_the_ranking_then_each_change(isolated: Settings, api: Api) -> None:
+    upsert(isolated, SEED_RANKING)
+    async with api.client() as client:
+        await client.subscribe("top", TOP, limit=3)
+        assert ranking(await client.receive(WAIT_S)) == [
+            ("m-0005", 3_000_000_000),
+            ("m-0002", 90),
+            ("m-0001", 50),
+        ]
+        upsert(isolated, [Snapshot("m-0004", 95, version=2)])
+        assert ranking(await client.receive(WAIT_S)) == [
+            ("m-0005", 3_000_000_000),
+            ("m-0004", 95),
+            ("m-0002", 90),
+        ]
+        # A movie that stays outside the top 3 changes nothing the subscriber sees: no message.
+        upsert(isolated, [Snapshot("m-0003", 51, version=2)])
+        assert await quiet(client, 1.0)
+
+
+async def test_movie_changed_is_null_until_the_movie_exists_then_follows_it(
+    isolated: Settings, api: Api
+) -> None:
+    async with api.client() as client:
+        await client.subscribe("m", MOVIE, id="m-new")
+        assert (await client.receive(WAIT_S))["payload"]["data"] == {"movieChanged": None}
+        for version, views in enumerate((1, 2, 3), start=1):
+            upsert(isolated, [Snapshot("m-new", views, version=version)])
+            message = await client.receive(WAIT_S)
+            assert message["payload"]["data"] == {"movieChanged": {"id": "m-new", "viewCount": views}}
+
+
+async def test_a_burst_of_writes_ends_with_the_final_state_in_few_messages(
+    isolated: Settings, api: Api
+) -> None:
+    async with api.client() as client:
+        await client.subscribe("m", MOVIE, id="m-burst")
+        await client.receive(WAIT_S)
+        for version in range(1, 101):
+            upsert(isolated, [Snapshot("m-burst", version, version=version)])
+        counts = []
+        while not counts or counts[-1] != 100:
+            counts.append((await client.receive(WAIT_S))["payload"]["data"]["movieChanged"]["viewCount"])
+        # At most 5 messages a second per subscription; the 100 commits took well under 2 s.
+        assert counts == sorted(counts) and len(counts) <= 15, counts
+        assert await quiet(client, 0.5)
+
+
+async def test_a_connection_may_hold_a_limited_number_of_subscriptions(api: Api) -> None:
+    async with api.client() as client:
+        for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION):
+            await client.subscribe(f"s{n}", MOVIE, id=f"m-{n}")
+        await client.subscribe("one-too-many", MOVIE, id="m-x")
+        received = [await client.receive(WAIT_S) for _ in range(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1)]
+        [refused] = [m for m in received if m["type"] == "error"]
+        assert refused["id"] == "one-too-many"
+        assert refused["payload"][0]["message"] == "Subscription limit reached"
+
+
+async def test_disconnects_leave_no_feed_task_or_subscriber_behind(isolated: Settings, api: Api) -> None:
+    upsert(isolated, SEED_RANKING)
+    hub = api.runtime.hub
+    async with api.client() as first, api.client() as second:
+        for client in (first, second):
+            await client.subscribe("top", TOP, limit=3)
+            await client.subscribe("m", MOVIE, id="m-0001")
+            await client.receive(WAIT_S)
+            await client.receive(WAIT_S)
+        assert (hub.feeds, hub.subscribers) == (2, 4)
+        await first.complete("m")
+        await until(lambda: hub.subscribers == 3)
+    await until(lambda: (hub.feeds, hub.subscribers, len(feed_tasks())) == (0, 0, 0))
+
+
+async def test_subscribers_get_the_current_state_again_after_the_database_connection_drops(
+    isolated: Settings, api: Api
+) -> None:
+    upsert(isolated, SEED_RANKING)
+    async with api.client() as client:
+        await client.subscribe("top", TOP, limit=2)
+        first = ranking(await client.receive(WAIT_S))
+        # What a Postgres restart does to the API: every connection of its database dropped, LISTEN included.
+        with psycopg.connect(postgres.admin_conninfo(isolated), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = 'mv_reader'",
+                (isolated.pg_database,),
+            )
+        assert ranking(await client.receive(WAIT_S)) == first
+        upsert(isolated, [Snapshot("m-0004", 4_000_000_000, version=2)])
+        assert ranking(await client.receive(WAIT_S))[0] == ("m-0004", 4_000_000_000)
+
+
+async def until(condition: Any, seconds: float = WAIT_S) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
