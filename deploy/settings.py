@@ -44,6 +44,14 @@ DECLARED: dict[str, Setting] = {
     "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
     "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
     "flink_rpc_port": Setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port"),
+    "flink_jobmanager_metrics_port": Setting(
+        "MOVIEVIEWS_FLINK_JOBMANAGER_METRICS_PORT", "9249", "JobManager's Prometheus endpoint (/metrics)"
+    ),
+    "flink_taskmanager_metrics_port": Setting(
+        "MOVIEVIEWS_FLINK_TASKMANAGER_METRICS_PORT", "9250", "TaskManager's Prometheus endpoint (/metrics)"
+    ),
+    "prometheus": Setting("MOVIEVIEWS_PROMETHEUS", "on", "`up` starts Prometheus: on or off"),
+    "prometheus_port": Setting("MOVIEVIEWS_PROMETHEUS_PORT", "9090", "Prometheus web UI and HTTP API"),
     "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
     "api_port": Setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port"),
     "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
@@ -73,6 +81,10 @@ class Settings:
     pg_reader_password: str
     flink_rest: str
     flink_rpc_port: int
+    flink_jobmanager_metrics_port: int
+    flink_taskmanager_metrics_port: int
+    prometheus: bool
+    prometheus_port: int
     api_host: str
     api_port: int
     api_workers: int
@@ -134,6 +146,10 @@ class Settings:
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
 
 def _cast(env: str, raw: str, type_name: str) -> object:
     if raw == "":
@@ -143,6 +159,10 @@ def _cast(env: str, raw: str, type_name: str) -> object:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"Config '{env}' must be an integer, got {raw!r}") from exc
+    if type_name == "bool":
+        if raw not in ("on", "off"):
+            raise ConfigError(f"Config '{env}' must be on or off, got {raw!r}")
+        return raw == "on"
     if type_name == "Path":
         return Path(raw).expanduser().resolve()
     return raw

@@ -7,8 +7,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deploy import postgres, procs
 from deploy.errors import MissingToolError
@@ -16,6 +17,7 @@ from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
 from deploy.paths import StatePaths
+from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
 from deploy.wait import wait_until
 
@@ -27,9 +29,17 @@ class Health:
     component: str
     ok: bool
     detail: str
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
-CHECKS: dict[str, Check] = {"kafka": broker.healthy, "flink": cluster.healthy, "postgres": postgres.healthy}
+CHECKS: dict[str, Check] = {
+    "kafka": broker.healthy,
+    "flink": cluster.healthy,
+    "postgres": postgres.healthy,
+    "prometheus": prometheus.healthy,
+}
+# Processes started by pid file, in the order `down` stops them (Postgres stops through pg_ctl).
+PROCESSES = (prometheus.COMPONENT, "api", cluster.TASKMANAGER, cluster.JOBMANAGER, broker.COMPONENT)
 
 
 def require_tools() -> None:
@@ -73,7 +83,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     t0 = time.monotonic()
     broker.start(settings, paths)
     cluster.start_jobmanager(settings, paths)
-    cluster.start_taskmanager(paths)
+    cluster.start_taskmanager(settings, paths)
     _await("kafka", settings, paths, broker.COMPONENT)
     for fix in broker.ensure_topics(settings, broker.topics(settings)):
         say(f"corrected topic configuration: {fix}")
@@ -82,11 +92,17 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     _await("flink", settings, paths, cluster.JOBMANAGER)
     timings["flink"] = time.monotonic() - t0
     say(f"flink ready at {settings.flink_rest} ({timings['flink']:.1f}s)")
+    if settings.prometheus:
+        t0 = time.monotonic()
+        prometheus.start(settings, paths)
+        _await("prometheus", settings, paths, prometheus.COMPONENT)
+        timings["prometheus"] = time.monotonic() - t0
+        say(f"prometheus ready at {settings.prometheus_url} ({timings['prometheus']:.1f}s)")
     return timings
 
 
 def down(paths: StatePaths, say: Callable[[str], None]) -> None:
-    for component in ("api", cluster.TASKMANAGER, cluster.JOBMANAGER, broker.COMPONENT):
+    for component in PROCESSES:
         pid = procs.read_pid(paths.pid_file(component))
         if pid:
             procs.stop(pid)
@@ -98,12 +114,13 @@ def down(paths: StatePaths, say: Callable[[str], None]) -> None:
 
 def any_running(paths: StatePaths) -> bool:
     """Whether any process of the stack runs, healthy or not (a drill may have one down on purpose)."""
-    pids = [paths.pid_file(c) for c in ("api", cluster.TASKMANAGER, cluster.JOBMANAGER, broker.COMPONENT)]
-    return any(procs.read_pid(p) for p in pids) or postgres.pid(paths) is not None
+    return any(procs.read_pid(paths.pid_file(c)) for c in PROCESSES) or postgres.pid(paths) is not None
 
 
 def status(settings: Settings) -> list[Health]:
-    results = [Health(name, *check(settings)) for name, check in CHECKS.items()]
+    """The stack's components, Prometheus only when `up` starts it, and the event topics' retention."""
+    checks = {n: c for n, c in CHECKS.items() if settings.prometheus or n != "prometheus"}
+    results = [Health(name, *check(settings)) for name, check in checks.items()]
     if results[0].ok:  # the topics' retention can only be read from a running broker
         results.insert(1, Health("retention", *broker.retention(settings)))
     return results

@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from deploy.settings import Settings
-from readmodel import health, rest
+from readmodel import health, metrics, rest
 from readmodel.commands import Publisher
 from readmodel.runtime import MAIN_JOB, Runtime
 from readmodel.schema import build_schema
@@ -52,7 +53,7 @@ def create_app(
         return RedirectResponse("/dashboard")
 
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"], name="graphiql"),
         WebSocketRoute("/graphql", graphql),  # subscriptions, graphql-transport-ws
         Route("/dashboard", dashboard),
         Route("/", home),
@@ -62,7 +63,12 @@ def create_app(
         Mount("/assets", StaticFiles(directory=assets_dir or WEB_DIR / "missing", check_dir=False)),
         *rest.routes(runtime.context),
         *health.routes(runtime.store, runtime.kafka),
+        Route(
+            "/metrics",
+            metrics.endpoint(runtime.store, runtime.kafka, [settings.views_topic, settings.movies_topic]),
+            name="metrics",
+        ),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(metrics.RequestMetrics)])
     app.state.runtime = runtime
     return app

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ingest.errors import PublishError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
 from readmodel.errors import BrokerUnavailableError, InvalidArgumentError
+from readmodel.metrics import RECORD_VIEWS
 
 # Long enough for librdkafka to retry through a broker leader change, short enough that a client facing a dead
 # broker gets its error while it is still waiting for the answer.
@@ -72,16 +73,25 @@ class Commands:
 
     async def record_view(self, view: ViewInput) -> Accepted:
         try:
-            event = MovieViewed.new(
-                view.movie_id,
-                user_id=view.user_id,
-                device=view.device,
-                country=view.country,
-                watch_seconds=view.watch_seconds,
-            )
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
-        return await self._publish(view.movie_id, event)
+            try:
+                event = MovieViewed.new(
+                    view.movie_id,
+                    user_id=view.user_id,
+                    device=view.device,
+                    country=view.country,
+                    watch_seconds=view.watch_seconds,
+                )
+            except ValidationError as exc:
+                raise _invalid(exc) from exc
+            accepted = await self._publish(view.movie_id, event)
+        except InvalidArgumentError:
+            RECORD_VIEWS.labels("invalid").inc()
+            raise
+        except BrokerUnavailableError:
+            RECORD_VIEWS.labels("failed").inc()
+            raise
+        RECORD_VIEWS.labels("acknowledged").inc()
+        return accepted
 
     async def register_movie(self, movie: MovieInput) -> Accepted:
         movie_id = str(uuid.uuid4())

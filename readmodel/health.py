@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,6 +28,24 @@ class KafkaProbe:
 
     async def check(self) -> None:
         await asyncio.to_thread(self._admin.list_topics, timeout=PROBE_TIMEOUT_S)
+
+    async def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        """The log end offset of every partition of `topics`."""
+        return await asyncio.to_thread(self._end_offsets, topics)
+
+    def _end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        metadata = self._admin.list_topics(timeout=PROBE_TIMEOUT_S).topics
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        wanted = {
+            TopicPartition(topic, partition): latest
+            for topic in topics
+            if topic in metadata
+            for partition in metadata[topic].partitions
+        }
+        if not wanted:
+            return {}
+        futures = self._admin.list_offsets(wanted, request_timeout=PROBE_TIMEOUT_S)
+        return {(tp.topic, tp.partition): f.result(PROBE_TIMEOUT_S).offset for tp, f in futures.items()}
 
 
 async def _probe(name: str, check: Awaitable[None]) -> tuple[str, str]:

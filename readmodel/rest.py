@@ -73,9 +73,9 @@ def routes(ctx: ReadModelContext) -> list[Route]:
         return json_response({"asOf": page.as_of, "views": entries})
 
     return [
-        Route("/api/movie", register_movie, methods=["POST"]),
-        Route("/api/view/{movie_id}", record_view, methods=["POST"]),
-        Route("/api/views", views, methods=["GET"]),
+        Route("/api/movie", register_movie, methods=["POST"], name="rest_register_movie"),
+        Route("/api/view/{movie_id}", record_view, methods=["POST"], name="rest_record_view"),
+        Route("/api/views", views, methods=["GET"], name="rest_views"),
     ]
 
 

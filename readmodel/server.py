@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.applications import Starlette
 
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from readmodel.app import create_app
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# Must be set before a process imports prometheus_client (readmodel.metrics): workers inherit it.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    port = args.port or settings.api_port
+    os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.home / "api-metrics" / str(port)))
     uvicorn.run(
         # An import string and a factory: worker processes build their own app (and settings) after the fork.
         "readmodel.server:app_from_environment",
         factory=True,
         host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
+        port=port,
         workers=args.workers or settings.api_workers,
         loop="uvloop",
         http="httptools",
@@ -37,7 +46,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _fresh_metrics_dir(folder: Path) -> Path:
+    """Each worker's metric files go here; emptied at start, so counters start from zero with the server.
+    One folder per port: a drill's API beside the main one keeps its own figures."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def app_from_environment() -> Starlette:
     """uvicorn's factory, run in each worker: an entry point, so it reads the environment."""
+    # Imported here, after `run` set the metrics folder: the app's modules import prometheus_client.
+    from readmodel.app import create_app
+
     settings = Settings.from_env(os.environ)
     return create_app(settings, assets_dir=StatePaths(settings.home).web_assets)

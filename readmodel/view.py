@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
+from graphql import FieldNode, GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocketDisconnect
@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from readmodel.context import ReadModelContext
 from readmodel.freshness import ResponseCache
+from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -71,11 +72,15 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             return
         request = Request(scope, receive)
         body = await request.body()
+        query, request.state.operation = classify(body)
         ready, fresh = self._cache.lookup(body)
         if ready is None or not (fresh or body in self._in_flight):
-            ready = await (
-                self._respond_once(request, body) if is_query(body) else self._respond(request, body)
-            )
+            result = "miss"
+            ready = await (self._respond_once(request, body) if query else self._respond(request, body))
+        else:
+            result = "hit" if fresh else "stale"
+        if query:
+            RESPONSE_CACHE.labels(result).inc()
         await ready(scope, receive, send)
 
     async def _respond_once(self, request: Request, body: bytes) -> Response:
@@ -128,17 +133,27 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
 
 
 def is_query(body: bytes) -> bool:
+    return classify(body)[0]
+
+
+def classify(body: bytes) -> tuple[bool, str]:
+    """Whether the request is a query operation, and its first root field: the `operation` it is timed
+    under (one of `readmodel.metrics.OPERATIONS`)."""
     try:
         request: Any = orjson.loads(body)
-        return _is_query_operation(request["query"], request.get("operationName"))
+        return _classify_operation(request["query"], request.get("operationName"))
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        return False
+        return False, OTHER
 
 
 @lru_cache(maxsize=256)
-def _is_query_operation(query: str, operation_name: str | None) -> bool:
+def _classify_operation(query: str, operation_name: str | None) -> tuple[bool, str]:
     try:
         operation = get_operation_ast(parse(query), operation_name)
     except GraphQLSyntaxError:
-        return False
-    return operation is not None and operation.operation == OperationType.QUERY
+        return False, OTHER
+    if operation is None:
+        return False, OTHER
+    first = next(iter(operation.selection_set.selections), None)
+    name = first.name.value if isinstance(first, FieldNode) else OTHER
+    return operation.operation == OperationType.QUERY, name if name in OPERATIONS else OTHER

@@ -10,10 +10,10 @@ from typing import Any
 
 from deploy.settings import Settings
 from stream.errors import FlinkCommandError
+from stream.metrics import DEAD_LETTER_METRIC
 
 # The JobManager answers in milliseconds; a slow answer means it is busy restarting, worth a few seconds.
 TIMEOUT_S = 10.0
-DEAD_LETTER_METRIC = "deadLetters"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def cancel(settings: Settings, job_id: str) -> None:
 
 
 def dead_letters(settings: Settings, job_id: str) -> int:
-    """Sum of the `deadLetters` counter over the job's subtasks (the decode operator's Flink metric)."""
+    """Sum of the dead-letter counters (every reason) over the job's subtasks (`stream.metrics`)."""
     total = 0
     for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
         base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
@@ -81,3 +81,29 @@ def vertex_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[st
         values = _call(settings, f"{base}?get={','.join(names)}&agg=max")
         out[vertex["name"]] = {v["id"]: float(v["max"]) for v in values if v.get("max") is not None}
     return out
+
+
+def job_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[str, float]:
+    """Job-level metrics of the JobManager (numRestarts, lastCompletedCheckpointId...)."""
+    values = _call(settings, f"/jobs/{job_id}/metrics?get={','.join(names)}")
+    return {v["id"]: float(v["value"]) for v in values}
+
+
+def source_offsets(settings: Settings, job_id: str) -> dict[tuple[str, int], int]:
+    """The Kafka source's position per (topic, partition): its `currentOffset` metric, the offset of the last
+    record it read (not the committed offset, which moves only with checkpoints)."""
+    offsets: dict[tuple[str, int], int] = {}
+    for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
+        base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        names = [m["id"] for m in _call(settings, base) if m["id"].endswith(CURRENT_OFFSET)]
+        if not names:
+            continue
+        for value in _call(settings, f"{base}?get={','.join(names)}&agg=max"):
+            # <operator>.KafkaSourceReader.topic.<topic>.partition.<n>.currentOffset
+            scope = value["id"].split(".KafkaSourceReader.topic.", 1)[1]
+            topic, partition = scope.removesuffix(CURRENT_OFFSET).rsplit(".partition.", 1)
+            offsets[(topic, int(partition))] = int(float(value["max"]))
+    return offsets
+
+
+CURRENT_OFFSET = ".currentOffset"

@@ -12,7 +12,9 @@ from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.table.udf import FunctionContext, TableFunction
 
 from stream.batch import decode_batch
+from stream.deadletters import DeadLetter
 from stream.fastdecode import FastViews
+from stream.metrics import DeadLetterMetrics, StateMetrics
 from stream.rows import (
     REJECTED,
     STATE_TYPE,
@@ -22,7 +24,7 @@ from stream.rows import (
     state_from_row,
     state_row,
 )
-from stream.state import Event, FlushDue, ScheduleFlush, apply
+from stream.state import Event, FlushDue, ScheduleFlush, Views, apply
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 
@@ -53,11 +55,11 @@ class Route(ProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # Counted here, not in the UDF: thread mode registers no metrics of Table functions.
-        self._dead_letters = runtime_context.get_metrics_group().counter("deadLetters")
+        self._metrics = DeadLetterMetrics(runtime_context.get_metrics_group())
 
     def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
         if value[1] == REJECTED:
-            self._dead_letters.inc()
+            self._metrics.dead_letter(DeadLetter.from_json(value[9]).reason)
             yield DEAD_LETTERS, value[9]
         else:
             yield Row(*value[:9])
@@ -71,12 +73,16 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self._state = runtime_context.get_state(ValueStateDescriptor("movie", STATE_TYPE))
+        self._metrics = StateMetrics(runtime_context.get_metrics_group())
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
-        return self._apply(event_from_row(value), ctx)
+        event = event_from_row(value)
+        self._metrics.applied(event.count if isinstance(event, Views) else 1)
+        return self._apply(event, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Row]:
-        return self._apply(FlushDue(), ctx)
+        yield from self._apply(FlushDue(), ctx)
+        self._metrics.push()
 
     def _apply(self, event: Event, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
         state = state_from_row(ctx.get_current_key(), self._state.value())
@@ -89,4 +95,5 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
                 due = timers.current_processing_time() + self._flush_interval_ms
                 timers.register_processing_time_timer(due)
             else:
+                self._metrics.snapshot_written()
                 yield snapshot_row(output)

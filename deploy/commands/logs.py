@@ -5,7 +5,7 @@ import argparse
 from deploy.commands.common import paths_of
 from deploy.settings import Settings
 
-COMPONENTS = ("kafka", "flink-jobmanager", "flink-taskmanager", "api")
+COMPONENTS = ("kafka", "flink-jobmanager", "flink-taskmanager", "api", "prometheus")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,23 +1,34 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 
-from deploy import stack
+from deploy import pipeline, stack
 from deploy.commands.common import paths_of, report_errors
 from deploy.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
 
 @report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
     results = stack.status(settings)
-    for health in results:
-        print(f"{health.component:<9} {'healthy' if health.ok else 'UNHEALTHY':<10} {health.detail}")
+    if any(h.ok for h in results):
+        results += [pipeline.api_health(settings), pipeline.job_health(settings)]
+    unhealthy = [h.component for h in results if not h.ok]
     usage = stack.disk_usage(paths_of(settings))
-    print("disk      " + ", ".join(f"{name} {size / 2**20:,.1f} MiB" for name, size in usage.items()))
+    if args.json:
+        components = [dataclasses.asdict(h) for h in results]
+        print(json.dumps({"ok": not unhealthy, "components": components, "disk_bytes": usage}))
+        return 1 if unhealthy else 0
+    for health in results:
+        print(f"{health.component:<10} {'healthy' if health.ok else 'UNHEALTHY':<10} {health.detail}")
+    print("disk       " + ", ".join(f"{name} {size / 2**20:,.1f} MiB" for name, size in usage.items()))
     if not any(h.ok for h in results):
         print("nothing is running: start the stack with `deploy/movieviews up`")
-    return 0 if all(h.ok for h in results) else 1
+    elif unhealthy:
+        print(f"unhealthy: {', '.join(unhealthy)}")
+    return 1 if unhealthy else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from deploy import postgres, procs, system
+from deploy.drills import observed
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
 from deploy.flink import cluster
 from deploy.kafka import broker
@@ -87,12 +89,17 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         time.sleep(random.uniform(3, SECONDS - 5))  # the random moment of the crash, not synchronisation
         _kill9(env.paths.pid_file(cluster.TASKMANAGER))
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
-        cluster.start_taskmanager(env.paths)
+        cluster.start_taskmanager(env.settings, env.paths)
         wait_until(lambda: _restored_since(env, killed_ms), 180, "the job restored from a checkpoint")
         wait_until(lambda: _tasks_running(env), 60, "every task running again")
         recover_s = time.monotonic() - killed_at
         result: LoadResult = load.result()
-        return _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [])
+        seen_ok, seen = True, "prometheus not started (MOVIEVIEWS_PROMETHEUS=off)"
+        if base.prometheus:
+            since = time.monotonic() - killed_at
+            seen_ok, seen = observed.restart_and_checkpoint_age_moved(base, str(env.job_id), since)
+        report = _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [seen])
+        return dataclasses.replace(report, passed=report.passed and seen_ok)
 
 
 def _restored_since(env: DrillEnv, epoch_ms: float) -> bool:

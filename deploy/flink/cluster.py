@@ -87,8 +87,15 @@ def _link_lib(paths: StatePaths) -> None:
         (lib / jar.name).symlink_to(jar)
 
 
-def _spawn(script: str, component: str, paths: StatePaths) -> int:
-    argv = ["bash", str(PYFLINK_HOME / "bin" / script), "start-foreground"]
+def _spawn(script: str, component: str, paths: StatePaths, metrics_port: int) -> int:
+    # A reporter port per process: one scrape target each, and a restarted TaskManager keeps its target.
+    argv = [
+        "bash",
+        str(PYFLINK_HOME / "bin" / script),
+        "start-foreground",
+        "-D",
+        f"metrics.reporter.prom.port={metrics_port}",
+    ]
     return procs.spawn(
         argv, paths.pid_file(component), paths.log_file(component), flink_env(paths), paths.flink
     )
@@ -99,15 +106,17 @@ def start_jobmanager(settings: Settings, paths: StatePaths) -> int | None:
         return None
     procs.ensure_port_free(settings.flink_rest_port, "the Flink JobManager (REST and web UI)")
     procs.ensure_port_free(settings.flink_rpc_port, "the Flink JobManager (RPC)")
+    procs.ensure_port_free(settings.flink_jobmanager_metrics_port, "the Flink JobManager (metrics)")
     _write_conf(settings, paths)
     _link_lib(paths)
-    return _spawn("jobmanager.sh", JOBMANAGER, paths)
+    return _spawn("jobmanager.sh", JOBMANAGER, paths, settings.flink_jobmanager_metrics_port)
 
 
-def start_taskmanager(paths: StatePaths) -> int | None:
+def start_taskmanager(settings: Settings, paths: StatePaths) -> int | None:
     if procs.read_pid(paths.pid_file(TASKMANAGER)):
         return None
-    return _spawn("taskmanager.sh", TASKMANAGER, paths)
+    procs.ensure_port_free(settings.flink_taskmanager_metrics_port, "the Flink TaskManager (metrics)")
+    return _spawn("taskmanager.sh", TASKMANAGER, paths, settings.flink_taskmanager_metrics_port)
 
 
 def rest(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:

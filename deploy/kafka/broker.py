@@ -6,13 +6,14 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
     NewTopic,
+    OffsetSpec,
     ResourceType,
 )
 
@@ -99,6 +100,16 @@ def admin(settings: Settings) -> AdminClient:
     return AdminClient(
         {"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 3}
     )
+
+
+def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The log end offset (high watermark) of each (topic, partition)."""
+    if not partitions:
+        return {}
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    client = admin(settings)  # held until the answers are in: a collected client never completes its futures
+    futures = client.list_offsets({TopicPartition(t, p): latest for t, p in partitions}, request_timeout=5)
+    return {(tp.topic, tp.partition): f.result(timeout=10).offset for tp, f in futures.items()}
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:

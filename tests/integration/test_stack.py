@@ -23,7 +23,7 @@ from deploy.wait import wait_until
 
 def test_status_reports_every_component_healthy(stack: Settings) -> None:
     health = {h.component: h for h in stack_module.status(stack)}
-    assert set(health) == {"kafka", "retention", "flink", "postgres"}
+    assert set(health) == {"kafka", "retention", "flink", "postgres", "prometheus"}
     assert all(h.ok for h in health.values()), health
 
 

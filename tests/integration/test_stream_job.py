@@ -108,7 +108,7 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
     assert all(
         isinstance(letter["offset"], int) and isinstance(letter["partition"], int) for letter in letters
     )
-    wait_until(lambda: flinkrest.dead_letters(isolated, job) == len(poison), 30, "deadLetters metric")
+    wait_until(lambda: flinkrest.dead_letters(isolated, job) == len(poison), 30, "dead-letter metric")
     # The registration comes on its own topic and may land a batch after the views' exact counts.
     wait_until(lambda: registered(isolated, "movie-0") == ("Alien", 1979, "sci-fi"), 30, "registration")
 

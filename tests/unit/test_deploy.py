@@ -89,9 +89,11 @@ def test_status_with_nothing_running_says_so(capsys: pytest.CaptureFixture[str])
             "MOVIEVIEWS_KAFKA_BOOTSTRAP": "127.0.0.1:1",
             "MOVIEVIEWS_PG_PORT": "2",
             "MOVIEVIEWS_FLINK_REST": "http://127.0.0.1:3",
+            "MOVIEVIEWS_PROMETHEUS_PORT": "4",
         }
     )
     assert status.run(build_parser("status").parse_args(["status"]), dead) == 1
     out = capsys.readouterr().out
-    assert "kafka     UNHEALTHY" in out
+    assert "kafka      UNHEALTHY" in out
+    assert "prometheus UNHEALTHY" in out
     assert "nothing is running: start the stack with `deploy/movieviews up`" in out

@@ -1,0 +1,49 @@
+"""What Prometheus saw during a drill: the figures an operator alerts on must move when the drill breaks
+something, read back through Prometheus' HTTP API (the shipped scrape config and recording rules)."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from deploy.errors import NotReadyError
+from deploy.prometheus import server as prometheus
+from deploy.settings import Settings
+from deploy.wait import wait_until
+
+# Recording rules are evaluated every 5 s on samples scraped every 2-5 s: a change shows within this.
+VISIBLE_WITHIN_S = 60
+# A TaskManager kill stops checkpoints for at least the heartbeat timeout (8 s) plus a restart: the age
+# must rise past this (the rule's resolution is the 2 s scrape interval), then fall back under it.
+AGE_RISE_S = 6.0
+
+
+def _value(settings: Settings, promql: str) -> float | None:
+    query = urllib.parse.quote(promql)
+    result = prometheus.api(settings, f"/api/v1/query?query={query}")["result"]
+    return max((float(r["value"][1]) for r in result), default=None)
+
+
+def restart_and_checkpoint_age_moved(settings: Settings, job_id: str, since_s: float) -> tuple[bool, str]:
+    """After a TaskManager kill: restarts went up, the checkpoint age rose, and it fell back once the job
+    checkpointed again. Returns whether all three were seen, and what was."""
+    job = f'{{job_id="{job_id}"}}'
+    window = f"[{int(since_s) + 10}s]"
+    seen: dict[str, float | None] = {}
+
+    def moved() -> bool:
+        seen["restarts"] = _value(settings, f"max_over_time(movieviews:restarts_total{job}{window})")
+        seen["peak_age_s"] = _value(
+            settings, f"max_over_time(movieviews:checkpoint_age_seconds{job}{window})"
+        )
+        seen["age_s"] = _value(settings, f"movieviews:checkpoint_age_seconds{job}")
+        restarts, peak, age = seen["restarts"], seen["peak_age_s"], seen["age_s"]
+        return bool(restarts and peak and age is not None and peak >= AGE_RISE_S and age < peak)
+
+    try:
+        wait_until(moved, VISIBLE_WITHIN_S, "restarts and checkpoint age in Prometheus", interval_s=2)
+    except NotReadyError:
+        return False, f"prometheus figures did not move as expected: {seen}"
+    return (
+        True,
+        f"prometheus saw {seen['restarts']:.0f} restart(s), checkpoint age peak {seen['peak_age_s']:.1f}s",
+    )

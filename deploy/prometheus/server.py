@@ -1,0 +1,138 @@
+"""Prometheus from Debian's `prometheus` package: installed when missing, its config and alert rules written
+from this folder's templates, its data under the state dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import string
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from deploy import procs
+from deploy.errors import DeployError, MissingToolError
+from deploy.paths import DEPLOY_DIR, StatePaths
+from deploy.settings import Settings
+
+COMPONENT = "prometheus"
+TEMPLATES = DEPLOY_DIR / "prometheus"
+# Two days of samples at these scrape intervals are a few hundred MB at most; the stack is rebuilt often.
+RETENTION = "2d"
+# Another engineer's apt-get may hold the dpkg lock for a while; waiting beats failing.
+APT_LOCK_TIMEOUT_S = 300
+
+
+def ensure_installed() -> tuple[Path, Path]:
+    """The `prometheus` and `promtool` binaries, installing the Debian package when they are missing."""
+    found = _binaries()
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise MissingToolError("Prometheus is missing: run `sudo apt-get install -y prometheus`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lock = f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT_S}"
+    for argv in (
+        ["apt-get", "-o", lock, "update", "-q"],
+        ["apt-get", "-o", lock, "install", "-y", "-q", "--no-install-recommends", "prometheus"],
+    ):
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise DeployError(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-400:]}")
+    found = _binaries()
+    if not found:
+        raise DeployError("apt-get installed prometheus but `prometheus` or `promtool` is not on PATH")
+    return found
+
+
+def _binaries() -> tuple[Path, Path] | None:
+    server, tool = shutil.which("prometheus"), shutil.which("promtool")
+    return (Path(server), Path(tool)) if server and tool else None
+
+
+def write_config(settings: Settings, conf: Path) -> Path:
+    """Writes prometheus.yml and rules.yml for these settings into `conf`; returns prometheus.yml."""
+    conf.mkdir(parents=True, exist_ok=True)
+    rules = conf / "rules.yml"
+    values = {
+        "rules": rules,
+        "jobmanager_port": settings.flink_jobmanager_metrics_port,
+        "taskmanager_port": settings.flink_taskmanager_metrics_port,
+        "api_host": settings.api_host,
+        "api_port": settings.api_port,
+        "prometheus_port": settings.prometheus_port,
+        "checkpoint_age_alert_s": CHECKPOINT_AGE_INTERVALS * settings.checkpoint_interval_ms // 1000,
+    }
+    rules.write_text(_fill("rules.yml", values))
+    config = conf / "prometheus.yml"
+    config.write_text(_fill("prometheus.yml", values))
+    return config
+
+
+# The checkpoint-age alert fires past this many checkpoint intervals (plus the 2 s scrape resolution).
+CHECKPOINT_AGE_INTERVALS = 15
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    return string.Template((TEMPLATES / template).read_text()).substitute(values)
+
+
+def check(settings: Settings, conf: Path) -> list[str]:
+    """`promtool check config` and `promtool check rules` on the files written for `settings`: the
+    problems found, if any."""
+    _, promtool = ensure_installed()
+    config = write_config(settings, conf)
+    problems = []
+    for argv in (["check", "config", str(config)], ["check", "rules", str(conf / "rules.yml")]):
+        proc = subprocess.run([str(promtool), *argv], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            problems.append(f"promtool {' '.join(argv)}:\n{(proc.stdout + proc.stderr).strip()}")
+    return problems
+
+
+def start(settings: Settings, paths: StatePaths) -> int | None:
+    """Starts Prometheus unless it already runs, then it only rereads its configuration (SIGHUP), rewritten
+    for these settings. Returns the pid it started, if any."""
+    config = write_config(settings, paths.home / "prometheus" / "conf")
+    running = procs.read_pid(paths.pid_file(COMPONENT))
+    if running:
+        os.kill(running, signal.SIGHUP)
+        return None
+    server, _ = ensure_installed()
+    procs.ensure_port_free(settings.prometheus_port, "Prometheus")
+    data = paths.home / "prometheus" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(server),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        f"--storage.tsdb.retention.time={RETENTION}",
+        f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
+    ]
+    return procs.spawn(argv, paths.pid_file(COMPONENT), paths.log_file(COMPONENT), os.environ, paths.home)
+
+
+def api(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:
+    """GET on Prometheus' HTTP API; returns `data` of the answer."""
+    url = f"{settings.prometheus_url}{path}"
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+        return json.load(response)["data"]
+
+
+def targets(settings: Settings) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api(settings, "/api/v1/targets?state=active")["activeTargets"]
+    return found
+
+
+def healthy(settings: Settings) -> tuple[bool, str]:
+    try:
+        found = targets(settings)
+    except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+        return False, f"GET {settings.prometheus_url}/api/v1/targets failed: {exc}"
+    down = sorted(t["labels"]["job"] for t in found if t["health"] != "up")
+    detail = f"GET /api/v1/targets: {len(found) - len(down)}/{len(found)} targets up"
+    return True, detail + (f" (down: {', '.join(down)})" if down else "")

@@ -1,0 +1,191 @@
+"""The API's Prometheus metrics, served at /metrics, correct with several worker processes.
+
+`movieviews serve` points `PROMETHEUS_MULTIPROC_DIR` at an emptied folder before any worker imports
+prometheus_client: each worker then writes its samples to files there, and whichever worker answers a
+scrape sums them all (prometheus_client's multiprocess mode). Without the variable (tests, one process) the
+default registry serves them. Labels take a fixed set of values: operations and outcomes, never ids.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from confluent_kafka import KafkaException
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from readmodel.errors import DatabaseUnavailableError
+from readmodel.server import MULTIPROC_ENV
+from readmodel.store import MovieStatsStore
+
+if TYPE_CHECKING:
+    from readmodel.health import KafkaProbe  # health imports the REST module, which counts through this one
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# From a cached response (~0.1 ms) to a publish that waits out a broker timeout (5 s).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# `operation` label values: GraphQL root fields and REST routes; anything else is "other".
+OPERATIONS = (
+    "topMovies",
+    "movie",
+    "recordView",
+    "registerMovie",
+    "rest_register_movie",
+    "rest_record_view",
+    "rest_views",
+    "graphiql",
+    "healthz",
+    "readyz",
+    "metrics",
+    "other",
+)
+OTHER = "other"
+# Flink's Prometheus reporter writes every other character of a label value as "_" (movie-views: movie_views).
+FLINK_LABEL_VALUE = re.compile(r"[^a-zA-Z0-9_]")
+
+REQUEST_SECONDS = Histogram(
+    "movieviews_api_request_duration_seconds",
+    "Time from request to the end of the response, by operation",
+    ["operation"],
+    buckets=LATENCY_BUCKETS,
+)
+RECORD_VIEWS = Counter(
+    "movieviews_api_record_views",
+    "recordView calls (GraphQL, REST): acknowledged by Kafka, failed (no acknowledgement), invalid argument",
+    ["outcome"],
+)
+RESPONSE_CACHE = Counter(
+    "movieviews_api_response_cache_requests",
+    "Query requests by how the reused-response cache answered: hit (fresh), stale (served during its "
+    "recomputation), miss (executed)",
+    ["result"],
+)
+SUBSCRIPTIONS_OPEN = Gauge(
+    "movieviews_api_subscriptions_open",
+    "GraphQL subscriptions open now, all workers",
+    multiprocess_mode="livesum",
+)
+RATE_LIMIT_REFUSALS = Counter(
+    "movieviews_api_rate_limit_refusals",
+    "Requests refused by a limit (rate: requests per key; cost: query cost per key)",
+    ["limit"],
+)
+
+# Every label value has a sample from the start, so a query for any of them finds one.
+for _operation in OPERATIONS:
+    REQUEST_SECONDS.labels(_operation)
+for _outcome in ("acknowledged", "failed", "invalid"):
+    RECORD_VIEWS.labels(_outcome)
+for _result in ("hit", "stale", "miss"):
+    RESPONSE_CACHE.labels(_result)
+for _limit in ("rate", "cost"):
+    RATE_LIMIT_REFUSALS.labels(_limit)
+
+
+class _Pipeline(Collector):
+    """Figures measured when scraped, by whichever worker answers: the read model's freshness (now minus the
+    newest snapshot's `updated_at`) and the log end offset of each partition of the event topics, from which
+    the scrape's rules subtract the job's position (lag per partition)."""
+
+    def __init__(self, newest: datetime | None, end_offsets: dict[tuple[str, int], int]) -> None:
+        self._newest = newest
+        self._end_offsets = end_offsets
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        ends = GaugeMetricFamily(
+            "movieviews_kafka_log_end_offset",
+            "Offset the next record of each event-topic partition gets (topic as Flink's reporter writes it)",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), offset in sorted(self._end_offsets.items()):
+            ends.add_metric([FLINK_LABEL_VALUE.sub("_", topic), str(partition)], offset)
+        if self._newest is None:
+            return [ends]
+        newest = self._newest.timestamp()
+        return [
+            ends,
+            GaugeMetricFamily(
+                "movieviews_readmodel_newest_snapshot_timestamp_seconds",
+                "updated_at of the newest row in movie_stats (Unix time)",
+                value=newest,
+            ),
+            GaugeMetricFamily(
+                "movieviews_readmodel_freshness_seconds",
+                "Now minus the newest snapshot's updated_at",
+                value=max(0.0, time.time() - newest),
+            ),
+        ]
+
+
+def exposition(newest_snapshot: datetime | None, end_offsets: dict[tuple[str, int], int]) -> bytes:
+    """The text exposition of every worker's metrics plus the figures measured now (`_Pipeline`)."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    freshness = CollectorRegistry(auto_describe=False)
+    freshness.register(_Pipeline(newest_snapshot, end_offsets))
+    return generate_latest(registry) + generate_latest(freshness)
+
+
+def endpoint(
+    store: MovieStatsStore, kafka: KafkaProbe, topics: list[str]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(request: Request) -> Response:
+        # An outage leaves its figure out of this scrape; /readyz and the alert rules tell of the outage.
+        try:
+            _, newest = await store.totals()
+        except DatabaseUnavailableError:
+            newest = None
+        try:
+            ends = await kafka.end_offsets(topics)
+        except (KafkaException, TimeoutError):
+            ends = {}
+        return Response(exposition(newest, ends), media_type=CONTENT_TYPE)
+
+    return metrics
+
+
+class RequestMetrics:
+    """ASGI middleware: times each HTTP request under its operation, which the GraphQL view sets per request
+    (`request.state.operation`) and a route otherwise gives by its name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            REQUEST_SECONDS.labels(operation_of(scope)).observe(time.perf_counter() - started)
+
+
+def operation_of(scope: Scope) -> str:
+    operation = scope.get("state", {}).get("operation")
+    if operation is None:
+        route = scope.get("route")
+        operation = getattr(route, "name", OTHER)
+    return operation if operation in OPERATIONS else OTHER

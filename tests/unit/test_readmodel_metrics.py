@@ -1,0 +1,65 @@
+"""The API's metric families: names, label values, the freshness figure, operations of requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from readmodel.metrics import exposition, operation_of
+from readmodel.view import classify
+
+
+def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def test_every_family_has_a_sample_before_any_request() -> None:
+    names = {name for name, _ in samples(exposition(None, {}))}
+    assert {
+        "movieviews_api_request_duration_seconds_count",
+        "movieviews_api_record_views_total",
+        "movieviews_api_response_cache_requests_total",
+        "movieviews_api_subscriptions_open",
+        "movieviews_api_rate_limit_refusals_total",
+    } <= names
+    assert "movieviews_readmodel_freshness_seconds" not in names  # no snapshot yet: no figure
+
+
+def test_freshness_and_log_end_offsets_are_measured_at_scrape() -> None:
+    newest = datetime.now(UTC) - timedelta(seconds=30)
+    got = samples(exposition(newest, {("movie-views", 3): 42}))
+    assert 30 <= got[("movieviews_readmodel_freshness_seconds", ())] < 40
+    assert got[("movieviews_readmodel_newest_snapshot_timestamp_seconds", ())] == newest.timestamp()
+    # the topic written as Flink's reporter writes the source's labels, so the two can be joined
+    assert got[("movieviews_kafka_log_end_offset", (("partition", "3"), ("topic", "movie_views")))] == 42
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("{ topMovies(limit: 3) { entries { rank } } }", (True, "topMovies")),
+        ('query Q { movie(id: "m") { id } }', (True, "movie")),
+        ('mutation { recordView(movieId: "m") { eventId } }', (False, "recordView")),
+        ("{ __typename }", (True, "other")),
+        ("{ not valid", (False, "other")),
+    ],
+)
+def test_requests_are_timed_under_their_root_field(query: str, expected: tuple[bool, str]) -> None:
+    assert classify(orjson.dumps({"query": query})) == expected
+
+
+def test_operation_falls_back_to_the_route_name_and_never_to_an_unknown_value() -> None:
+    class Route:
+        name = "rest_record_view"
+
+    assert operation_of({"route": Route()}) == "rest_record_view"
+    assert operation_of({"state": {"operation": "topMovies"}, "route": Route()}) == "topMovies"
+    assert operation_of({"state": {"operation": "m-123"}}) == "other"
+    assert operation_of({}) == "other"
