@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
 
 from deploy.settings import ConfigError, Settings
+from readmodel.logs import logging_config
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"movieviews: {exc}", file=sys.stderr)
         return 2
+    # Warnings and errors of the libraries the commands use; `serve` configures its own (INFO) the same way.
+    logging.config.dictConfig(logging_config(settings.json_logs, "WARNING"))
     module = importlib.import_module(args.module)
     return int(module.run(args, settings))
 

@@ -50,6 +50,9 @@ DECLARED: dict[str, Setting] = {
     "flink_taskmanager_metrics_port": Setting(
         "MOVIEVIEWS_FLINK_TASKMANAGER_METRICS_PORT", "9250", "TaskManager's Prometheus endpoint (/metrics)"
     ),
+    "json_logs": Setting(
+        "MOVIEVIEWS_JSON_LOGS", "off", "API and CLI log lines as JSON objects, with request ids: on or off"
+    ),
     "prometheus": Setting("MOVIEVIEWS_PROMETHEUS", "on", "`up` starts Prometheus: on or off"),
     "prometheus_port": Setting("MOVIEVIEWS_PROMETHEUS_PORT", "9090", "Prometheus web UI and HTTP API"),
     "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
@@ -83,6 +86,7 @@ class Settings:
     flink_rpc_port: int
     flink_jobmanager_metrics_port: int
     flink_taskmanager_metrics_port: int
+    json_logs: bool
     prometheus: bool
     prometheus_port: int
     api_host: str

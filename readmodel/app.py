@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from deploy.settings import Settings
 from readmodel import health, metrics, rest
 from readmodel.commands import Publisher
+from readmodel.logs import RequestIds
 from readmodel.runtime import MAIN_JOB, Runtime
 from readmodel.schema import build_schema
 from readmodel.view import WEB_DIR, ReadModelGraphQL
@@ -69,6 +70,10 @@ def create_app(
             name="metrics",
         ),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(metrics.RequestMetrics)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestIds), Middleware(metrics.RequestMetrics)],
+    )
     app.state.runtime = runtime
     return app

@@ -12,6 +12,7 @@ import uvicorn
 
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from readmodel.logs import logging_config
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,
         # Clients and the benchmark keep connections open between requests.
         timeout_keep_alive=30,
+        log_config=logging_config(settings.json_logs),
     )
     return 0
 

@@ -1,0 +1,86 @@
+"""The API's log lines: plain text or one JSON object a line (`MOVIEVIEWS_LOG_FORMAT=json`), each carrying the
+id of the request it was written for.
+
+A request's id is the client's `X-Request-ID` when it sends a sane one, else a new one; it comes back in the
+response's `X-Request-ID` header, so a client's complaint can be matched to the API's lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"x-request-id"
+# A client's id is echoed into logs: bounded and plain, so it cannot forge lines or bloat them.
+CLIENT_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def logging_config(json_lines: bool, level: str = "INFO") -> dict[str, Any]:
+    """A `logging.config.dictConfig` for uvicorn's and the application's loggers alike."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if json_lines else {"format": TEXT_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S%z"}
+    )
+    handler = {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request_id"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"line": formatter},
+        "handlers": {"stderr": {**handler, "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")},
+    }
+
+
+class RequestIds:
+    """ASGI middleware: the request's id in REQUEST_ID while it is served, and in the response's header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self._app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(HEADER, b"")
+        request_id = given.decode() if CLIENT_ID.fullmatch(given) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)

@@ -1,0 +1,49 @@
+"""The API's log lines: JSON objects with the request's id, which also comes back in the response."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from readmodel.logs import RequestIds, logging_config
+
+log = logging.getLogger("movieviews.test")
+
+
+def app() -> Starlette:
+    async def hello(request: Request) -> Response:
+        log.warning("answering %s", request.url.path)
+        return PlainTextResponse("hi")
+
+    return Starlette(routes=[Route("/hello", hello)], middleware=[Middleware(RequestIds)])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_each_line_is_json_with_the_request_id_the_client_got(
+    anyio_backend: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(logging_config(json_lines=True))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app()), base_url="http://api") as client:
+            given = await client.get("/hello", headers={"X-Request-ID": "abc-123"})
+            made = await client.get("/hello")
+            forged = await client.get("/hello", headers={"X-Request-ID": "a\nb"})
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, "root": {"handlers": []}})
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(made.headers["x-request-id"]) == 32
+    assert forged.headers["x-request-id"] not in ("a\nb", "")
+    ids = [line["request_id"] for line in lines if line["logger"] == "movieviews.test"]
+    assert ids == ["abc-123", made.headers["x-request-id"], forged.headers["x-request-id"]]
+    assert lines[0]["message"] == "answering /hello" and lines[0]["level"] == "WARNING"
