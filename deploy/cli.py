@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "produce": ("ingest.loadgen", "publish MovieViewed events: Zipf popularity, ground-truth file"),
     "job": ("stream.cli", "the stream job: submit, run-local, stop, status"),
     "serve": ("readmodel.server", "serve the GraphQL API (uvicorn)"),
+    "keys": ("readmodel.keys_cli", "API keys: create (shown once), list, revoke"),
     "demo": ("deploy.commands.demo", "register movies, record views through GraphQL, watch topMovies"),
     "drill": ("deploy.drills.cli", "fault drills against the real stack, with a pass/fail report"),
     "bench": ("deploy.bench.cli", "benchmarks that print tables and write JSON"),

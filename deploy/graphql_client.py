@@ -23,8 +23,9 @@ class GraphQLClientError(DeployError):
 
 
 class GraphQLClient:
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
 
     def __enter__(self) -> GraphQLClient:
         return self

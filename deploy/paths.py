@@ -70,6 +70,11 @@ class StatePaths:
     def truth(self) -> Path:
         return self.home / "truth"
 
+    @property
+    def demo_key(self) -> Path:
+        """The API key `up` makes for the demo (mode 600): the demo sends it like any client."""
+        return self.home / "demo-api-key"
+
     def pid_file(self, component: str) -> Path:
         return self.run / f"{component}.pid"
 

@@ -59,6 +59,16 @@ DECLARED: dict[str, Setting] = {
     "api_port": Setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port"),
     "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
     "top_limit_max": Setting("MOVIEVIEWS_TOP_LIMIT_MAX", "100", "largest topMovies limit"),
+    "api_key_pepper": Setting(
+        "MOVIEVIEWS_API_KEY_PEPPER",
+        "movieviews-local-pepper",
+        "HMAC key for stored API keys; set it in production",
+    ),
+    "api_reads_need_key": Setting("MOVIEVIEWS_API_READS_NEED_KEY", "off", "on: queries need an API key too"),
+    "api_key_rate": Setting("MOVIEVIEWS_API_KEY_RATE", "100", "requests/s per API key (burst: twice that)"),
+    "api_anonymous_rate": Setting(
+        "MOVIEVIEWS_API_ANONYMOUS_RATE", "20", "requests/s per client address without a key (burst: twice)"
+    ),
     "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
     "flush_interval_ms": Setting(
         "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
@@ -93,6 +103,10 @@ class Settings:
     api_port: int
     api_workers: int
     top_limit_max: int
+    api_key_pepper: str
+    api_reads_need_key: bool
+    api_key_rate: int
+    api_anonymous_rate: int
     checkpoint_interval_ms: int
     flush_interval_ms: int
 

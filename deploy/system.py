@@ -100,3 +100,19 @@ def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], Non
     start_api(settings, paths)
     say(f"GraphQL API (GraphiQL) at {settings.api_url}/graphql")
     say(f"live dashboard at {settings.api_url}/dashboard")
+    ensure_demo_key(settings, paths)
+    say(f"demo API key (views:write, movies:write) in {paths.demo_key}: send it as `Authorization: Bearer`")
+
+
+def ensure_demo_key(settings: Settings, paths: StatePaths) -> str:
+    """The demo's key: the one in the file while it is live, else a new one written there."""
+    from readmodel import apikeys
+
+    path = paths.demo_key
+    known = path.read_text().strip() if path.exists() else ""
+    if known and apikeys.is_live(settings.owner_dsn, settings.api_key_pepper, known):
+        return known
+    key = apikeys.create(settings.owner_dsn, settings.api_key_pepper, "demo", ["views:write", "movies:write"])
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key

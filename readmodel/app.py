@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from deploy.settings import Settings
 from readmodel import health, metrics, rest
 from readmodel.commands import Publisher
+from readmodel.guard import Guard
 from readmodel.logs import RequestIds
 from readmodel.runtime import MAIN_JOB, Runtime
 from readmodel.schema import build_schema
@@ -29,10 +30,12 @@ def create_app(
     publisher: Publisher | None = None,
     assets_dir: Path | None = None,
     job_name: str = MAIN_JOB,
+    buckets_file: Path | None = None,
 ) -> Starlette:
     """`assets_dir` holds the unpacked WebJars GraphiQL needs (served under /assets); `job_name` is the
-    stream job whose health the dashboard shows."""
-    runtime = Runtime(settings, publisher, job_name)
+    stream job whose health the dashboard shows; `buckets_file` is the rate-limit table the server's worker
+    processes share (readmodel.ratelimit): without it the buckets are this process's own."""
+    runtime = Runtime(settings, publisher, job_name, buckets_file)
     graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache)
 
     @asynccontextmanager
@@ -70,10 +73,12 @@ def create_app(
             name="metrics",
         ),
     ]
+    guard = Middleware(Guard, keys=runtime.keys, buckets=runtime.buckets, config=runtime.guard)
+    # The guard innermost: its refusals get a request id and are counted in the metrics too.
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestIds), Middleware(metrics.RequestMetrics)],
+        middleware=[Middleware(RequestIds), Middleware(metrics.RequestMetrics), guard],
     )
     app.state.runtime = runtime
     return app

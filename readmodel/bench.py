@@ -20,10 +20,12 @@ import orjson
 import uvloop
 
 from deploy.settings import Settings
+from readmodel import apikeys
 
 TOP = "query Top($limit: Int!) { topMovies(limit: $limit) { asOf entries { rank viewCount movie { id } } } }"
 MOVIE = "query Movie($id: ID!) { movie(id: $id) { id title viewCount lastViewedAt } }"
 WARMUP_S = 1.0
+BENCH_KEY_RATE = 10_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,25 +47,36 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def bench_read(
     settings: Settings, base_url: str, clients: Sequence[int] = (1, 10, 50), seconds: float = 10.0
 ) -> dict[int, dict[str, Any]]:
-    requests = _requests(base_url, _some_movie_id(base_url, settings.top_limit_max))
-    return {n: uvloop.run(_level(base_url, requests, n, seconds)) for n in clients}
+    # A client like any other, with a key of its own whose rate is far above what it can send.
+    key = apikeys.create(settings.owner_dsn, settings.api_key_pepper, "bench-read", [], BENCH_KEY_RATE)
+    try:
+        movie_id = _some_movie_id(base_url, settings.top_limit_max, key)
+        bodies = [
+            orjson.dumps({"query": TOP, "variables": {"limit": 10}}),
+            orjson.dumps({"query": MOVIE, "variables": {"id": movie_id}}),
+        ]
+        requests = raw_requests(base_url, bodies, key)
+        return {n: uvloop.run(level(base_url, requests, n, seconds)) for n in clients}
+    finally:
+        apikeys.revoke(settings.owner_dsn, apikeys.key_id(key))
 
 
-def _some_movie_id(base_url: str, limit: int) -> str:
+def _some_movie_id(base_url: str, limit: int, key: str) -> str:
     body = {"query": TOP, "variables": {"limit": min(10, limit)}}
-    entries = httpx.post(f"{base_url}/graphql", json=body, timeout=10).json()["data"]["topMovies"]["entries"]
+    headers = {"Authorization": f"Bearer {key}"}
+    response = httpx.post(f"{base_url}/graphql", json=body, headers=headers, timeout=10)
+    entries = response.json()["data"]["topMovies"]["entries"]
     return str(entries[0]["movie"]["id"]) if entries else "m-0001"
 
 
-def _requests(base_url: str, movie_id: str) -> list[bytes]:
+def raw_requests(base_url: str, bodies: list[bytes], key: str | None) -> list[bytes]:
+    """Ready HTTP/1.1 POSTs to /graphql, sent by `key` (None: anonymously)."""
     host = urlsplit(base_url).netloc
-    bodies = [
-        orjson.dumps({"query": TOP, "variables": {"limit": 10}}),
-        orjson.dumps({"query": MOVIE, "variables": {"id": movie_id}}),
-    ]
+    authorization = f"Authorization: Bearer {key}\r\n" if key else ""
     return [
         (
             f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"{authorization}"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
@@ -71,7 +84,7 @@ def _requests(base_url: str, movie_id: str) -> list[bytes]:
     ]
 
 
-async def _level(base_url: str, requests: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+async def level(base_url: str, requests: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
     url = urlsplit(base_url)
     latencies: list[float] = []
     errors = [0]
@@ -84,8 +97,10 @@ async def _level(base_url: str, requests: list[bytes], clients: int, seconds: fl
         while (now := time.perf_counter()) < stop_at:
             writer.write(requests[i % len(requests)])
             i += 1
-            ok = await _read_response(reader)
+            head, body = await read_response(reader)
             done = time.perf_counter()
+            # A GraphQL error still answers 200; the top-level "errors" key is what marks it.
+            ok = head.startswith(b"HTTP/1.1 200") and b'"errors"' not in body
             if now >= measure_from:
                 latencies.append(done - now)
                 errors[0] += not ok
@@ -103,12 +118,11 @@ async def _level(base_url: str, requests: list[bytes], clients: int, seconds: fl
     }
 
 
-async def _read_response(reader: asyncio.StreamReader) -> bool:
+async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The head and body of one HTTP/1.1 response with a Content-Length."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    body = await reader.readexactly(length)
-    # A GraphQL error still answers 200; the top-level "errors" key is what marks it.
-    return head.startswith(b"HTTP/1.1 200") and b'"errors"' not in body
+    return head, await reader.readexactly(length)

@@ -6,9 +6,15 @@ from a resolver is all it takes. Anything else is a bug and is masked before it 
 
 from __future__ import annotations
 
+import math
+
 
 class ReadModelError(Exception):
     code = "INTERNAL"
+    # The REST status; GraphQL keeps 200 except for the codes in view.GRAPHQL_STATUS.
+    http_status = 400
+    # Seconds a client should wait before retrying (the Retry-After header), when waiting helps.
+    retry_after: float | None = None
 
     def __init__(self, message: str, suggestion: str, argument: str | None = None) -> None:
         super().__init__(message)
@@ -17,11 +23,24 @@ class ReadModelError(Exception):
         self.argument = argument
 
     @property
-    def extensions(self) -> dict[str, str]:
-        ext = {"code": self.code, "suggestion": self.suggestion}
+    def extensions(self) -> dict[str, object]:
+        ext: dict[str, object] = {"code": self.code, "suggestion": self.suggestion}
         if self.argument is not None:
             ext["argument"] = self.argument
+        if self.retry_after is not None:
+            # To the millisecond, rounded up; the Retry-After header can only say whole seconds.
+            ext["retryAfterSeconds"] = math.ceil(self.retry_after * 1000) / 1000
         return ext
+
+
+def http_headers(error: ReadModelError) -> dict[str, str]:
+    headers = {}
+    if error.retry_after is not None:
+        # Retry-After carries whole seconds: rounded up, so a client that waits that long is let through.
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if error.code == "UNAUTHENTICATED":
+        headers["WWW-Authenticate"] = 'Bearer realm="movieviews"'
+    return headers
 
 
 class InvalidArgumentError(ReadModelError):
@@ -44,6 +63,7 @@ class MovieNotFoundError(ReadModelError):
 
 class DatabaseUnavailableError(ReadModelError):
     code = "DATABASE_UNAVAILABLE"
+    http_status = 503
 
     def __init__(self) -> None:
         super().__init__(
@@ -54,9 +74,58 @@ class DatabaseUnavailableError(ReadModelError):
 
 class BrokerUnavailableError(ReadModelError):
     code = "BROKER_UNAVAILABLE"
+    http_status = 503
 
     def __init__(self, detail: str) -> None:
         super().__init__(
             f"The event was not acknowledged by Kafka: {detail}",
             "Retry the mutation shortly; nothing was recorded. Queries keep working.",
         )
+
+
+class OverloadedError(ReadModelError):
+    """The database is up but busy: every pooled connection is taken, or a statement ran out of time."""
+
+    code = "OVERLOADED"
+    http_status = 503
+    retry_after = 1.0
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"The read model is busy: {detail}",
+            "Retry after retryAfterSeconds (the Retry-After header); nothing is down.",
+        )
+
+
+class UnauthenticatedError(ReadModelError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            "Send a key from `movieviews keys create` as `Authorization: Bearer <key>` (or `X-API-Key`).",
+        )
+
+
+class ForbiddenError(ReadModelError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+    def __init__(self, key_id: str, scope: str) -> None:
+        super().__init__(
+            f"Key {key_id!r} lacks the scope {scope!r}",
+            f"Use a key created with `--scope {scope}` (or admin).",
+        )
+
+
+class RateLimitedError(ReadModelError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, who: str, rate_per_s: int, retry_after: float) -> None:
+        super().__init__(
+            f"Rate limit of {rate_per_s} requests/s (burst {2 * rate_per_s}) for {who} exceeded",
+            "Retry after retryAfterSeconds (the Retry-After header); a key with a higher --rate allows more.",
+        )
+        self.retry_after = retry_after

@@ -11,21 +11,20 @@ from starlette.routing import Route
 
 from readmodel.commands import Accepted, MovieInput, ViewInput
 from readmodel.context import ReadModelContext
-from readmodel.errors import BrokerUnavailableError, DatabaseUnavailableError, ReadModelError
 from readmodel.errors import InvalidArgumentError as Invalid
+from readmodel.errors import ReadModelError, http_headers
 
 DEFAULT_LIMIT = 10
 
 T = TypeVar("T")
 
 
-def json_response(content: object, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code, media_type="application/json")
+def json_response(content: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code, headers, media_type="application/json")
 
 
 def error_response(error: ReadModelError) -> Response:
-    unavailable = isinstance(error, DatabaseUnavailableError | BrokerUnavailableError)
-    return json_response({"error": error.message, **error.extensions}, 503 if unavailable else 400)
+    return json_response({"error": error.message, **error.extensions}, error.http_status, http_headers(error))
 
 
 def accepted_response(accepted: Accepted, status_code: int) -> Response:

@@ -1,15 +1,20 @@
-"""Everything one API process holds open: the read pool, the publisher, the LISTEN connection."""
+"""Everything one API process holds open: the read pool, the publisher, the LISTEN connection, the keys."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from deploy.settings import Settings
 from ingest.publisher import AsyncPublisher
+from readmodel.apikeys import KeyRing
 from readmodel.commands import Commands, Publisher
 from readmodel.context import ReadModelContext
 from readmodel.freshness import ChangeListener, ResponseCache, asyncpg_dsn
+from readmodel.guard import GuardConfig
 from readmodel.health import KafkaProbe
 from readmodel.live import Hub
 from readmodel.pipeline import PipelineProbe
+from readmodel.ratelimit import TokenBuckets
 from readmodel.store import MovieStatsStore, create_reader_engine
 
 # The stream job whose health the dashboard shows: the one `movieviews up` submits.
@@ -18,7 +23,11 @@ MAIN_JOB = "movieviews"
 
 class Runtime:
     def __init__(
-        self, settings: Settings, publisher: Publisher | None = None, job_name: str = MAIN_JOB
+        self,
+        settings: Settings,
+        publisher: Publisher | None = None,
+        job_name: str = MAIN_JOB,
+        buckets_file: Path | None = None,
     ) -> None:
         self.engine = create_reader_engine(settings.reader_url)
         self.store = MovieStatsStore(self.engine)
@@ -32,12 +41,20 @@ class Runtime:
         self.cache = ResponseCache()
         self.listener = ChangeListener(asyncpg_dsn(settings.reader_url), self.cache, self.hub)
         self.kafka = KafkaProbe(settings.kafka_bootstrap)
+        self.keys = KeyRing(self.engine, settings.api_key_pepper)
+        self.buckets = TokenBuckets(buckets_file)
+        self.guard = GuardConfig(
+            settings.api_reads_need_key, settings.api_key_rate, settings.api_anonymous_rate
+        )
 
     async def start(self) -> None:
         self.publisher.start()
         self.listener.start()
+        self.keys.start()
 
     async def stop(self) -> None:
+        await self.keys.stop()
+        self.buckets.close()
         await self.listener.stop()
         await self.hub.stop()
         self.publisher.close()

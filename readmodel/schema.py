@@ -7,7 +7,14 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
@@ -15,7 +22,14 @@ from strawberry.types import ExecutionContext, Info
 from readmodel import cursor
 from readmodel.commands import MovieInput, ViewInput
 from readmodel.context import ReadModelContext
-from readmodel.errors import InvalidArgumentError, MovieNotFoundError, ReadModelError
+from readmodel.cost import MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE
+from readmodel.errors import (
+    ForbiddenError,
+    InvalidArgumentError,
+    MovieNotFoundError,
+    ReadModelError,
+    UnauthenticatedError,
+)
 from readmodel.pipeline import PipelineStatus
 from readmodel.store import MovieRow, TopPage
 from readmodel.types import (
@@ -33,6 +47,7 @@ MAX_DEPTH = 6
 # QueryDepthLimiter's rule, built once: ValidationCache keys on the rule classes, and QueryDepthLimiter built
 # per request (as extension factories are) makes a new class each time, so every validation would miss.
 DEPTH_RULE = create_validator(MAX_DEPTH, should_ignore=None)
+ALIASES_RULE = aliases_validator(MAX_ALIASES)
 # Distinct query documents a worker keeps parsed and validated; clients send a handful of shapes.
 DOCUMENT_CACHE_SIZE = 256
 
@@ -66,6 +81,15 @@ async def movie(info: ReadModelInfo, id: strawberry.ID) -> Movie:
     return Movie.from_row(row)
 
 
+def require(info: ReadModelInfo, scope: str) -> None:
+    """The mutation's scope check; the view already refused mutations sent without a valid key."""
+    principal = info.context.principal
+    if principal is None:
+        raise UnauthenticatedError("This mutation writes: an API key is required")
+    if not principal.allows(scope):
+        raise ForbiddenError(principal.key_id, scope)
+
+
 async def record_view(
     info: ReadModelInfo,
     movie_id: strawberry.ID,
@@ -74,12 +98,14 @@ async def record_view(
     country: str | None = None,
     watch_seconds: int | None = None,
 ) -> EventAccepted:
+    require(info, "views:write")
     user = None if user_id is None else str(user_id)
     view = ViewInput(str(movie_id), user, device, country, watch_seconds)
     return EventAccepted.from_accepted(await info.context.commands.record_view(view))
 
 
 async def register_movie(info: ReadModelInfo, title: str, year: int, genre: str) -> EventAccepted:
+    require(info, "movies:write")
     accepted = await info.context.commands.register_movie(MovieInput(title, year, genre))
     return EventAccepted.from_accepted(accepted)
 
@@ -185,7 +211,8 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: AddValidationRules([DEPTH_RULE]),
+            lambda: MaxTokensLimiter(MAX_TOKENS),
+            lambda: AddValidationRules([DEPTH_RULE, ALIASES_RULE, ROOT_FIELDS_RULE]),
             lambda: MaskErrors(
                 should_mask_error=is_unexpected, error_message="Internal error; it was logged."
             ),

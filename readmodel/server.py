@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -44,7 +46,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # Clients and the benchmark keep connections open between requests.
         timeout_keep_alive=30,
         log_config=logging_config(settings.json_logs),
+        # The client address is the socket's peer: uvicorn would otherwise take X-Forwarded-For from any local
+        # client, and a caller could pick the address its anonymous rate limit is counted against.
+        proxy_headers=False,
     )
+    with contextlib.suppress(FileNotFoundError):
+        buckets_file(settings).unlink()
     return 0
 
 
@@ -62,4 +69,16 @@ def app_from_environment() -> Starlette:
     from readmodel.app import create_app
 
     settings = Settings.from_env(os.environ)
-    return create_app(settings, assets_dir=StatePaths(settings.home).web_assets)
+    return create_app(
+        settings, assets_dir=StatePaths(settings.home).web_assets, buckets_file=buckets_file(settings)
+    )
+
+
+def buckets_file(settings: Settings) -> Path:
+    """The rate-limit table the workers of one server (state dir and port) share. It is scratch state: in
+    memory-backed tmpfs where there is one, nothing is written back to disk."""
+    # A shared folder: TokenBuckets refuses a symlink or a file another user made there.
+    shared = Path("/dev/shm")  # noqa: S108
+    folder = shared if shared.is_dir() else settings.home / "run"
+    digest = hashlib.sha256(str(settings.home).encode()).hexdigest()[:12]
+    return folder / f"movieviews-{digest}-{settings.api_port}.buckets"

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from readmodel.cursor import Cursor
-from readmodel.errors import DatabaseUnavailableError
+from readmodel.errors import DatabaseUnavailableError, OverloadedError
 from readmodel.tables import movie_stats
 
 # Two workers x (5 + 5) stays far below Postgres' default 100 connections; a read takes well under a
@@ -22,8 +22,13 @@ POOL_SIZE = 5
 POOL_OVERFLOW = 5
 # A topMovies page is an index range scan; anything slower than this is a fault, not a query to wait for.
 STATEMENT_TIMEOUT_MS = 2000
-# Bounds connect and pool checkout so a dead Postgres gives a fast, clear error instead of a hung request.
+# Bounds connect so a dead Postgres gives a fast, clear error instead of a hung request.
 CONNECT_TIMEOUT_S = 2.0
+# How long a request waits for a pooled connection before it is told "busy, retry": a read holds one for well
+# under a millisecond, so waiting longer than this means the pool is saturated, not that one is about to free.
+POOL_WAIT_S = 0.5
+# Postgres' SQLSTATE for a statement cancelled by statement_timeout.
+QUERY_CANCELED = "57014"
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def create_reader_engine(url: str, statement_timeout_ms: int = STATEMENT_TIMEOUT
         url,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
-        pool_timeout=CONNECT_TIMEOUT_S,
+        pool_timeout=POOL_WAIT_S,
         # One round trip per checkout buys recovery on the first request after Postgres restarts.
         pool_pre_ping=True,
         connect_args={
@@ -104,14 +109,20 @@ class MovieStatsStore:
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        # Connection loss, refused connects, pool exhaustion, shutdown and statement timeouts are faults of
-        # the service, not of the request. Bad SQL or a missing grant is a bug and stays as it is.
+        # Pool exhaustion and statement timeouts mean Postgres is up but busy: "retry", not "down". Connection
+        # loss, refused connects and shutdown mean it is unavailable. Bad SQL or a missing grant is a bug.
         try:
             async with self._engine.connect() as conn:
                 yield conn
         except ProgrammingError:
             raise
-        except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+        except PoolTimeout as exc:
+            raise OverloadedError(f"all {POOL_SIZE + POOL_OVERFLOW} read connections are in use") from exc
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+                raise OverloadedError("a query ran out of its time") from exc
+            raise DatabaseUnavailableError() from exc
+        except (OSError, TimeoutError) as exc:
             raise DatabaseUnavailableError() from exc
 
 

@@ -6,7 +6,20 @@ migrations and the code agree, and so queries are built from typed columns.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, Table, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 # Constraint names follow one convention so migrations and `alembic check` compare like with like.
 metadata = MetaData(
@@ -39,3 +52,17 @@ Index(
 )
 # asOf is max(updated_at): one index probe instead of a scan.
 Index("ix_movie_stats_updated_at", movie_stats.c.updated_at)
+
+# The API's clients. Only the key's HMAC is stored; the key itself is shown once by `movieviews keys create`.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("secret_hash", LargeBinary, nullable=False),
+    # NULL: the default per-key rate of the API's settings.
+    Column("rate_per_s", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from functools import lru_cache
@@ -20,7 +21,10 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from readmodel.context import ReadModelContext
+from readmodel.cost import MAX_TOKENS
+from readmodel.errors import ReadModelError, UnauthenticatedError, http_headers
 from readmodel.freshness import ResponseCache
+from readmodel.guard import refusal
 from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE
 
 if TYPE_CHECKING:
@@ -37,6 +41,10 @@ WEB_DIR = Path(__file__).parent / "web"
 # Subscriptions a single WebSocket may hold at once: a dashboard needs four; a client opening hundreds on
 # one connection is a bug or an attack, and each one costs a task.
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+
+# GraphQL answers 200 with the error in the body, except where the status tells a client (or a proxy) what to
+# do: authenticate, stop, or retry later.
+GRAPHQL_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429, "OVERLOADED": 503}
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -72,11 +80,18 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             return
         request = Request(scope, receive)
         body = await request.body()
-        query, request.state.operation = classify(body)
+        operation, request.state.operation = _parse_request(body)
+        query = operation == OperationType.QUERY
         ready, fresh = self._cache.lookup(body)
         if ready is None or not (fresh or body in self._in_flight):
             result = "miss"
-            ready = await (self._respond_once(request, body) if query else self._respond(request, body))
+            if query:
+                ready = await self._respond_once(request, body)
+            elif operation is not None and scope.get("state", {}).get("principal") is None:
+                # Refused before execution: no part of a keyless mutation runs.
+                ready = refusal("/graphql", UnauthenticatedError("Mutations write: an API key is required"))
+            else:
+                ready = await self._respond(request, body)
         else:
             result = "hit" if fresh else "stale"
         if query:
@@ -108,6 +123,10 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
         if getattr(request.state, "reusable", False) and is_query(body):
             self._cache.put(body, response, generation, started_at)
+        error: ReadModelError | None = getattr(request.state, "telling_error", None)
+        if error is not None:
+            response.status_code = GRAPHQL_STATUS[error.code]
+            response.headers.update(http_headers(error))
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -118,12 +137,21 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Only clean results are reused: an error may be a passing outage.
         request.state.reusable = not result.errors
+        request.state.telling_error = next(
+            (
+                e.original_error
+                for e in result.errors or ()
+                if isinstance(e.original_error, ReadModelError) and e.original_error.code in GRAPHQL_STATUS
+            ),
+            None,
+        )
         return await super().process_result(request, result)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> ReadModelContext:
-        return self._context
+        principal = request.scope.get("state", {}).get("principal")
+        return self._context if principal is None else dataclasses.replace(self._context, principal=principal)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -139,21 +167,29 @@ def is_query(body: bytes) -> bool:
 def classify(body: bytes) -> tuple[bool, str]:
     """Whether the request is a query operation, and its first root field: the `operation` it is timed
     under (one of `readmodel.metrics.OPERATIONS`)."""
+    operation, name = _parse_request(body)
+    return operation == OperationType.QUERY, name
+
+
+def _parse_request(body: bytes) -> tuple[OperationType | None, str]:
+    """The type of the operation a request would run (None when it would not run: bad JSON, syntax), and
+    its first root field."""
     try:
         request: Any = orjson.loads(body)
         return _classify_operation(request["query"], request.get("operationName"))
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        return False, OTHER
+        return None, OTHER
 
 
 @lru_cache(maxsize=256)
-def _classify_operation(query: str, operation_name: str | None) -> tuple[bool, str]:
+def _classify_operation(query: str, operation_name: str | None) -> tuple[OperationType | None, str]:
     try:
-        operation = get_operation_ast(parse(query), operation_name)
+        # The same token limit as the schema's parser: an oversized document costs no more here than there.
+        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS), operation_name)
     except GraphQLSyntaxError:
-        return False, OTHER
+        return None, OTHER
     if operation is None:
-        return False, OTHER
+        return None, OTHER
     first = next(iter(operation.selection_set.selections), None)
     name = first.name.value if isinstance(first, FieldNode) else OTHER
-    return operation.operation == OperationType.QUERY, name if name in OPERATIONS else OTHER
+    return operation.operation, name if name in OPERATIONS else OTHER

@@ -11,6 +11,10 @@ from deploy.settings import Settings
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "produce": ("ingest.bench", "encode + produce: acknowledged events/s from one process"),
     "read": ("readmodel.bench", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
+    "guard": (
+        "deploy.bench.guard",
+        "recordView with keys (vs an API without), reads under a 2,000-alias attack",
+    ),
     "throughput": ("deploy.bench.throughput", "events/s to exact totals in Postgres, and vs a Flink SQL job"),
     "freshness": (
         "deploy.bench.freshness",

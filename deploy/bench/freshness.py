@@ -53,7 +53,7 @@ def bench_freshness(settings: Settings, rates: list[int], probes: int) -> dict[s
             wait_for_counts(env.settings, seeded.per_movie, 300)
             env.start_api()
             rows = []
-            with GraphQLClient(env.settings.api_url) as client:
+            with GraphQLClient(env.settings.api_url, env.api_key) as client:
                 for rate in rates:
                     latencies = _probe_under_load(env, client, probe_id, recorded, rate, probes)
                     recorded += probes

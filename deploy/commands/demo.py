@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import random
 
-from deploy.commands.common import report_errors
+from deploy.commands.common import paths_of, report_errors
 from deploy.graphql_client import GraphQLClient
 from deploy.settings import Settings
+from deploy.system import ensure_demo_key
 from deploy.wait import wait_until
 
 MOVIES = [
@@ -37,7 +38,7 @@ def _print_top(page: dict[str, object], titles: dict[str, str]) -> None:
 @report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
     rng = random.Random(7)
-    with GraphQLClient(settings.api_url) as client:
+    with GraphQLClient(settings.api_url, ensure_demo_key(settings, paths_of(settings))) as client:
         ids = {client.register_movie(title, year, genre): title for title, year, genre in MOVIES}
         print(f"registered {len(ids)} movies through registerMovie")
         expected = dict.fromkeys(ids, 0)

@@ -36,6 +36,8 @@ SETTLE_TIMEOUT_S = 240
 # API probes record their views on a movie of their own: a recordView that timed out during an outage may
 # still reach the log later (its outcome is unknown), so probes stay out of the load's ground truth.
 PROBE_MOVIE = "probe-outage"
+# Requests/s for the drill's own key: its checks ask for every movie of the load in a burst.
+DRILL_KEY_RATE = 100_000
 
 
 @dataclass
@@ -111,6 +113,7 @@ class DrillEnv:
         )
         self.job_id: str | None = None
         self._api: int | None = None
+        self.api_key = ""
 
     def __enter__(self) -> DrillEnv:
         broker.ensure_topics(self.settings, broker.topics(self.settings))
@@ -118,9 +121,14 @@ class DrillEnv:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(self.settings.pg_database))
             )
+        from readmodel import apikeys
         from readmodel.migrate import upgrade
 
         upgrade(self.settings.owner_url)
+        # The drill's API is a client like any other: its probes and checks send a key of their own.
+        self.api_key = apikeys.create(
+            self.settings.owner_dsn, self.settings.api_key_pepper, self.name, ["admin"], DRILL_KEY_RATE
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -226,7 +234,7 @@ class DrillEnv:
         return compare(truth, self.stored()), time.monotonic() - start
 
     def graphql_counts(self, movie_ids: list[str]) -> dict[str, int]:
-        with GraphQLClient(self.settings.api_url) as client:
+        with GraphQLClient(self.settings.api_url, self.api_key) as client:
             counts = {m: client.view_count(m) for m in movie_ids}
         return {m: c for m, c in counts.items() if c is not None}
 

@@ -313,11 +313,11 @@ def _outage(
         load = _load(env, seconds=SECONDS + OUTAGE_S)
         time.sleep(SECONDS / 3)  # mid-stream, not synchronisation
         stop(env)
-        outage = _api_reports_outage(api, mutation)
+        outage = _api_reports_outage(api, env.api_key, mutation)
         time.sleep(OUTAGE_S)  # the outage itself
         start(env)
         back_at = time.monotonic()
-        recovered = _api_recovers(api, mutation)
+        recovered = _api_recovers(api, env.api_key, mutation)
         recover_s = time.monotonic() - back_at
         result: LoadResult = load.result()
         report = _finish(env, name, started, result.per_movie, recover_s, [])
@@ -350,20 +350,27 @@ def kafka_restart(base: Settings) -> DrillReport:
     return _outage(base, "kafka-restart", stop, start, mutation=True)
 
 
-def _api_reports_outage(api: str, mutation: bool = False) -> str:
+def _api_reports_outage(api: str, key: str, mutation: bool = False) -> str:
     import httpx
 
     from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
 
     query, variables = (RECORD_VIEW, {"id": PROBE_MOVIE}) if mutation else (TOP_MOVIES, {"limit": 5})
-    body = httpx.post(f"{api}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
+    body = httpx.post(
+        f"{api}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    ).json()
     errors = body.get("errors") or []
     return errors[0]["message"] if errors else "no error"
 
 
-def _api_recovers(api: str, mutation: bool = False) -> bool:
+def _api_recovers(api: str, key: str, mutation: bool = False) -> bool:
     try:
-        wait_until(lambda: _api_reports_outage(api, mutation) == "no error", 60, "the API answering again")
+        wait_until(
+            lambda: _api_reports_outage(api, key, mutation) == "no error", 60, "the API answering again"
+        )
     except Exception:
         return False
     return True

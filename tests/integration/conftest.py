@@ -7,6 +7,7 @@ its own database and its own topics, so tests never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -43,6 +44,28 @@ def stack(stack_settings: Settings) -> Settings:
 @pytest.fixture
 def fresh_database(stack: Settings) -> Iterator[Settings]:
     """A new database owned by mv_owner with every migration applied; dropped afterwards."""
+    with database_of_its_own(stack) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def module_isolated(stack_settings: Settings) -> Iterator[Settings]:
+    """`isolated`, shared by the tests of one module (property tests run many examples on one app)."""
+    with database_of_its_own(stack_settings) as settings:
+        admin = broker.admin(settings)
+        names = {
+            field: f"{field}-{uuid.uuid4().hex[:8]}"
+            for field in ("views_topic", "movies_topic", "schemas_topic")
+        }
+        for future in admin.create_topics([NewTopic(n, 1, 1) for n in names.values()]).values():
+            future.result(30)
+        yield dataclasses.replace(settings, **names)
+        for future in admin.delete_topics(list(names.values()), operation_timeout=30).values():
+            future.result()
+
+
+@contextlib.contextmanager
+def database_of_its_own(stack: Settings) -> Iterator[Settings]:
     from readmodel.migrate import upgrade
 
     name = f"mv_test_{uuid.uuid4().hex[:10]}"

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_p
 
 from deploy.browser import LAUNCH_ARGS, ensure_chromium
 from deploy.settings import Settings
+from readmodel import apikeys
 from stream import flinkrest, launch
 from stream.config import JobConfig
 
@@ -70,8 +71,8 @@ class Watched:
             self.outside.append(request.url)
 
 
-async def record_view(base: str, movie_id: str) -> None:
-    async with httpx.AsyncClient() as client:
+async def record_view(base: str, movie_id: str, key: str) -> None:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as client:
         body = (
             await client.post(f"{base}/graphql", json={"query": RECORD, "variables": {"id": movie_id}})
         ).json()
@@ -102,9 +103,10 @@ async def test_the_dashboard_shows_a_recorded_view_within_a_second_without_reloa
         await page.goto(f"{api.http}/dashboard")
         await page.evaluate("window.loadedOnce = true")
         movie = f"m-{uuid.uuid4().hex[:6]}"
-        await record_view(api.http, movie)
+        key = apikeys.create(isolated.owner_dsn, isolated.api_key_pepper, "dashboard test", ["views:write"])
+        await record_view(api.http, movie, key)
         await wait_for_count(page, movie, 1, FIRST_VIEW_S)
-        await record_view(api.http, movie)
+        await record_view(api.http, movie, key)
         took = await wait_for_count(page, movie, 2, LIVE_S)
         print(f"second view on the page {took * 1000:.0f} ms after recordView answered")
         assert await page.evaluate("window.loadedOnce") is True  # the same page: no reload happened

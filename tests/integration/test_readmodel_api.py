@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 
 from deploy import postgres
 from deploy.settings import Settings
+from readmodel import apikeys
+from readmodel.apikeys import Principal
 from readmodel.app import create_app
 from readmodel.runtime import Runtime
 from readmodel.schema import build_schema
@@ -33,6 +35,7 @@ TOP = """query Top($limit: Int!, $genre: String, $after: String) {
 }"""
 SEED = SEED_RANKING
 schema = build_schema()
+ADMIN = Principal("k-admin", "tests", frozenset({"admin"}), None)
 pytestmark = pytest.mark.anyio
 
 
@@ -42,11 +45,18 @@ def anyio_backend() -> str:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(settings: Settings, key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app in-process, with a client that sends `key` (by default a new admin key of its own)."""
+    if key is None:
+        key = apikeys.create(settings.owner_dsn, settings.api_key_pepper, "tests", ["admin"])
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app),
+            base_url="http://api",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client,
     ):
         yield client
 
@@ -67,7 +77,9 @@ async def runtime(isolated: Settings) -> AsyncIterator[Runtime]:
 
 
 async def execute(runtime: Runtime, query: str, **variables: Any) -> Any:
-    return await schema.execute(query, variable_values=variables, context_value=runtime.context)
+    # What the guard hands the schema for a request with an admin key.
+    context = dataclasses.replace(runtime.context, principal=ADMIN)
+    return await schema.execute(query, variable_values=variables, context_value=context)
 
 
 async def post(api: httpx.AsyncClient, query: str, **variables: Any) -> Any:
@@ -237,15 +249,34 @@ async def test_rest_calls_of_the_original_system(isolated: Settings, api: httpx.
     assert (await api.get("/api/views", params={"limit": 0})).json()["argument"] == "limit"
 
 
-async def test_postgres_down_fails_reads_only(isolated: Settings) -> None:
+async def test_postgres_down_fails_reads_only(isolated: Settings, api: httpx.AsyncClient) -> None:
+    upsert(isolated, SEED)
+    assert "errors" not in await post(api, TOP, limit=1)
+    # Postgres refuses this database's API role from now on, and only for this database.
+    with psycopg.connect(postgres.admin_conninfo(isolated), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{isolated.pg_database}" CONNECTION LIMIT 0')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND usename = 'mv_reader'",
+            (isolated.pg_database,),
+        )
+    body = await post(api, TOP, limit=2)
+    assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    # The keys loaded before the outage still verify: writes need only Kafka.
+    assert "errors" not in await post(api, 'mutation { recordView(movieId: "m-1") { eventId } }')
+    ready = await api.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["postgres"].startswith("unavailable")
+    assert (await api.get("/healthz")).status_code == 200
+
+
+async def test_keys_cannot_be_judged_when_postgres_was_down_from_the_start(isolated: Settings) -> None:
     # Nothing listens on port 9 (discard): Postgres is "down" for this app, and only for it.
-    async with serve(dataclasses.replace(isolated, pg_port=9)) as api:
-        body = await post(api, TOP, limit=1)
-        assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
-        assert "errors" not in await post(api, 'mutation { recordView(movieId: "m-1") { eventId } }')
-        ready = await api.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["postgres"].startswith("unavailable")
-        assert (await api.get("/healthz")).status_code == 200
+    async with serve(dataclasses.replace(isolated, pg_port=9), key="mv_0123_not-checkable") as api:
+        response = await api.post(
+            "/graphql", json={"query": 'mutation { recordView(movieId: "m-1") { eventId } }'}
+        )
+        assert response.status_code == 503
+        assert response.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
 
 
 async def test_kafka_down_fails_writes_only(isolated: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from readmodel.apikeys import Principal
 from readmodel.commands import Commands
 from readmodel.context import ReadModelContext
 from readmodel.errors import DatabaseUnavailableError
@@ -54,8 +55,11 @@ class FakePublisher:
         return FakeDelivery()
 
 
-def context(store: FakeStore | None = None) -> ReadModelContext:
-    return ReadModelContext(store or FakeStore([]), Commands(FakePublisher()), top_limit_max=100)  # type: ignore[arg-type]
+ADMIN = Principal("k-1", "tests", frozenset({"admin"}), None)
+
+
+def context(store: FakeStore | None = None, principal: Principal | None = ADMIN) -> ReadModelContext:
+    return ReadModelContext(store or FakeStore([]), Commands(FakePublisher()), 100, principal)  # type: ignore[arg-type]
 
 
 async def execute(query: str, ctx: ReadModelContext | None = None, **variables: Any) -> Any:
@@ -140,3 +144,16 @@ async def test_register_movie_answers_a_fresh_uuid() -> None:
     )
     assert result.errors is None
     assert len(result.data["registerMovie"]["movieId"]) == 36
+
+
+@pytest.mark.anyio
+async def test_mutations_check_the_scope_of_the_key() -> None:
+    register = 'mutation { registerMovie(title: "T", year: 1999, genre: "drama") { movieId } }'
+    views_only = Principal("k-2", "ingest", frozenset({"views:write"}), None)
+    for principal, code in ((None, "UNAUTHENTICATED"), (views_only, "FORBIDDEN")):
+        result = await schema.execute(register, context_value=context(principal=principal))
+        assert result.data is None and result.errors[0].extensions["code"] == code
+    viewed = await schema.execute(
+        'mutation { recordView(movieId: "m") { eventId } }', context_value=context(principal=views_only)
+    )
+    assert viewed.errors is None

@@ -1,0 +1,68 @@
+"""Token buckets and the cost limits, without any service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readmodel import apikeys
+from readmodel.cost import MAX_ALIASES, MAX_ROOT_FIELDS
+from readmodel.ratelimit import TokenBuckets
+from readmodel.schema import build_schema
+
+schema = build_schema()
+
+
+def test_a_bucket_allows_its_burst_then_says_how_long_to_wait() -> None:
+    buckets = TokenBuckets()
+    allowed = [buckets.take("k", rate_per_s=10, burst=20) == 0.0 for _ in range(20)]
+    wait = buckets.take("k", rate_per_s=10, burst=20)
+    assert all(allowed) and 0.05 < wait <= 0.1
+    assert buckets.take("other", rate_per_s=10, burst=20) == 0.0
+
+
+def test_a_refused_request_takes_no_token() -> None:
+    buckets = TokenBuckets()
+    assert buckets.take("k", 1, 1) == 0.0
+    first, second = buckets.take("k", 1, 1), buckets.take("k", 1, 1)
+    assert 0 < second <= first <= 1.0
+
+
+def test_workers_mapping_one_file_share_each_bucket(tmp_path: Path) -> None:
+    # Two API workers are two processes mapping one file; two mappings in one process share it the same way.
+    first, second = TokenBuckets(tmp_path / "b"), TokenBuckets(tmp_path / "b")
+    try:
+        taken = [(first if i % 2 else second).take("key:a", rate_per_s=1, burst=10) == 0.0 for i in range(14)]
+        assert taken.count(True) == 10
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("{" + " ".join(f"a{i}: movie(id: 1) {{ id }}" for i in range(MAX_ALIASES + 1)) + "}", "aliases"),
+        (
+            "{" + " ".join(f"a{i}: movie(id: 1) {{ id }}" for i in range(MAX_ROOT_FIELDS + 1)) + "}",
+            "maxRootFields",
+        ),
+        (
+            'mutation { a: recordView(movieId: "m") { eventId } b: recordView(movieId: "n") { eventId } }',
+            "maxMutations",
+        ),
+        ("{" + " movie(id: 1) { id }" * 300 + "}", "1000 tokens"),
+    ],
+)
+def test_costly_documents_are_refused_before_execution(query: str, expected: str) -> None:
+    result = schema.execute_sync(query)
+    assert result.data is None and any(expected in e.message for e in result.errors or [])
+
+
+def test_a_key_is_its_public_id_and_a_secret() -> None:
+    assert apikeys.split("mv_0a1b_se_cr-et") == ("0a1b", "se_cr-et")
+    assert (
+        apikeys.split("mv__x") is None and apikeys.split("xx_1_2") is None and apikeys.split("mv_1") is None
+    )
+    assert apikeys.digest("pepper", "s") != apikeys.digest("other", "s")
