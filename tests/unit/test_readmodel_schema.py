@@ -59,7 +59,7 @@ ADMIN = Principal("k-1", "tests", frozenset({"admin"}), None)
 
 
 def context(store: FakeStore | None = None, principal: Principal | None = ADMIN) -> ReadModelContext:
-    return ReadModelContext(store or FakeStore([]), Commands(FakePublisher()), 100, principal)  # type: ignore[arg-type]
+    return ReadModelContext(store or FakeStore([]), Commands(FakePublisher()), 100, principal=principal)  # type: ignore[arg-type]
 
 
 async def execute(query: str, ctx: ReadModelContext | None = None, **variables: Any) -> Any:
