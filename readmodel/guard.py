@@ -6,7 +6,8 @@ against the in-memory key ring (readmodel.apikeys), one token is taken from the 
 The verified principal travels in `scope["state"]`; the GraphQL view refuses mutations without one and the
 mutation resolvers check their scope (readmodel.schema.require).
 
-Health probes are not guarded: an orchestrator must always be able to ask.
+Subscriptions (WebSocket /graphql) are reads: the handshake is checked the same way, key from its headers.
+Health probes and /metrics are not guarded: an orchestrator and Prometheus must always be able to ask.
 """
 
 from __future__ import annotations
@@ -51,13 +52,18 @@ class Guard:
         self._config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(GUARDED):
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED):
             await self._app(scope, receive, send)
             return
         try:
             principal = await self._admit(scope)
         except ReadModelError as exc:
-            await refusal(scope["path"], exc)(scope, receive, send)
+            if scope["type"] == "websocket":
+                # Closed before the handshake is accepted: the client sees HTTP 403, no subscription starts.
+                # (A subscription socket takes one token when it opens; its messages are not counted.)
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+            else:
+                await refusal(scope["path"], exc)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self._app(scope, receive, send)

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 import pytest
+import websockets
 from confluent_kafka import Consumer, TopicPartition
 from readmodel_fixtures import Snapshot, upsert
 
@@ -189,6 +191,26 @@ async def test_reads_need_a_key_when_the_setting_says_so(isolated: Settings) -> 
         keyed = await api.post(TOP, new_key(isolated), limit=1)
         assert keyed.status_code == 200 and keyed.json()["data"]["topMovies"]["entries"]
         assert (await api.http.get("/healthz")).status_code == 200
+
+
+async def test_subscriptions_need_a_key_when_reads_do(isolated: Settings) -> None:
+    from live_fixtures import serve
+
+    from readmodel.live_client import PROTOCOL
+
+    query = 'subscription { movieChanged(id: "m-x") { id } }'
+    subscription = orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode()
+    async with serve(dataclasses.replace(isolated, api_reads_need_key=True)) as api:
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(api.ws, subprotocols=[PROTOCOL]):
+                pass
+        assert refused.value.response.status_code == 403
+        headers = {"Authorization": f"Bearer {new_key(isolated)}"}
+        async with websockets.connect(api.ws, subprotocols=[PROTOCOL], additional_headers=headers) as socket:
+            await socket.send('{"type": "connection_init"}')
+            assert orjson.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+            await socket.send(subscription)
+            assert orjson.loads(await asyncio.wait_for(socket.recv(), 30))["type"] == "next"
 
 
 # --- rate limits ---
