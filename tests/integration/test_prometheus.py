@@ -70,7 +70,14 @@ def running_system(isolated: Settings) -> Iterator[Settings]:
         pytest.skip("an API from `movieviews up` holds the scraped port")
     name = f"metrics-{uuid.uuid4().hex[:8]}"
     job_id = launch.submit(isolated, JobConfig.from_settings(isolated, name=name, group_id=name))
-    env = {**os.environ, "MOVIEVIEWS_PG_DATABASE": isolated.pg_database, "MOVIEVIEWS_API_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "MOVIEVIEWS_PG_DATABASE": isolated.pg_database,
+        # the API measures these topics' log end offsets: the lag per partition of this test's job
+        "MOVIEVIEWS_VIEWS_TOPIC": isolated.views_topic,
+        "MOVIEVIEWS_MOVIES_TOPIC": isolated.movies_topic,
+        "MOVIEVIEWS_API_WORKERS": "2",
+    }
     pid_file, log = paths.run / f"{name}-api.pid", paths.logs / f"{name}-api.log"
     movieviews = Path(sys.executable).with_name("movieviews")
     pid = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
