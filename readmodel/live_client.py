@@ -57,10 +57,14 @@ class LiveClient:
 
 @asynccontextmanager
 async def live_client(
-    url: str, payload: Message | None = None, timeout_s: float = 10.0
+    url: str, payload: Message | None = None, timeout_s: float = 10.0, api_key: str | None = None
 ) -> AsyncIterator[LiveClient]:
-    """Connected and acknowledged (`connection_init` carries `payload`, e.g. an API key)."""
-    async with connect(url, subprotocols=[PROTOCOL], open_timeout=timeout_s) as socket:
+    """Connected and acknowledged (`connection_init` carries `payload`). `api_key` goes in the handshake's
+    Authorization header, where the API checks it (readmodel.guard)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    async with connect(
+        url, subprotocols=[PROTOCOL], open_timeout=timeout_s, additional_headers=headers
+    ) as socket:
         client = LiveClient(socket)
         await client._send({"type": "connection_init", "payload": payload or {}})
         ack: Message = orjson.loads(await asyncio.wait_for(socket.recv(), timeout_s))
