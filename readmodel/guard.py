@@ -23,6 +23,7 @@ from readmodel.errors import (
     UnauthenticatedError,
     http_headers,
 )
+from readmodel.metrics import RATE_LIMIT_REFUSALS
 from readmodel.ratelimit import TokenBuckets
 from readmodel.rest import error_response, json_response
 
@@ -92,6 +93,7 @@ class Guard:
     def _take(self, bucket: str, who: str, rate: int) -> None:
         wait = self._buckets.take(bucket, rate, BURST_FACTOR * rate)
         if wait > 0:
+            RATE_LIMIT_REFUSALS.labels("rate").inc()
             raise RateLimitedError(who, rate, wait)
 
 

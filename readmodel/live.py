@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from readmodel.errors import DatabaseUnavailableError
+from readmodel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,12 @@ class Hub:
         feed = found or Feed(repr(key), load, self._min_interval_s, period_s, compared)
         self._feeds[key] = feed
         feed.subscribers += 1
+        SUBSCRIPTIONS_OPEN.inc()
         try:
             async for value in feed.values():
                 yield value
         finally:
+            SUBSCRIPTIONS_OPEN.dec()
             feed.subscribers -= 1
             if feed.subscribers == 0 and self._feeds.get(key) is feed:
                 del self._feeds[key]
