@@ -67,6 +67,11 @@ class StatePaths:
         return self.flink / "savepoints"
 
     @property
+    def api(self) -> Path:
+        """The API's working directory: its processes are found by it after a crash."""
+        return self.home / "api"
+
+    @property
     def truth(self) -> Path:
         return self.home / "truth"
 

@@ -6,22 +6,26 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from deploy import procs
+from deploy import leftovers
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from deploy.supervisor import Program
 
 COMPONENT = "postgres"
-START_TIMEOUT_S = 60
 # Sized for a 2-core box shared with Kafka and Flink: the read model is small and hot.
 SERVER_OPTIONS = (
-    "-c shared_buffers=256MB -c max_connections=200 -c listen_addresses=127.0.0.1 "
-    "-c port={port} -c unix_socket_directories={sockets}"
+    "shared_buffers=256MB",
+    "max_connections=200",
+    "listen_addresses=127.0.0.1",
+    "port={port}",
+    "unix_socket_directories={sockets}",
 )
 FALLBACK_ROOT = Path("/var/lib/movieviews")
 ROLES = {
@@ -81,14 +85,6 @@ def _postgres_can_reach(folder: Path) -> bool:
     return subprocess.run(_as_postgres(["test", "-x", str(folder)]), check=False).returncode == 0
 
 
-def log_path(paths: StatePaths) -> Path:
-    return home(paths) / "server.log"
-
-
-def _data(paths: StatePaths) -> Path:
-    return home(paths) / "data"
-
-
 def _sockets(paths: StatePaths) -> Path:
     return home(paths) / "sockets"
 
@@ -99,7 +95,7 @@ def _own(path: Path) -> None:
 
 
 def _initdb(settings: Settings, paths: StatePaths, bindir: Path) -> None:
-    data = _data(paths)
+    data = data_dir(paths)
     if (data / "PG_VERSION").exists():
         return
     for folder in (home(paths), data, _sockets(paths)):
@@ -137,55 +133,29 @@ def _initdb(settings: Settings, paths: StatePaths, bindir: Path) -> None:
         raise DeployError(f"initdb failed: {proc.stderr.strip()[-400:]}")
 
 
+def data_dir(paths: StatePaths) -> Path:
+    return home(paths) / "data"
+
+
 def pid(paths: StatePaths) -> int | None:
-    return procs.read_pid(_data(paths) / "postmaster.pid")
+    """The postmaster serving this stack's data directory, if one runs."""
+    return leftovers.live_postmaster(data_dir(paths))
 
 
-def start(settings: Settings, paths: StatePaths) -> int | None:
-    if pid(paths):
-        return None
-    bindir = ensure_installed()
-    procs.ensure_port_free(settings.pg_port, "PostgreSQL")
-    _initdb(settings, paths, bindir)
-    log = log_path(paths)
-    log.touch()
-    _own(log)
-    options = SERVER_OPTIONS.format(port=settings.pg_port, sockets=_sockets(paths))
-    proc = subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(_data(paths)),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                str(START_TIMEOUT_S),
-                "-o",
-                options,
-                "start",
-            ]
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise procs.died("PostgreSQL", log)
-    return pid(paths)
+def prepare(settings: Settings, paths: StatePaths) -> None:
+    """Installs the server when missing and makes the cluster on first use."""
+    _initdb(settings, paths, ensure_installed())
 
 
-def stop(paths: StatePaths) -> bool:
-    bindir = bin_dir()
-    if not pid(paths) or bindir is None:
-        return False
-    subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(_data(paths)), "-m", "fast", "-w", "stop"]),
-        capture_output=True,
-        check=False,
-    )
-    return True
+def program(settings: Settings, paths: StatePaths) -> Program:
+    """`postgres -D` in the foreground, behind the launcher that clears what a killed postmaster left."""
+    bindir = bin_dir() or Path("/usr/lib/postgresql/15/bin")
+    server = [str(bindir / "postgres"), "-D", str(data_dir(paths))]
+    for option in SERVER_OPTIONS:
+        server += ["-c", option.format(port=settings.pg_port, sockets=_sockets(paths))]
+    launcher = [sys.executable, "-m", "deploy.postgres_run", str(data_dir(paths))]
+    # SIGINT is Postgres' fast shutdown: clients are disconnected and a checkpoint is written.
+    return Program(COMPONENT, [*launcher, *server], data_dir(paths), stop_signal="INT")
 
 
 def admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
@@ -213,6 +183,16 @@ def ensure_roles_and_database(settings: Settings) -> None:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(settings.pg_database))
             )
+
+
+def accepting(settings: Settings) -> tuple[bool, str]:
+    """The server takes connections (as the superuser: the project's roles may not exist yet)."""
+    try:
+        with psycopg.connect(admin_conninfo(settings)) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return False, str(exc)
+    return True, "select 1 as postgres"
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:

@@ -37,7 +37,8 @@ def is_alive(pid: int) -> bool:
         return True
     # A zombie still answers kill(0). Its leader thread turns zombie first, though, while the other threads
     # are still exiting and its sockets are still open: it is gone only when no thread is left but the leader.
-    with contextlib.suppress(FileNotFoundError):
+    # A process exiting while it is read answers ENOENT or ESRCH: either way, gone.
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
         if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
             return True
         return sum(1 for _ in Path(f"/proc/{pid}/task").iterdir()) > 1
@@ -107,6 +108,19 @@ def port_holder(port: int) -> str:
 def ensure_port_free(port: int, component: str) -> None:
     if port_open(port):
         raise PortTakenError(f"port {port} needed by {component} is taken by {port_holder(port)}")
+
+
+def wait_port_free(port: int, component: str, timeout_s: float) -> float:
+    """Seconds until nothing listens on `port` (0.0 if it was free); PortTakenError naming the holder after
+    `timeout_s`."""
+    if not port_open(port):
+        return 0.0
+    start = time.monotonic()
+    while port_open(port):
+        if time.monotonic() - start > timeout_s:
+            ensure_port_free(port, component)
+        time.sleep(0.2)
+    return time.monotonic() - start
 
 
 def tail(path: Path, lines: int = 20) -> str:

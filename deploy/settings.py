@@ -120,6 +120,10 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that rebuilds these settings in another process (`from_env` of it)."""
+        return {DECLARED[f.name].env: str(getattr(self, f.name)) for f in fields(self)}
+
     def pg_url(
         self, role: str, password: str, driver: str | None = "psycopg", database: str | None = None
     ) -> str:

@@ -1,27 +1,36 @@
-"""The real stack on one machine: which components exist, how each is started, checked and stopped."""
+"""The real stack on one machine: its processes (one list, run by supervisord), how `up` starts and repairs
+them, how each is checked and how `down` stops them all."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy import postgres, procs
+from deploy import leftovers, postgres, procs, supervisor
 from deploy.errors import MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
-from deploy.paths import StatePaths
+from deploy.paths import VENV_BIN, StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
+from deploy.supervisor import Program
 from deploy.wait import wait_until
 
 Check = Callable[[Settings], tuple[bool, str]]
+API = "api"
+# A component's start: Flink's TaskManager registers in 16-25 s on a quiet machine; Kafka recovering its logs
+# after a power cut took over 120 s at load average 30.
+READY_TIMEOUT_S = 300
+# A port a killed process of ours still holds is free once its threads have exited: seconds, measured.
+PORT_FREE_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,23 @@ CHECKS: dict[str, Check] = {
     "postgres": postgres.healthy,
     "prometheus": prometheus.healthy,
 }
-# Processes started by pid file, in the order `down` stops them (Postgres stops through pg_ctl).
-PROCESSES = (prometheus.COMPONENT, "api", cluster.TASKMANAGER, cluster.JOBMANAGER, broker.COMPONENT)
+
+
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
+    """Every long-lived process of the stack, in start order (supervisord stops them in reverse)."""
+    programs = [
+        postgres.program(settings, paths),
+        broker.program(paths),
+        cluster.jobmanager_program(settings, paths),
+        cluster.taskmanager_program(settings, paths),
+        api_program(settings, paths),
+    ]
+    return [*programs, prometheus.program(settings, paths)] if settings.prometheus else programs
+
+
+def api_program(settings: Settings, paths: StatePaths) -> Program:
+    # The settings travel in its environment: the API is whatever stack `up` last configured.
+    return Program(API, [str(VENV_BIN / "movieviews"), "serve"], paths.api, settings.to_env())
 
 
 def require_tools() -> None:
@@ -51,20 +75,53 @@ def require_tools() -> None:
             raise MissingToolError(f"{tool} is missing: {hint}")
 
 
-def _await(component: str, settings: Settings, paths: StatePaths, pid_file_component: str | None) -> float:
-    """Polls the component's health check; if its process exits meanwhile, reports it with its log."""
-    check = CHECKS[component]
+def repair(settings: Settings, paths: StatePaths) -> list[str]:
+    """With no supervisor running, whatever of the stack still runs or holds its files is a crash's leftover:
+    it is stopped (a live postmaster with a fast shutdown), then Postgres' orphans and stale lock file are
+    cleared. Returns one line per repair made."""
+    if supervisor.pid(paths) is not None:
+        return []
+    repairs = []
+    folders = [program.cwd for program in programs(settings, paths) if program.name != postgres.COMPONENT]
+    found = leftovers.find(folders)
+    if found:
+        leftovers.clear(found)
+        left = leftovers.describe(found)
+        repairs.append(f"stopped {len(found)} process(es) a crashed stack left running: {left}")
+    data = postgres.data_dir(paths)
+    postmaster = leftovers.live_postmaster(data)
+    if postmaster is not None:
+        leftovers.clear([leftovers.Leftover(postmaster, "postgres", data)], signal.SIGINT)
+        repairs.append(f"stopped the postmaster (pid {postmaster}) a crashed supervisor left running")
+    repairs += leftovers.clear_postgres(data)
+    return repairs
+
+
+def _ready(component: str, program: str, settings: Settings, paths: StatePaths, check: Check) -> float:
+    """Polls the component's health check; if supervisord gave up on its program, reports it with its log."""
 
     def ready() -> bool:
-        if pid_file_component and not procs.read_pid(paths.pid_file(pid_file_component)):
-            raise procs.died(component, paths.log_file(pid_file_component))
+        if supervisor.state(paths, program) == "FATAL":
+            raise procs.died(component, paths.log_file(program))
         return check(settings)[0]
 
-    return wait_until(ready, 120, component)
+    return wait_until(ready, READY_TIMEOUT_S, component)
+
+
+def _start(paths: StatePaths, name: str, ports: dict[int, str], say: Callable[[str], None]) -> None:
+    """Starts a stopped program once its ports are free: a killed JVM holds them until its last thread
+    exits (seconds); a port taken by anything else is named."""
+    if supervisor.state(paths, name) in supervisor.UP_STATES:
+        return
+    for port, what in ports.items():
+        waited = procs.wait_port_free(port, what, PORT_FREE_TIMEOUT_S)
+        if waited > 0:
+            say(f"repaired: port {port} of {what} was still held; free after {waited:.1f}s")
+    supervisor.start(paths, name)
 
 
 def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dict[str, float]:
-    """Starts whatever is not running; returns seconds per step. Safe to run twice."""
+    """Repairs what a crash left, then starts whatever is not running; returns seconds per step."""
     require_tools()
     timings: dict[str, float] = {}
     t0 = time.monotonic()
@@ -73,48 +130,97 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     timings["jars"] = time.monotonic() - t0
     say(f"jars ready ({timings['jars']:.1f}s)")
 
+    for line in repair(settings, paths):
+        say(f"repaired: {line}")
+    postgres.prepare(settings, paths)
+    broker.prepare(settings, paths)
+    cluster.prepare(settings, paths)
+    if settings.prometheus:
+        prometheus.prepare(settings, paths)
+    started = supervisor.ensure_running(programs(settings, paths), paths)
+    if started:
+        say(f"supervisor started (pid {started}); it restarts any process of the stack that dies")
+
     t0 = time.monotonic()
-    postgres.start(settings, paths)
+    _start(paths, postgres.COMPONENT, {settings.pg_port: "PostgreSQL"}, say)
+    _ready("postgres", postgres.COMPONENT, settings, paths, postgres.accepting)
     postgres.ensure_roles_and_database(settings)
     timings["postgres"] = time.monotonic() - t0
     say(f"postgres ready on {settings.pg_host}:{settings.pg_port} ({timings['postgres']:.1f}s)")
 
     # Kafka and Flink start in parallel: both are JVMs that spend their first seconds loading classes.
     t0 = time.monotonic()
-    broker.start(settings, paths)
-    cluster.start_jobmanager(settings, paths)
-    cluster.start_taskmanager(settings, paths)
-    _await("kafka", settings, paths, broker.COMPONENT)
+    kafka_ports = {settings.kafka_port: "Kafka", settings.kafka_controller_port: "the Kafka controller"}
+    _start(paths, broker.COMPONENT, kafka_ports, say)
+    jobmanager_ports = {
+        settings.flink_rest_port: "the Flink JobManager (REST and web UI)",
+        settings.flink_rpc_port: "the Flink JobManager (RPC)",
+        settings.flink_jobmanager_metrics_port: "the Flink JobManager (metrics)",
+    }
+    _start(paths, cluster.JOBMANAGER, jobmanager_ports, say)
+    taskmanager_ports = {settings.flink_taskmanager_metrics_port: "the Flink TaskManager (metrics)"}
+    _start(paths, cluster.TASKMANAGER, taskmanager_ports, say)
+    _ready("kafka", broker.COMPONENT, settings, paths, broker.healthy)
     for fix in broker.ensure_topics(settings, broker.topics(settings)):
         say(f"corrected topic configuration: {fix}")
     timings["kafka"] = time.monotonic() - t0
     say(f"kafka ready on {settings.kafka_bootstrap}, topics made ({timings['kafka']:.1f}s)")
-    _await("flink", settings, paths, cluster.JOBMANAGER)
+    _ready("flink", cluster.JOBMANAGER, settings, paths, cluster.healthy)
     timings["flink"] = time.monotonic() - t0
     say(f"flink ready at {settings.flink_rest} ({timings['flink']:.1f}s)")
     if settings.prometheus:
         t0 = time.monotonic()
-        prometheus.start(settings, paths)
-        _await("prometheus", settings, paths, prometheus.COMPONENT)
+        if supervisor.state(paths, prometheus.COMPONENT) == "RUNNING":
+            supervisor.signal(paths, prometheus.COMPONENT, "HUP")  # reread the configuration just written
+        _start(paths, prometheus.COMPONENT, {settings.prometheus_port: "Prometheus"}, say)
+        _ready("prometheus", prometheus.COMPONENT, settings, paths, prometheus.healthy)
         timings["prometheus"] = time.monotonic() - t0
         say(f"prometheus ready at {settings.prometheus_url} ({timings['prometheus']:.1f}s)")
     return timings
 
 
-def down(paths: StatePaths, say: Callable[[str], None]) -> None:
-    for component in PROCESSES:
-        pid = procs.read_pid(paths.pid_file(component))
-        if pid:
-            procs.stop(pid)
-            say(f"stopped {component} (pid {pid})")
-        paths.pid_file(component).unlink(missing_ok=True)
-    if postgres.stop(paths):
-        say("stopped postgres")
+def down(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
+    """Stops every program, then the supervisor; with no supervisor, stops what a crash left running."""
+    if supervisor.pid(paths) is not None:
+        running = [p for p in supervisor.info(paths) if p.state in supervisor.UP_STATES]
+        stopped = supervisor.shutdown(paths)
+        for program in running:
+            say(f"stopped {program.name} (pid {program.pid})")
+        say(f"stopped the supervisor (pid {stopped})")
+        return
+    for line in repair(settings, paths):
+        say(line)
 
 
-def any_running(paths: StatePaths) -> bool:
+def any_running(settings: Settings, paths: StatePaths) -> bool:
     """Whether any process of the stack runs, healthy or not (a drill may have one down on purpose)."""
-    return any(procs.read_pid(paths.pid_file(c)) for c in PROCESSES) or postgres.pid(paths) is not None
+    if supervisor.pid(paths) is not None:
+        return True
+    folders = [program.cwd for program in programs(settings, paths)]
+    return bool(leftovers.find(folders))
+
+
+def supervision(paths: StatePaths) -> Health:
+    """The supervisor and each program it runs, with its restarts since the supervisor started; unhealthy
+    when it is not running or a program is down by a crash (FATAL: it gave up restarting it)."""
+    found = supervisor.pid(paths)
+    if found is None:
+        return Health("supervisor", False, "not running: `deploy/movieviews up` starts it")
+    programs = supervisor.info(paths)
+    figures: dict[str, Any] = {
+        p.name: {
+            "state": p.state,
+            "restarts": p.restarts,
+            "detail": f"last {p.last_restart}" if p.restarts else p.description,
+        }
+        for p in programs
+    }
+    failed = [p.name for p in programs if p.state in supervisor.FAILED_STATES]
+    restarts = sum(p.restarts for p in programs)
+    detail = f"pid {found}, {len(programs)} programs, {restarts} restart(s) since it started"
+    return Health(
+        "supervisor", not failed, detail + (f"; down: {', '.join(failed)}" if failed else ""), figures
+    )
 
 
 def status(settings: Settings) -> list[Health]:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy import procs
+from deploy import procs, supervisor
 from deploy.flink import cluster
 from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
-from deploy.settings import REPO_ROOT, Settings
+from deploy.settings import Settings
+from deploy.stack import API
 from deploy.wait import wait_until
 
-API = "api"
 JOB_NAME = "movieviews"
 API_START_TIMEOUT_S = 60
 
@@ -29,22 +27,16 @@ def api_healthy(settings: Settings) -> bool:
         return False
 
 
-def start_api(settings: Settings, paths: StatePaths) -> int | None:
-    if procs.read_pid(paths.pid_file(API)):
-        return None
-    procs.ensure_port_free(settings.api_port, "the GraphQL API")
-    movieviews = Path(sys.executable).with_name("movieviews")
-    pid = procs.spawn(
-        [str(movieviews), "serve"], paths.pid_file(API), paths.log_file(API), os.environ, REPO_ROOT
-    )
+def start_api(settings: Settings, paths: StatePaths) -> None:
+    """Has the supervisor start the API (its program is in `stack.programs`) and waits until it answers."""
+    supervisor.start(paths, API)
 
     def ready() -> bool:
-        if not procs.read_pid(paths.pid_file(API)):
+        if supervisor.state(paths, API) == "FATAL":
             raise procs.died("the API", paths.log_file(API))
         return api_healthy(settings)
 
     wait_until(ready, API_START_TIMEOUT_S, "the API")
-    return pid
 
 
 def job_running(settings: Settings) -> str | None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import hashlib
+import multiprocessing
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +69,7 @@ def _fresh_metrics_dir(folder: Path) -> Path:
 
 def app_from_environment() -> Starlette:
     """uvicorn's factory, run in each worker: an entry point, so it reads the environment."""
+    _die_with_the_master()
     # Imported here, after `run` set the metrics folder: the app's modules import prometheus_client.
     from readmodel.app import create_app
 
@@ -82,3 +87,18 @@ def buckets_file(settings: Settings) -> Path:
     folder = shared if shared.is_dir() else settings.home / "run"
     digest = hashlib.sha256(str(settings.home).encode()).hexdigest()[:12]
     return folder / f"movieviews-{digest}-{settings.api_port}.buckets"
+
+
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_master() -> None:
+    """A worker whose master was SIGKILLed would go on holding the API's port, so the supervisor could not
+    start a new master: the kernel stops the worker with its master instead."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:  # the master died before the call
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -17,8 +17,9 @@ from stream.config import JobConfig
 from stream.errors import FlinkCommandError, JarsMissingError
 
 JOB_MODULE = "stream.job"
-# `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s.
-SUBMIT_TIMEOUT_S = 180
+# `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s
+# on a quiet machine, over 180 s measured at load average 25 (six stacks on two cores).
+SUBMIT_TIMEOUT_S = 420
 # `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
 STOP_TIMEOUT_S = 300
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")

@@ -17,5 +17,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     paths = paths_of(settings)
     stop_job(settings, paths, print)
-    stack.down(paths, print)
+    stack.down(settings, paths, print)
     return 0

@@ -15,17 +15,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    paths = paths_of(settings)
     results = stack.status(settings)
     if any(h.ok for h in results):
         results += [pipeline.api_health(settings), pipeline.job_health(settings)]
+    results.append(stack.supervision(paths))
     unhealthy = [h.component for h in results if not h.ok]
-    usage = stack.disk_usage(paths_of(settings))
+    usage = stack.disk_usage(paths)
     if args.json:
         components = [dataclasses.asdict(h) for h in results]
         print(json.dumps({"ok": not unhealthy, "components": components, "disk_bytes": usage}))
         return 1 if unhealthy else 0
     for health in results:
         print(f"{health.component:<10} {'healthy' if health.ok else 'UNHEALTHY':<10} {health.detail}")
+    for name, program in results[-1].figures.items():
+        print(f"  {name:<18} {program['state']:<9} restarts {program['restarts']}  {program['detail']}")
     print("disk       " + ", ".join(f"{name} {size / 2**20:,.1f} MiB" for name, size in usage.items()))
     if not any(h.ok for h in results):
         print("nothing is running: start the stack with `deploy/movieviews up`")

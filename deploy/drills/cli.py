@@ -10,17 +10,17 @@ from dataclasses import asdict
 
 from deploy.commands.common import paths_of
 from deploy.drills.harness import HEADER, DrillReport
-from deploy.drills.scenarios import DRILLS
+from deploy.drills.registry import DRILLS
 from deploy.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", choices=[*DRILLS, "all"])
+    parser.add_argument("name", nargs="+", choices=[*DRILLS, "all"], help="one or more drills, or all")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    names = list(DRILLS) if args.name == "all" else [args.name]
+    names = list(DRILLS) if "all" in args.name else args.name
     reports = []
     for name in names:
         print(f"== drill {name}", flush=True)

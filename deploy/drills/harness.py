@@ -196,7 +196,7 @@ class DrillEnv:
         assert self._api is not None, "start_api() first"
         return self._api
 
-    def start_api(self) -> str:
+    def start_api(self, workers: int = 1) -> str:
         """Starts the drill's API once; later calls return the same one."""
         if self._api is not None and procs.is_alive(self._api):
             return self.settings.api_url
@@ -206,7 +206,7 @@ class DrillEnv:
             **os.environ,
             DECLARED["pg_database"].env: self.settings.pg_database,
             DECLARED["api_port"].env: str(self.settings.api_port),
-            DECLARED["api_workers"].env: "1",
+            DECLARED["api_workers"].env: str(workers),
             DECLARED["views_topic"].env: self.settings.views_topic,
             DECLARED["movies_topic"].env: self.settings.movies_topic,
             DECLARED["schemas_topic"].env: self.settings.schemas_topic,

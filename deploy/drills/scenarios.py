@@ -13,7 +13,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from deploy import postgres, procs, system
+from deploy import postgres, procs, supervisor, system
 from deploy.drills import observed
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
 from deploy.flink import cluster
@@ -73,9 +73,10 @@ def _finish(
     return _report(name, started, verdict, graphql == truth, recover_s, notes)
 
 
-def _kill9(pid_file: Path) -> int:
-    pid = procs.read_pid(pid_file)
-    assert pid is not None, f"nothing running per {pid_file}"
+def _kill9(env: DrillEnv, program: str) -> int:
+    """SIGKILL of a supervised program's process; the supervisor is left to bring it back."""
+    pid = supervisor.program_pid(env.paths, program)
+    assert pid is not None, f"{program} is not running"
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not procs.is_alive(pid), 10, f"pid {pid} gone")
     return pid
@@ -87,9 +88,9 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         env.submit()
         load = _load(env)
         time.sleep(random.uniform(3, SECONDS - 5))  # the random moment of the crash, not synchronisation
-        _kill9(env.paths.pid_file(cluster.TASKMANAGER))
+        _kill9(env, cluster.TASKMANAGER)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
-        cluster.start_taskmanager(env.settings, env.paths)
+        # The supervisor starts a new TaskManager; the job restores from its checkpoint onto it.
         wait_until(lambda: _restored_since(env, killed_ms), 180, "the job restored from a checkpoint")
         wait_until(lambda: _tasks_running(env), 60, "every task running again")
         recover_s = time.monotonic() - killed_at
@@ -120,15 +121,11 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
         main_job_was_running = system.job_running(base) is not None
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
-        _kill9(env.paths.pid_file(cluster.JOBMANAGER))
+        _kill9(env, cluster.JOBMANAGER)
         killed_at = time.monotonic()
-        ports = (env.settings.flink_rest_port, env.settings.flink_rpc_port)
+        # The supervisor starts a new JobManager (retrying while the killed one's ports are still held).
         wait_until(
-            lambda: not any(procs.port_open(p) for p in ports), 30, "the killed JobManager's ports free"
-        )
-        cluster.start_jobmanager(env.settings, env.paths)
-        wait_until(
-            lambda: cluster.healthy(env.settings)[0], 120, "the restarted JobManager with a TaskManager"
+            lambda: cluster.healthy(env.settings)[0], 180, "the restarted JobManager with a TaskManager"
         )
         # No HA service on one machine: the new JobManager does not know the job; it is resubmitted from its
         # newest retained checkpoint, which holds both the per-movie state and the Kafka offsets.
@@ -331,23 +328,20 @@ def postgres_restart(base: Settings) -> DrillReport:
     return _outage(
         base,
         "postgres-restart",
-        lambda env: postgres.stop(env.paths),
-        lambda env: postgres.start(env.base, env.paths),
+        lambda env: supervisor.stop(env.paths, postgres.COMPONENT),
+        lambda env: supervisor.start(env.paths, postgres.COMPONENT),
         mutation=False,
     )
 
 
 def kafka_restart(base: Settings) -> DrillReport:
-    def stop(env: DrillEnv) -> None:
-        pid = procs.read_pid(env.paths.pid_file(broker.COMPONENT))
-        assert pid is not None, "Kafka is not running"
-        procs.stop(pid)
-
     def start(env: DrillEnv) -> None:
-        broker.start(env.settings, env.paths)
+        supervisor.start(env.paths, broker.COMPONENT)
         wait_until(lambda: broker.healthy(env.settings)[0], 120, "Kafka back")
 
-    return _outage(base, "kafka-restart", stop, start, mutation=True)
+    return _outage(
+        base, "kafka-restart", lambda env: supervisor.stop(env.paths, broker.COMPONENT), start, mutation=True
+    )
 
 
 def _api_reports_outage(api: str, key: str, mutation: bool = False) -> str:

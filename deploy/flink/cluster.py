@@ -16,16 +16,15 @@ from typing import Any
 
 import pyflink
 
-from deploy import procs
 from deploy.errors import FlinkCliError
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import REPO_ROOT, Settings
+from deploy.supervisor import Program
 
 PYFLINK_HOME = Path(pyflink.__file__).parent
 FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
-START_TIMEOUT_S = 90
 _JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 
 
@@ -33,10 +32,9 @@ def site_packages() -> str:
     return next(p for p in sys.path if p.endswith("site-packages"))
 
 
-def flink_env(paths: StatePaths) -> dict[str, str]:
-    """Environment for the cluster's scripts and for `flink run`: our conf and lib dirs, the venv first."""
+def flink_vars(paths: StatePaths) -> dict[str, str]:
+    """What the cluster's scripts and `flink run` need: our conf and lib dirs, the venv first."""
     return {
-        **os.environ,
         "FLINK_CONF_DIR": str(paths.flink_conf),
         "FLINK_LIB_DIR": str(paths.flink_lib),
         "FLINK_LOG_DIR": str(paths.logs),
@@ -44,6 +42,10 @@ def flink_env(paths: StatePaths) -> dict[str, str]:
         # Thread-mode workers embed the venv's interpreter; they import pemja and the project from here.
         "PYTHONPATH": f"{site_packages()}:{REPO_ROOT}",
     }
+
+
+def flink_env(paths: StatePaths) -> dict[str, str]:
+    return {**os.environ, **flink_vars(paths)}
 
 
 def _write_conf(settings: Settings, paths: StatePaths) -> None:
@@ -87,7 +89,14 @@ def _link_lib(paths: StatePaths) -> None:
         (lib / jar.name).symlink_to(jar)
 
 
-def _spawn(script: str, component: str, paths: StatePaths, metrics_port: int) -> int:
+def prepare(settings: Settings, paths: StatePaths) -> None:
+    """The cluster's conf dir (ports, state dirs) and lib dir (flink-dist, flink-python, connectors)."""
+    _write_conf(settings, paths)
+    _link_lib(paths)
+
+
+def _program(name: str, script: str, paths: StatePaths, metrics_port: int) -> Program:
+    # start-foreground runs the JVM in place of the script (`exec`), so the supervised pid is Flink's own.
     # A reporter port per process: one scrape target each, and a restarted TaskManager keeps its target.
     argv = [
         "bash",
@@ -96,27 +105,15 @@ def _spawn(script: str, component: str, paths: StatePaths, metrics_port: int) ->
         "-D",
         f"metrics.reporter.prom.port={metrics_port}",
     ]
-    return procs.spawn(
-        argv, paths.pid_file(component), paths.log_file(component), flink_env(paths), paths.flink
-    )
+    return Program(name, argv, paths.flink, flink_vars(paths))
 
 
-def start_jobmanager(settings: Settings, paths: StatePaths) -> int | None:
-    if procs.read_pid(paths.pid_file(JOBMANAGER)):
-        return None
-    procs.ensure_port_free(settings.flink_rest_port, "the Flink JobManager (REST and web UI)")
-    procs.ensure_port_free(settings.flink_rpc_port, "the Flink JobManager (RPC)")
-    procs.ensure_port_free(settings.flink_jobmanager_metrics_port, "the Flink JobManager (metrics)")
-    _write_conf(settings, paths)
-    _link_lib(paths)
-    return _spawn("jobmanager.sh", JOBMANAGER, paths, settings.flink_jobmanager_metrics_port)
+def jobmanager_program(settings: Settings, paths: StatePaths) -> Program:
+    return _program(JOBMANAGER, "jobmanager.sh", paths, settings.flink_jobmanager_metrics_port)
 
 
-def start_taskmanager(settings: Settings, paths: StatePaths) -> int | None:
-    if procs.read_pid(paths.pid_file(TASKMANAGER)):
-        return None
-    procs.ensure_port_free(settings.flink_taskmanager_metrics_port, "the Flink TaskManager (metrics)")
-    return _spawn("taskmanager.sh", TASKMANAGER, paths, settings.flink_taskmanager_metrics_port)
+def taskmanager_program(settings: Settings, paths: StatePaths) -> Program:
+    return _program(TASKMANAGER, "taskmanager.sh", paths, settings.flink_taskmanager_metrics_port)
 
 
 def rest(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:

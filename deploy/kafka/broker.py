@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 
@@ -21,12 +20,12 @@ from deploy import procs
 from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
+from deploy.supervisor import Program
 
 COMPONENT = "kafka"
 # The broker holds little here (a few million small events); 512 MB keeps it at ~0.5 GB RSS on a 24 GB box
 # that also runs two Flink JVMs and Postgres.
 HEAP = "-Xms512m -Xmx512m"
-START_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -122,23 +121,21 @@ def healthy(settings: Settings) -> tuple[bool, str]:
     return True, f"metadata request answered: {len(metadata.brokers)} broker, {len(metadata.topics)} topics"
 
 
-def start(settings: Settings, paths: StatePaths) -> int | None:
-    """Starts the broker unless it already runs; returns the pid it started, if any."""
-    if procs.read_pid(paths.pid_file(COMPONENT)):
-        return None
-    procs.ensure_port_free(settings.kafka_port, "Kafka")
-    procs.ensure_port_free(settings.kafka_controller_port, "the Kafka controller")
+def prepare(settings: Settings, paths: StatePaths) -> None:
+    """Writes the broker's config and formats its storage on first use."""
     paths.kafka.mkdir(parents=True, exist_ok=True)
     _write_config(settings, paths)
     _format_storage(paths)
-    env = {**os.environ, "KAFKA_HEAP_OPTS": HEAP}
+
+
+def program(paths: StatePaths) -> Program:
     argv = [
         "java",
         *HEAP.split(),
         "-XX:+UseG1GC",
         *_java(paths, "kafka.Kafka", str(paths.kafka / "server.properties"))[1:],
     ]
-    return procs.spawn(argv, paths.pid_file(COMPONENT), paths.log_file(COMPONENT), env, paths.kafka)
+    return Program(COMPONENT, argv, paths.kafka, {"KAFKA_HEAP_OPTS": HEAP})
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import string
 import subprocess
 import urllib.error
@@ -14,10 +13,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from deploy import procs
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
+from deploy.supervisor import Program
 
 COMPONENT = "prometheus"
 TEMPLATES = DEPLOY_DIR / "prometheus"
@@ -94,26 +93,27 @@ def check(settings: Settings, conf: Path) -> list[str]:
     return problems
 
 
-def start(settings: Settings, paths: StatePaths) -> int | None:
-    """Starts Prometheus unless it already runs, then it only rereads its configuration (SIGHUP), rewritten
-    for these settings. Returns the pid it started, if any."""
-    config = write_config(settings, paths.home / "prometheus" / "conf")
-    running = procs.read_pid(paths.pid_file(COMPONENT))
-    if running:
-        os.kill(running, signal.SIGHUP)
-        return None
-    server, _ = ensure_installed()
-    procs.ensure_port_free(settings.prometheus_port, "Prometheus")
-    data = paths.home / "prometheus" / "data"
-    data.mkdir(parents=True, exist_ok=True)
+def _conf(paths: StatePaths) -> Path:
+    return paths.home / "prometheus" / "conf"
+
+
+def prepare(settings: Settings, paths: StatePaths) -> None:
+    """Installs Prometheus when missing and writes its configuration for these settings."""
+    ensure_installed()
+    write_config(settings, _conf(paths))
+    (paths.home / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
+
+
+def program(settings: Settings, paths: StatePaths) -> Program:
+    server = shutil.which("prometheus") or "prometheus"
     argv = [
-        str(server),
-        f"--config.file={config}",
-        f"--storage.tsdb.path={data}",
+        server,
+        f"--config.file={_conf(paths) / 'prometheus.yml'}",
+        f"--storage.tsdb.path={paths.home / 'prometheus' / 'data'}",
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
     ]
-    return procs.spawn(argv, paths.pid_file(COMPONENT), paths.log_file(COMPONENT), os.environ, paths.home)
+    return Program(COMPONENT, argv, paths.home / "prometheus")
 
 
 def api(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:

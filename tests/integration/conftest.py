@@ -29,11 +29,11 @@ from deploy.settings import Settings
 def stack_settings() -> Iterator[Settings]:
     settings = Settings.from_env(os.environ)
     paths = StatePaths(settings.home)
-    already_running = deploy_stack.any_running(paths)
+    already_running = deploy_stack.any_running(settings, paths)
     deploy_stack.up(settings, paths, lambda line: print(f"[stack] {line}"))
     yield settings
     if not already_running and os.environ.get("MOVIEVIEWS_KEEP_STACK") != "1":
-        deploy_stack.down(paths, lambda line: print(f"[stack] {line}"))
+        deploy_stack.down(settings, paths, lambda line: print(f"[stack] {line}"))
 
 
 @pytest.fixture

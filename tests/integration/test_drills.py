@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.drills.scenarios import DRILLS
+from deploy.drills.registry import DRILLS
 from deploy.settings import Settings
 
 

@@ -1,0 +1,134 @@
+"""The supervisor's config, its restart log and the crash leftovers, without any service."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploy import leftovers, restart_log, supervisor
+from deploy.paths import StatePaths
+from deploy.supervisor import Program, SupervisorError
+
+
+def test_programs_start_in_list_order_and_only_when_up_asks(tmp_path: Path) -> None:
+    paths = StatePaths(tmp_path)
+    programs = [
+        Program("postgres", ["pg", "-c", "a=50%"], tmp_path / "pg", stop_signal="INT"),
+        Program("kafka", ["java", "-cp", "libs/*"], tmp_path / "k", {"KAFKA_HEAP_OPTS": "-Xmx512m"}),
+    ]
+    conf = supervisor.render(programs, paths)
+    assert conf.index("[program:postgres]") < conf.index("[program:kafka]")
+    assert "priority=10" in conf.split("[program:kafka]")[0]
+    assert "priority=20" in conf.split("[program:kafka]")[1]
+    assert "command=pg -c a=50%%" in conf  # supervisord expands %(x)s: a literal percent is doubled
+    assert "command=java -cp 'libs/*'" in conf
+    assert 'environment=KAFKA_HEAP_OPTS="-Xmx512m"' in conf
+    assert conf.count("autostart=false") == 2
+    assert "stopsignal=INT" in conf
+    assert f"[eventlistener:{supervisor.LISTENER}]" in conf
+
+
+def test_an_environment_value_supervisord_cannot_quote_is_refused_with_its_name(tmp_path: Path) -> None:
+    program = Program("api", ["serve"], tmp_path, {"SECRET": 'a"b'})
+    with pytest.raises(SupervisorError, match="SECRET"):
+        supervisor.render([program], StatePaths(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "what"),
+    [
+        (
+            "PROCESS_STATE_EXITED",
+            "processname:kafka groupname:kafka from_state:RUNNING expected:0 pid:7",
+            "exited",
+        ),
+        ("PROCESS_STATE_BACKOFF", "processname:api groupname:api from_state:STARTING tries:1", "failed"),
+        ("PROCESS_STATE_FATAL", "processname:api groupname:api from_state:BACKOFF", "gave up"),
+    ],
+)
+def test_a_crash_is_logged_with_program_and_kind(event: str, payload: str, what: str) -> None:
+    line = restart_log.crash(event, payload)
+    assert line is not None
+    assert line["program"] == payload.split()[0].split(":")[1]
+    assert line["what"].startswith(what)
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("PROCESS_STATE_EXITED", "processname:kafka groupname:kafka from_state:RUNNING expected:1 pid:7"),
+        ("PROCESS_STATE_STARTING", "processname:kafka groupname:kafka from_state:STOPPED tries:0"),
+        ("PROCESS_STATE_STOPPED", "processname:kafka groupname:kafka from_state:STOPPING pid:7"),
+    ],
+)
+def test_starts_and_deliberate_stops_are_no_crashes(event: str, payload: str) -> None:
+    assert restart_log.crash(event, payload) is None
+
+
+def test_restarts_are_counted_per_program_with_the_last_one(tmp_path: Path) -> None:
+    log = tmp_path / "restarts.jsonl"
+    lines = [
+        {"time": "t1", "program": "kafka", "what": "exited unexpectedly", "pid": "1"},
+        {"time": "t2", "program": "kafka", "what": "failed to start", "pid": ""},
+        {"time": "t3", "program": "postgres", "what": "exited unexpectedly", "pid": "2"},
+    ]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert supervisor.restart_counts(log) == {
+        "kafka": (2, "t2 failed to start"),
+        "postgres": (1, "t3 exited unexpectedly"),
+    }
+    assert supervisor.restart_counts(tmp_path / "missing") == {}
+
+
+def test_a_process_working_in_a_stack_folder_is_a_leftover_and_is_cleared(tmp_path: Path) -> None:
+    ours, other = tmp_path / "kafka", tmp_path / "elsewhere"
+    ours.mkdir()
+    other.mkdir()
+    mine = subprocess.Popen(["sleep", "60"], cwd=ours)
+    theirs = subprocess.Popen(["sleep", "60"], cwd=other)
+    try:
+        found = leftovers.find([ours])
+        assert [each.pid for each in found] == [mine.pid]
+        assert found[0].command == "sleep 60"
+        leftovers.clear(found, grace_s=5)
+        assert mine.wait(5) is not None
+        assert theirs.poll() is None
+    finally:
+        for proc in (mine, theirs):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_lock_file_naming_another_program_is_removed_and_orphans_are_killed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    unrelated = subprocess.Popen(["sleep", "60"], cwd=tmp_path)
+    orphan = subprocess.Popen(["sleep", "61"], cwd=data)
+    (data / "postmaster.pid").write_text(f"{unrelated.pid}\n{data}\n")
+    try:
+        assert leftovers.live_postmaster(data) is None
+        repairs = leftovers.clear_postgres(data)
+        assert repairs[0] == "killed 1 orphaned Postgres backend(s) holding shared memory"
+        assert repairs[1].startswith(f"removed postmaster.pid naming pid {unrelated.pid}, now 'sleep 60'")
+        assert orphan.wait(5) == -9
+        assert not (data / "postmaster.pid").exists()
+        assert unrelated.poll() is None
+    finally:
+        for proc in (unrelated, orphan):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_live_postmaster_of_the_data_dir_is_recognised(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    server = subprocess.Popen(["sleep", "60"], cwd=data)
+    (data / "postmaster.pid").write_text(f"{server.pid}\n")
+    try:
+        assert leftovers.live_postmaster(data) == server.pid
+    finally:
+        server.kill()
+        server.wait()
