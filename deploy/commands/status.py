@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     paths = paths_of(settings)
     results = stack.status(settings)
-    if any(h.ok for h in results):
+    nothing_running = not any(h.ok for h in results)
+    if not nothing_running:
         results += [pipeline.api_health(settings), pipeline.job_health(settings)]
     results.append(stack.supervision(paths))
     unhealthy = [h.component for h in results if not h.ok]
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for name, program in results[-1].figures.items():
         print(f"  {name:<18} {program['state']:<9} restarts {program['restarts']}  {program['detail']}")
     print("disk       " + ", ".join(f"{name} {size / 2**20:,.1f} MiB" for name, size in usage.items()))
-    if not any(h.ok for h in results):
+    if nothing_running:
         print("nothing is running: start the stack with `deploy/movieviews up`")
     elif unhealthy:
         print(f"unhealthy: {', '.join(unhealthy)}")
