@@ -92,7 +92,7 @@ def postgres_kill(base: Settings) -> DrillReport:
         with env.paths.log_file(postgres.COMPONENT).open("rb") as log:
             log.seek(log_size)
             repairs = [line.decode() for line in log if line.startswith(b"movieviews: repaired")]
-        api_back = _api_recovers(env.settings.api_url)
+        api_back = _api_recovers(env.settings.api_url, env.api_key)
         result: LoadResult = load.result()
         wait_until(lambda: _same_job_running(env), JOB_BACK_TIMEOUT_S, "the same job running again")
         notes = [
@@ -210,6 +210,7 @@ class _Clients:
     not (a request whose worker died: its outcome is unknown)."""
 
     url: str
+    key: str
     acked: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
     reads_ok: int = 0
@@ -220,7 +221,8 @@ class _Clients:
 
     def run(self, seed: int) -> None:
         rng = random.Random(seed)
-        with httpx.Client(base_url=self.url, timeout=10) as http:
+        headers = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=self.url, timeout=10, headers=headers) as http:
             while not self.stop.is_set():
                 movie = f"m-{rng.randint(1, 50):03d}"
                 query, variables = (
@@ -250,7 +252,7 @@ def api_kill(base: Settings) -> DrillReport:
     started = time.monotonic()
     with DrillEnv(base, "api-kill") as env:
         env.submit()
-        clients = _Clients(env.start_api(workers=2))
+        clients = _Clients(env.start_api(workers=2), env.api_key)
         threads = [threading.Thread(target=clients.run, args=(i,), daemon=True) for i in range(API_CLIENTS)]
         for thread in threads:
             thread.start()
