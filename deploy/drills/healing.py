@@ -276,7 +276,8 @@ def api_kill(base: Settings) -> DrillReport:
         report = DrillReport("api-kill", False, time.monotonic() - started, sum(acked.values()), len(acked))
         report.lost, report.double_counted = lost, double
         report.recover_s = max(clients.failed_after_kill, default=0.0)
-        report.passed = lost == 0 and double == 0 and workers_back and graphql_ok
+        # No acknowledged view would prove nothing (a refused key, say): the drill needs acknowledged writes.
+        report.passed = bool(acked) and lost == 0 and double == 0 and workers_back and graphql_ok
         report.notes = [
             f"worker {victim} killed; {sum(clients.unknown.values())} recordView(s) without an answer "
             f"(counted: {sum(stored.values()) - sum(acked.values())}); "

@@ -104,7 +104,11 @@ def taskmanager_kill(base: Settings) -> DrillReport:
 
 
 def _restored_since(env: DrillEnv, epoch_ms: float) -> bool:
-    restored = cluster.rest(env.settings, f"/jobs/{env.job_id}/checkpoints").get("latest", {}).get("restored")
+    try:
+        checkpoints = cluster.rest(env.settings, f"/jobs/{env.job_id}/checkpoints")
+    except OSError:  # a JobManager busy restarting the job answers late: ask again
+        return False
+    restored = checkpoints.get("latest", {}).get("restored")
     return bool(restored and restored["restore_timestamp"] >= epoch_ms)
 
 
