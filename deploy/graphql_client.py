@@ -11,7 +11,9 @@ from deploy.errors import DeployError
 TOP_MOVIES = """query Top($limit: Int!) {
   topMovies(limit: $limit) { asOf entries { rank viewCount movie { id title genre } } }
 }"""
-RECORD_VIEW = "mutation View($id: ID!) { recordView(movieId: $id) { eventId acceptedAt } }"
+RECORD_VIEW = """mutation View($id: ID!, $eventId: ID) {
+  recordView(movieId: $id, eventId: $eventId) { eventId acceptedAt }
+}"""
 REGISTER_MOVIE = """mutation Register($title: String!, $year: Int!, $genre: String!) {
   registerMovie(title: $title, year: $year, genre: $genre) { movieId }
 }"""
@@ -45,8 +47,9 @@ class GraphQLClient:
         page: dict[str, Any] = self.execute(TOP_MOVIES, limit=limit)["topMovies"]
         return page
 
-    def record_view(self, movie_id: str) -> str:
-        return str(self.execute(RECORD_VIEW, id=movie_id)["recordView"]["eventId"])
+    def record_view(self, movie_id: str, event_id: str | None = None) -> str:
+        """`event_id`: the client's own id, so a retry counts once; the server makes one when None."""
+        return str(self.execute(RECORD_VIEW, id=movie_id, eventId=event_id)["recordView"]["eventId"])
 
     def register_movie(self, title: str, year: int, genre: str) -> str:
         return str(

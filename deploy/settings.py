@@ -73,6 +73,9 @@ DECLARED: dict[str, Setting] = {
     "flush_interval_ms": Setting(
         "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
     ),
+    "dedup_window_s": Setting(
+        "MOVIEVIEWS_DEDUP_WINDOW_S", "86400", "the job remembers an applied event_id this long; 0 = off"
+    ),
 }
 
 
@@ -109,6 +112,7 @@ class Settings:
     api_anonymous_rate: int
     checkpoint_interval_ms: int
     flush_interval_ms: int
+    dedup_window_s: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:

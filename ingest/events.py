@@ -52,10 +52,11 @@ class MovieViewed:
         country: str | None = None,
         watch_seconds: int | None = None,
         occurred_at: datetime | None = None,
+        event_id: str | None = None,
     ) -> MovieViewed:
-        return cls(
-            str(uuid.uuid4()), movie_id, occurred_at or now_utc(), user_id, device, country, watch_seconds
-        )
+        """`event_id`: a caller's own id (a retried request), in canonical form; a new UUID when None."""
+        the_id = str(uuid.uuid4()) if event_id is None else canonical_event_id(event_id)
+        return cls(the_id, movie_id, occurred_at or now_utc(), user_id, device, country, watch_seconds)
 
     @property
     def key(self) -> str:
@@ -124,6 +125,12 @@ class MovieRegistered:
 
 
 Event = MovieViewed | MovieRegistered
+
+
+def canonical_event_id(value: object) -> str:
+    """Lower-case, hyphenated: the job deduplicates by the encoded id, so one event has one spelling."""
+    _check_event_id(value)
+    return str(uuid.UUID(str(value)))
 
 
 def _check_event_id(value: object) -> None:

@@ -24,6 +24,7 @@ ARGUMENT_NAMES = {
     "movie_id": "movieId",
     "user_id": "userId",
     "watch_seconds": "watchSeconds",
+    "event_id": "eventId",
 }
 
 
@@ -57,6 +58,8 @@ class ViewInput:
     device: str | None = None
     country: str | None = None
     watch_seconds: int | None = None
+    # The client's own id: a retry with the same one is the same event, counted once by the job.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Commands:
                     device=view.device,
                     country=view.country,
                     watch_seconds=view.watch_seconds,
+                    event_id=view.event_id,
                 )
             except ValidationError as exc:
                 raise _invalid(exc) from exc

@@ -9,12 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ingest.errors import ValidationError
+from ingest.events import canonical_event_id
 from readmodel.commands import Accepted, MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.errors import InvalidArgumentError as Invalid
 from readmodel.errors import ReadModelError, http_headers
 
 DEFAULT_LIMIT = 10
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 T = TypeVar("T")
 
@@ -54,6 +57,7 @@ def routes(ctx: ReadModelContext) -> list[Route]:
                 device=_optional(body, "device", str),
                 country=_optional(body, "country", str),
                 watch_seconds=_optional(body, "watchSeconds", int),
+                event_id=_idempotency_key(request),
             )
             return accepted_response(await ctx.commands.record_view(view), 202)
         except ReadModelError as exc:
@@ -99,6 +103,18 @@ def _field(body: dict[str, Any], name: str, kind: type[T]) -> T:
 
 def _optional(body: dict[str, Any], name: str, kind: type[T]) -> T | None:
     return None if body.get(name) is None else _field(body, name, kind)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The REST spelling of recordView's `eventId`; checked here so the error names the header."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None:
+        try:
+            return canonical_event_id(key)
+        except ValidationError as exc:
+            hint = "Send a UUID of your own; a retry sends the same one."
+            raise Invalid(IDEMPOTENCY_KEY, f"must be a UUID, got {key!r}", hint) from exc
+    return None
 
 
 def _limit(raw: str | None, maximum: int) -> int:

@@ -97,10 +97,12 @@ async def record_view(
     device: str | None = None,
     country: str | None = None,
     watch_seconds: int | None = None,
+    event_id: strawberry.ID | None = None,
 ) -> EventAccepted:
     require(info, "views:write")
     user = None if user_id is None else str(user_id)
-    view = ViewInput(str(movie_id), user, device, country, watch_seconds)
+    client_id = None if event_id is None else str(event_id)
+    view = ViewInput(str(movie_id), user, device, country, watch_seconds, client_id)
     return EventAccepted.from_accepted(await info.context.commands.record_view(view))
 
 
@@ -164,7 +166,11 @@ class Query:
 @strawberry.type
 class Mutation:
     record_view: EventAccepted = strawberry.mutation(
-        resolver=record_view, description="Publish a MovieViewed event; answers once Kafka acknowledged it."
+        resolver=record_view,
+        description=(
+            "Publish a MovieViewed event; answers once Kafka acknowledged it. A retry with the same eventId "
+            "(a UUID of the client's) counts once and answers the same eventId."
+        ),
     )
     register_movie: EventAccepted = strawberry.mutation(
         resolver=register_movie, description="Publish a MovieRegistered event under a new movie id."

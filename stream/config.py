@@ -29,6 +29,8 @@ class JobConfig:
     checkpoint_interval_ms: int
     flush_interval_ms: int
     checkpoint_dir: str
+    # How long an applied event_id is remembered (processing time, stream/DEDUP.md); 0 turns the check off.
+    dedup_window_s: int
 
     @classmethod
     def from_settings(
@@ -38,6 +40,7 @@ class JobConfig:
         group_id: str = DEFAULT_GROUP_ID,
         parallelism: int = 1,
         checkpoint_interval_ms: int | None = None,
+        dedup_window_s: int | None = None,
     ) -> JobConfig:
         return cls(
             name=name,
@@ -54,6 +57,7 @@ class JobConfig:
             ),
             flush_interval_ms=settings.flush_interval_ms,
             checkpoint_dir=StatePaths(settings.home).checkpoints.as_uri(),
+            dedup_window_s=settings.dedup_window_s if dedup_window_s is None else dedup_window_s,
         )
 
     def to_args(self) -> list[str]:

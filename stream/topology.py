@@ -23,6 +23,8 @@ from stream.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
 from stream.sinks import dead_letter_sink, postgres_sink
 
 SOURCE_TABLE = "kafka_events"
+# The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
+ONCE_VIEW = "kafka_events_once"
 DECODE_FUNCTION = "decode_batch"
 # A partition's records are batched over this much processing time: at 50k events/s over 4 partitions, one
 # Python call per ~1,250 views, and a few hundred summed rows instead of 5,000 reach the keyed state. Short
@@ -65,6 +67,9 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         "pipeline.object-reuse": "true",
         # Table operators get uids derived from the plan, so the Kafka source's offsets survive a savepoint.
         "table.exec.uid.generation": "ALWAYS",
+        # Only the event_id deduplication keeps state by TTL (the window aggregate clears its own): an id is
+        # forgotten this long after it was first seen.
+        "table.exec.state.ttl": f"{max(config.dedup_window_s, 1)} s",
     }
     if config.checkpoint_interval_ms > 0:
         settings |= {
@@ -102,7 +107,35 @@ def source_ddl(config: JobConfig) -> str:
     """
 
 
-def events_query() -> str:
+# Every event schema starts with `event_id`, a UUID string (the schema gate checks it): in single-object
+# encoding that is bytes 11-47, a length byte 0x48 (36, zigzag) and the 36 characters, whatever the writer
+# version. The key leaves out the fingerprint (the same event written by another writer version, or under the
+# avro-package fingerprint variant, is the same event). Flink SQL has no SUBSTRING of BYTES: ISO-8859-1 maps
+# each byte to one character. A record that does not look like that (random bytes, a tombstone, an event cut
+# short inside its id) is keyed by its own position: never taken for a duplicate, it reaches the dead letters.
+EVENT_KEY = """CASE
+    WHEN SUBSTRING(`text` FROM 1 FOR 2) = CHR(195) || CHR(1) AND SUBSTRING(`text` FROM 11 FOR 1) = 'H'
+        AND CHAR_LENGTH(`text`) >= 47 THEN SUBSTRING(`text` FROM 12 FOR 36)
+    ELSE CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
+END"""
+
+
+def once_view_ddl() -> str:
+    """Flink SQL's deduplication (first row per key by processing time: append-only, keyed state in the JVM,
+    no Python per event). Its state is one entry per id, expired by `table.exec.state.ttl`."""
+    return f"""
+        CREATE TEMPORARY VIEW {ONCE_VIEW} AS
+        SELECT `topic`, `partition`, `offset`, `payload`, `proc` FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY `event_key` ORDER BY `proc` ASC) AS `occurrence`
+            FROM (
+                SELECT *, {EVENT_KEY} AS `event_key`
+                FROM (SELECT *, DECODE(`payload`, 'ISO-8859-1') AS `text` FROM {SOURCE_TABLE})
+            )
+        ) WHERE `occurrence` = 1
+    """
+
+
+def events_query(source: str) -> str:
     """Rows of `stream.rows.EVENT_TYPE` plus the dead letter. Both ARRAY_AGGs see the rows in one order, so
     offsets and payloads stay aligned; a null value (tombstone) becomes empty bytes, so none is skipped."""
     return f"""
@@ -111,7 +144,7 @@ def events_query() -> str:
         FROM (
             SELECT `topic`, `partition`, ARRAY_AGG(`offset`) AS `offsets`,
                 ARRAY_AGG(COALESCE(`payload`, X'')) AS `payloads`
-            FROM TABLE(TUMBLE(TABLE {SOURCE_TABLE}, DESCRIPTOR(`proc`), INTERVAL '{BATCH_MS / 1000}' SECOND))
+            FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(`proc`), INTERVAL '{BATCH_MS / 1000}' SECOND))
             GROUP BY `window_start`, `window_end`, `topic`, `partition`
         ) AS w,
         LATERAL TABLE({DECODE_FUNCTION}(w.`topic`, w.`partition`, w.`offsets`, w.`payloads`))
@@ -123,9 +156,13 @@ def events_query() -> str:
 def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) -> None:
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(source_ddl(config))
+    source = SOURCE_TABLE
+    if config.dedup_window_s > 0:
+        t_env.execute_sql(once_view_ddl())
+        source = ONCE_VIEW
     decode = DecodeBatch(config.bootstrap, config.schemas_topic)
     t_env.create_temporary_function(DECODE_FUNCTION, udtf(decode, result_types=BATCH_OUTPUT_TYPES))
-    rows = t_env.to_data_stream(t_env.sql_query(events_query()))
+    rows = t_env.to_data_stream(t_env.sql_query(events_query(source)))
     events = rows.process(Route(), output_type=EVENT_TYPE).name("route").uid("route")
     events.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name(
         "dead-letters"

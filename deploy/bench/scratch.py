@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -51,7 +52,11 @@ def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
 
 
 def project_job(
-    env: DrillEnv, tag: str, parallelism: int = 1, checkpoint_interval_ms: int | None = None
+    env: DrillEnv,
+    tag: str,
+    parallelism: int = 1,
+    checkpoint_interval_ms: int | None = None,
+    dedup_window_s: int | None = None,
 ) -> Callable[[], str]:
     config = JobConfig.from_settings(
         env.settings,
@@ -59,6 +64,7 @@ def project_job(
         group_id=f"{env.name}-{tag}",
         parallelism=parallelism,
         checkpoint_interval_ms=checkpoint_interval_ms,
+        dedup_window_s=dedup_window_s,
     )
     return lambda: launch.submit(env.settings, config)
 
@@ -91,6 +97,18 @@ def stop(env: DrillEnv, job_id: str) -> None:
     """Cancels and waits until the job is gone, so no write of it lands after this returns."""
     flinkrest.cancel(env.settings, job_id)
     wait_until(lambda: flinkrest.job_state(env.settings, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
+
+
+def checkpoints_after(env: DrillEnv, job_id: str, count: int) -> dict[str, Any]:
+    """The job's checkpoint statistics (JobManager REST) once `count` more checkpoints have completed."""
+    first = flinkrest.checkpoints(env.settings, job_id)["counts"]["completed"]
+    deadline = time.monotonic() + count * env.settings.checkpoint_interval_ms / 1000 + 120
+    while time.monotonic() < deadline:
+        found = flinkrest.checkpoints(env.settings, job_id)
+        if found["counts"]["completed"] >= first + count:
+            return found
+        time.sleep(1)
+    raise TimeoutError(f"job {job_id}: fewer than {count} checkpoints completed after exact totals")
 
 
 def reset_read_model(env: DrillEnv) -> None:

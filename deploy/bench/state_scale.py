@@ -4,17 +4,15 @@ the job's checkpoint size and duration (JobManager REST) and the resident memory
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 from deploy import postgres, procs
 from deploy.bench import report
-from deploy.bench.scratch import preload, project_job, stop, timed_job
+from deploy.bench.scratch import checkpoints_after, preload, project_job, stop, timed_job
 from deploy.drills.harness import DrillEnv
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from stream import flinkrest
 
 # Every one of 2^20 movies gets one slot of the load generator's popularity table when the draw is uniform;
 # 3.5M views then touch all but ~4% of them: just over a million distinct movies.
@@ -44,7 +42,7 @@ def bench_state_scale(settings: Settings, events: int, movies: int) -> dict[str,
         submit = project_job(env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms)
         run = timed_job(env, load, submit, keep_running=True)
         try:
-            checkpoints = _after_checkpoints(env, run.job_id)
+            checkpoints = checkpoints_after(env, run.job_id, CHECKPOINTS_AFTER)
             rss = rss_mb(StatePaths(settings.home))
         finally:
             stop(env, run.job_id)
@@ -64,19 +62,6 @@ def bench_state_scale(settings: Settings, events: int, movies: int) -> dict[str,
         },
         "rss_mb": rss,
     }
-
-
-def _after_checkpoints(env: DrillEnv, job_id: str) -> dict[str, Any]:
-    first = flinkrest.checkpoints(env.settings, job_id)["counts"]["completed"]
-    deadline = time.monotonic() + CHECKPOINTS_AFTER * env.settings.checkpoint_interval_ms / 1000 + 120
-    while time.monotonic() < deadline:
-        found = flinkrest.checkpoints(env.settings, job_id)
-        if found["counts"]["completed"] >= first + CHECKPOINTS_AFTER:
-            return found
-        time.sleep(1)
-    raise TimeoutError(
-        f"job {job_id}: fewer than {CHECKPOINTS_AFTER} checkpoints completed after exact totals"
-    )
 
 
 def rss_mb(paths: StatePaths) -> dict[str, float]:

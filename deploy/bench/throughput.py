@@ -10,7 +10,16 @@ from typing import Any
 import psycopg
 
 from deploy.bench import report
-from deploy.bench.scratch import JobRun, preload, project_job, timed_job
+from deploy.bench.scratch import (
+    JobRun,
+    Load,
+    checkpoints_after,
+    preload,
+    project_job,
+    reset_read_model,
+    stop,
+    timed_job,
+)
 from deploy.drills.harness import DrillEnv
 from deploy.settings import Settings
 from stream import baseline, launch
@@ -23,23 +32,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--movies", type=int, default=1000, help="distinct movies (default 1000)")
     parser.add_argument("--parallelism", type=int, default=1, help="of both jobs (default 1)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the Flink SQL baseline run")
+    parser.add_argument(
+        "--no-dedup-compare", action="store_true", help="skip the second run with deduplication off"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_throughput(settings, args.events, args.movies, args.parallelism, not args.no_baseline)
+    results = bench_throughput(
+        settings, args.events, args.movies, args.parallelism, not args.no_baseline, not args.no_dedup_compare
+    )
     print(report.table(results["rows"]))
     if "ratio" in results:
         print(f"project / baseline: {results['ratio']:.2f}x")
+    if "dedup" in results:
+        dedup = results["dedup"]
+        print(
+            f"deduplication on / off: {dedup['on_over_off']:.2f}x; state {dedup['state_bytes_per_id']:.0f} "
+            f"bytes per remembered id ({dedup['ids']:,} ids)"
+        )
     print(f"load average {report.load_average()}; written to {report.write(settings, 'throughput', results)}")
     return 0
 
 
 def bench_throughput(
-    settings: Settings, events: int, movies: int, parallelism: int = 1, with_baseline: bool = True
+    settings: Settings,
+    events: int,
+    movies: int,
+    parallelism: int = 1,
+    with_baseline: bool = True,
+    dedup_compare: bool = True,
 ) -> dict[str, Any]:
     with DrillEnv(settings, "bench-throughput") as env:
         load = preload(env, events, movies)
-        runs = {"project": timed_job(env, load, project_job(env, "project", parallelism))}
+        runs: dict[str, JobRun] = {}
+        state_bytes: dict[str, int] = {}
+        runs["project"], state_bytes["on"] = _project_run(env, load, parallelism, None)
+        if dedup_compare:
+            reset_read_model(env)
+            runs["project, dedup off"], state_bytes["off"] = _project_run(env, load, parallelism, 0)
         if with_baseline:
             runs["flink-sql baseline"] = timed_job(
                 env, load, _baseline_job(env, parallelism), table=baseline.TABLE
@@ -53,7 +83,31 @@ def bench_throughput(
     }
     if with_baseline:
         results["ratio"] = runs["project"].events_per_s / runs["flink-sql baseline"].events_per_s
+    if dedup_compare:
+        # Every event of the load has its own id and all arrive within the window: all are remembered.
+        results["dedup"] = {
+            "on_over_off": runs["project"].events_per_s / runs["project, dedup off"].events_per_s,
+            "ids": load.events,
+            "checkpoint_bytes_on": state_bytes["on"],
+            "checkpoint_bytes_off": state_bytes["off"],
+            "state_bytes_per_id": (state_bytes["on"] - state_bytes["off"]) / load.events,
+        }
     return results
+
+
+def _project_run(
+    env: DrillEnv, load: Load, parallelism: int, dedup_window_s: int | None
+) -> tuple[JobRun, int]:
+    """Times the job to exact totals, then reads the size of a checkpoint taken after them."""
+    tag = "project" if dedup_window_s is None else "project-nodedup"
+    run = timed_job(
+        env, load, project_job(env, tag, parallelism, dedup_window_s=dedup_window_s), keep_running=True
+    )
+    try:
+        latest = checkpoints_after(env, run.job_id, 1)["latest"]["completed"]
+    finally:
+        stop(env, run.job_id)
+    return run, int(latest["state_size"])
 
 
 def row(name: str, run: JobRun) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from deploy import postgres, procs
-from deploy.flink.checkpoints import latest_restore_point
+from deploy.flink.checkpoints import latest_restore_point, remove_job_state
 from deploy.graphql_client import GraphQLClient
 from deploy.kafka import broker
 from deploy.paths import StatePaths
@@ -137,6 +137,12 @@ class DrillEnv:
         with contextlib.suppress(Exception):
             if self.job_id:
                 flinkrest.cancel(self.settings, self.job_id)
+        # Every job this drill or benchmark ran is named after it: their checkpoints and savepoints go too.
+        with contextlib.suppress(Exception):
+            for job in flinkrest.jobs(self.settings):
+                if job.name.startswith(self.name):
+                    self._end(job.job_id)
+                    remove_job_state(self.paths.checkpoints, self.paths.savepoints, job.job_id)
         if self._api:
             procs.stop(self._api)
         with contextlib.suppress(Exception):
@@ -160,6 +166,17 @@ class DrillEnv:
             )
 
     # -- the job --------------------------------------------------------------------------------------------
+    def _end(self, job_id: str) -> None:
+        """Cancels the job unless it ended, and waits until it has (no checkpoint is written after)."""
+        from stream import flinkrest
+
+        def ended() -> bool:
+            return flinkrest.job_state(self.settings, job_id) in ("CANCELED", "FAILED", "FINISHED")
+
+        if not ended():
+            flinkrest.cancel(self.settings, job_id)
+            wait_until(ended, 60, f"job {job_id} ended")
+
     def submit(self, parallelism: int = 1, restore_from: str | None = None) -> str:
         from stream import launch
         from stream.config import JobConfig

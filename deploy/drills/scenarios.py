@@ -243,13 +243,16 @@ def poison_pills(base: Settings) -> DrillReport:
         s = env.settings
         truth: Counter[str] = Counter()
         injected: Counter[str] = Counter()
-        valid = encode(Catalog.bundled(), MovieViewed.SUBJECT, MovieViewed.new("m-x").to_record())
+        catalog = Catalog.bundled()
         with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic) as pub:
             for i in range(3_000):
                 movie = f"m-{rng.randint(1, 200):03d}"
                 pub.publish(MovieViewed.new(movie))
                 truth[movie] += 1
                 if i % 30 == 0:
+                    # A fresh event under each pill: copies of one event would share its event_id, and the job
+                    # keeps only the first record of an id (stream/DEDUP.md).
+                    valid = encode(catalog, MovieViewed.SUBJECT, MovieViewed.new("m-x").to_record())
                     kind, value = _poison(rng, valid)
                     pub.produce(s.views_topic, movie.encode(), value, [], None)
                     injected[kind] += 1
@@ -374,6 +377,91 @@ def _api_recovers(api: str, key: str, mutation: bool = False) -> bool:
     return True
 
 
+def duplicate_delivery(base: Settings) -> DrillReport:
+    """Every acknowledged event published a second time by another producer, and client retries of
+    recordView with one eventId (GraphQL argument, REST Idempotency-Key): each distinct event counts once."""
+    started = time.monotonic()
+    with DrillEnv(base, "duplicate-delivery") as env:
+        env.submit()
+        api = env.start_api()
+        result: LoadResult = _load(env, seconds=SECONDS / 2).result()
+        truth = Counter(result.per_movie)
+        records = _read_all(env, env.settings.views_topic, result.acknowledged)
+        resent = _republish(env, records)
+        retried = _client_retries(api, env.api_key, truth, rounds=50, attempts=3)
+        notes = [f"{resent} acknowledged events published again; {retried} recordView retries"]
+        return _finish(env, "duplicate-delivery", started, dict(truth), None, notes)
+
+
+def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of the first `expected` records of `topic`, as acknowledged."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env.settings.kafka_bootstrap,
+            "group.id": f"{env.name}-reread",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    records: list[tuple[bytes | None, bytes]] = []
+
+    def read() -> bool:
+        for msg in consumer.consume(1000, 0.5):
+            if msg.error() is None:
+                records.append((msg.key(), msg.value() or b""))
+        return len(records) >= expected
+
+    try:
+        wait_until(read, 120, f"{expected} records of {topic}", interval_s=0)
+    finally:
+        consumer.close()
+    return records
+
+
+def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
+    """A second producer (not the idempotent one of the load): the same bytes, the same keys, again."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": env.settings.kafka_bootstrap, "linger.ms": 20})
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(env.settings.views_topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(60) == 0, "republished events unacknowledged"
+    return len(records)
+
+
+def _client_retries(api: str, key: str, truth: Counter[str], rounds: int, attempts: int) -> int:
+    """`rounds` views, each sent `attempts` times with one client id, alternately over GraphQL and REST;
+    every answer must carry that id. Adds one view per round to `truth`."""
+    import uuid
+
+    import httpx
+
+    from deploy.graphql_client import GraphQLClient
+
+    sent = 0
+    auth = {"Authorization": f"Bearer {key}"}
+    with GraphQLClient(api, key) as client, httpx.Client(base_url=api, timeout=10, headers=auth) as http:
+        for i in range(rounds):
+            movie, event_id = f"m-retry-{i % 5}", str(uuid.uuid4())
+            for _ in range(attempts):
+                if i % 2:
+                    answer = client.record_view(movie, event_id)
+                else:
+                    response = http.post(f"/api/view/{movie}", headers={"Idempotency-Key": event_id})
+                    response.raise_for_status()
+                    answer = response.json()["eventId"]
+                assert answer == event_id, f"a retry answered {answer}, not {event_id}"
+                sent += 1
+            truth[movie] += 1
+    return sent
+
+
 DRILLS: dict[str, Drill] = {
     "taskmanager-kill": taskmanager_kill,
     "jobmanager-kill": jobmanager_kill,
@@ -382,4 +470,5 @@ DRILLS: dict[str, Drill] = {
     "poison-pills": poison_pills,
     "postgres-restart": postgres_restart,
     "kafka-restart": kafka_restart,
+    "duplicate-delivery": duplicate_delivery,
 }

@@ -1,7 +1,9 @@
-"""Finding the newest restore point (retained checkpoint or savepoint) a job left behind."""
+"""Finding the newest restore point (retained checkpoint or savepoint) a job left behind, and removing what a
+finished scratch job (test, drill, benchmark) left."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 
@@ -14,3 +16,9 @@ def latest_restore_point(checkpoints: Path, savepoints: Path, job_id: str) -> Pa
     if not candidates:
         return None
     return max(candidates, key=lambda p: p.stat().st_mtime).parent
+
+
+def remove_job_state(checkpoints: Path, savepoints: Path, job_id: str) -> None:
+    """Deletes a job's retained checkpoints and savepoints: scratch jobs leave nothing behind."""
+    for path in [checkpoints / job_id, *savepoints.glob(f"savepoint-{job_id[:6]}-*")]:
+        shutil.rmtree(path, ignore_errors=True)

@@ -157,3 +157,24 @@ async def test_mutations_check_the_scope_of_the_key() -> None:
         'mutation { recordView(movieId: "m") { eventId } }', context_value=context(principal=views_only)
     )
     assert viewed.errors is None
+
+
+@pytest.mark.anyio
+async def test_record_view_with_a_client_event_id_publishes_that_id_in_canonical_form() -> None:
+    publisher = FakePublisher()
+    ctx = ReadModelContext(FakeStore([]), Commands(publisher), 100, principal=ADMIN)  # type: ignore[arg-type]
+    client_id = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+    for _retry in range(2):
+        result = await execute(
+            'mutation($e: ID) { recordView(movieId: "m-1", eventId: $e) { eventId } }', ctx, e=client_id
+        )
+        assert result.errors is None
+    assert [e.event_id for e in publisher.events] == [client_id.lower()] * 2
+
+
+@pytest.mark.anyio
+async def test_a_malformed_event_id_names_the_argument() -> None:
+    result = await execute('mutation { recordView(movieId: "m-1", eventId: "retry-1") { eventId } }')
+    assert result.data is None
+    assert result.errors[0].extensions["argument"] == "eventId"
+    assert "UUID" in result.errors[0].message
