@@ -15,11 +15,15 @@ from deploy.bench.throughput import bench_throughput
 from deploy.settings import Settings
 
 
-def test_throughput_times_the_job_and_the_flink_sql_baseline(stack: Settings, tmp_path: Path) -> None:
+def test_throughput_times_the_job_with_and_without_dedup_and_the_flink_sql_baseline(
+    stack: Settings, tmp_path: Path
+) -> None:
     results = bench_throughput(stack, events=3000, movies=30)
-    assert [r["job"] for r in results["rows"]] == ["project", "flink-sql baseline"]
+    jobs = [r["job"] for r in results["rows"]]
+    assert jobs == ["project", "project, dedup off", "flink-sql baseline"]
     assert all(r["events"] == 3000 and r["events/s"] > 0 for r in results["rows"])
     assert results["ratio"] > 0
+    assert results["dedup"]["ids"] == 3000 and results["dedup"]["on_over_off"] > 0
     written = report.write(dataclasses.replace(stack, home=tmp_path), "throughput", results)
     assert json.loads(written.read_text())["machine"]["cpus"] >= 1
 
