@@ -146,15 +146,17 @@ class DrillEnv:
         if self._api:
             procs.stop(self._api)
         with contextlib.suppress(Exception):
-            broker.admin(self.base).delete_topics(
-                [
-                    self.settings.views_topic,
-                    self.settings.movies_topic,
-                    self.settings.dlq_topic,
-                    self.settings.schemas_topic,
-                ],
-                operation_timeout=30,
-            )
+            topics = [
+                self.settings.views_topic,
+                self.settings.movies_topic,
+                self.settings.dlq_topic,
+                self.settings.schemas_topic,
+            ]
+            # The client is kept until the deletion is answered: a temporary one is destroyed at once, and
+            # the request with it (drills and benchmarks left their topics, their data kept forever).
+            admin = broker.admin(self.base)
+            for future in admin.delete_topics(topics, operation_timeout=30).values():
+                future.result(60)
         with (
             contextlib.suppress(Exception),
             psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn,
