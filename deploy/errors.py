@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ground import MovieviewsError
 
-class DeployError(Exception):
+
+class DeployError(MovieviewsError):
     """Root of every error `movieviews up/down/status` reports to the operator."""
 
 
@@ -24,4 +26,16 @@ class NotReadyError(DeployError):
 
 
 class FlinkCliError(DeployError):
-    """`flink run/stop/cancel` failed; the message carries the CLI's last lines."""
+    """`flink run/stop/cancel` or the JobManager's REST API failed; the message carries what it answered."""
+
+
+class JarsMissingError(DeployError):
+    """The connector jars are not where the job looks: run `movieviews up` to build them."""
+
+
+class DrillError(DeployError):
+    """A drill could not stage its fault (nothing to kill, events unacknowledged, no checkpoint)."""
+
+
+class BenchmarkError(DeployError):
+    """A benchmark could not establish what it measures against (its ground truth, its checkpoints)."""

@@ -20,7 +20,7 @@ from deploy.settings import Settings
 from deploy.stack import Health
 from readmodel.tables import movie_stats
 from stream import flinkrest
-from stream.errors import FlinkCommandError
+from stream.errors import FlinkRestError
 
 # The read model may lag the log by this much while events wait (rules.yml: ReadModelStale).
 FRESHNESS_LIMIT_S = 5.0
@@ -44,7 +44,7 @@ def api_health(settings: Settings) -> Health:
 def job_health(settings: Settings) -> Health:
     try:
         jobs = [job for job in flinkrest.jobs(settings) if job.name == JOB_NAME]
-    except FlinkCommandError as exc:
+    except FlinkRestError as exc:
         return Health("job", False, str(exc))
     live = [job for job in jobs if job.state not in ("FINISHED", "CANCELED", "FAILED")]
     if not live:

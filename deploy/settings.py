@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from deploy.errors import DeployError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ConfigError(Exception):
+class ConfigError(DeployError):
     """A setting is missing or malformed."""
 
 

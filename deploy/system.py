@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deploy import procs, supervisor
-from deploy.flink import cluster
+from deploy.flink import cluster, jobs
 from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.stack import API
 from deploy.wait import wait_until
+from readmodel import apikeys, migrate
 
 JOB_NAME = "movieviews"
 API_START_TIMEOUT_S = 60
@@ -57,14 +58,12 @@ def restore_point(paths: StatePaths) -> Path | None:
 
 def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> str:
     """Resumes the main job from where it left off; with no restore point it rebuilds from the log."""
-    from stream import launch
-    from stream.config import JobConfig
 
     job_id = job_running(settings)
     if job_id is None:
         restore = restore_point(paths)
-        job_id = launch.submit(
-            settings, JobConfig.from_settings(settings, name=JOB_NAME), str(restore) if restore else None
+        job_id = jobs.submit(
+            settings, jobs.job_config(settings, name=JOB_NAME), str(restore) if restore else None
         )
         _last_job_file(paths).write_text(job_id)
         origin = f"restored from {restore}" if restore else "reading the topics from the start"
@@ -75,17 +74,14 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
 
 def stop_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
     """Stops the main job with a savepoint, so the next `up` resumes exactly there."""
-    from stream import launch
 
     if not cluster.healthy(settings)[0] or (job_id := job_running(settings)) is None:
         return
-    savepoint = launch.stop_with_savepoint(settings, job_id)
+    savepoint = jobs.stop_with_savepoint(settings, job_id)
     say(f"stream job {job_id} stopped with savepoint {savepoint}")
 
 
 def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
-    from readmodel import migrate
-
     migrate.upgrade(settings.owner_url)
     say(f"database {settings.pg_database} migrated to head")
     start_job(settings, paths, say)
@@ -98,8 +94,6 @@ def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], Non
 
 def ensure_demo_key(settings: Settings, paths: StatePaths) -> str:
     """The demo's key: the one in the file while it is live, else a new one written there."""
-    from readmodel import apikeys
-
     path = paths.demo_key
     known = path.read_text().strip() if path.exists() else ""
     if known and apikeys.is_live(settings.owner_dsn, settings.api_key_pepper, known):

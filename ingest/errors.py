@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ground import MovieviewsError
 
-class IngestError(Exception):
+
+class IngestError(MovieviewsError):
     """Root of every error raised by `ingest`."""
 
 

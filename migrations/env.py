@@ -1,14 +1,15 @@
-"""Alembic environment: an entry point, so it may build settings from the environment as a last resort."""
+"""Alembic environment. The database URL comes from the caller: `readmodel.migrate` passes it as an
+attribute (`movieviews migrate` builds it from the settings); the alembic CLI takes `-x url=...` or the ini's
+sqlalchemy.url."""
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy import create_engine, pool
 
-from deploy.settings import Settings
 from readmodel.tables import metadata
 
 config = context.config
@@ -19,8 +20,14 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
 
 
 def database_url() -> str:
-    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    return str(url) if url else Settings.from_env(os.environ).owner_url
+    url = (
+        config.attributes.get("url")
+        or context.get_x_argument(as_dictionary=True).get("url")
+        or config.get_main_option("sqlalchemy.url")
+    )
+    if not url:
+        raise CommandError("no database URL: run `movieviews migrate`, or alembic with -x url=...")
+    return str(url)
 
 
 def run_migrations_offline() -> None:

@@ -15,18 +15,17 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from deploy.settings import Settings
 from readmodel import health, metrics, rest
 from readmodel.commands import Publisher
 from readmodel.guard import Guard
 from readmodel.logs import RequestIds
-from readmodel.runtime import MAIN_JOB, Runtime
+from readmodel.runtime import MAIN_JOB, ReadModelSettings, Runtime
 from readmodel.schema import build_schema
 from readmodel.view import WEB_DIR, ReadModelGraphQL
 
 
 def create_app(
-    settings: Settings,
+    settings: ReadModelSettings,
     publisher: Publisher | None = None,
     assets_dir: Path | None = None,
     job_name: str = MAIN_JOB,
@@ -42,7 +41,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         # Start-up garbage is permanent; freezing it keeps full collections (15-19 ms pauses on this heap,
-        # STACK-NOTES) out of request latency.
+        # measured on this machine kind) out of request latency.
         gc.collect()
         gc.freeze()
         try:

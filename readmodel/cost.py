@@ -12,7 +12,7 @@ Database round trips: only root fields reach Postgres (nested fields are read fr
 each on one pooled connection: the pool's pre-ping, BEGIN, at most two statements (topMovies: the page and
 max(updated_at); movie(id): one), ROLLBACK, and a PREPARE the first time a statement is seen on that
 connection: ROUND_TRIPS_PER_ROOT_FIELD = 6. So a query needs at most MAX_ROUND_TRIPS = MAX_ROOT_FIELDS x 6 =
-30, a mutation none (one Kafka produce), a response reused from the cache (readmodel.freshness) none at all.
+30, a mutation none (one Kafka produce), a response reused from the cache (readmodel.cache) none at all.
 """
 
 from __future__ import annotations

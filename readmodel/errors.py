@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
+from ground import MovieviewsError
 
-class ReadModelError(Exception):
+
+class ReadModelError(MovieviewsError):
     code = "INTERNAL"
     # The REST status; GraphQL keeps 200 except for the codes in view.GRAPHQL_STATUS.
     http_status = 400

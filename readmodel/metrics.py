@@ -33,8 +33,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readmodel.errors import DatabaseUnavailableError
-from readmodel.server import MULTIPROC_ENV
 from readmodel.store import MovieStatsStore
+
+# prometheus_client's own variable: `movieviews serve` sets it before any worker imports prometheus_client.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 if TYPE_CHECKING:
     from readmodel.health import KafkaProbe  # health imports the REST module, which counts through this one

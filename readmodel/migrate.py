@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 
-from deploy.settings import REPO_ROOT
-
-ALEMBIC_INI = REPO_ROOT / "migrations" / "alembic.ini"
+# migrations/ sits beside readmodel/ in the repository (an editable install keeps it there).
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"
 
 
 def config(url: str) -> Config:

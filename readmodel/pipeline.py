@@ -9,7 +9,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from deploy.settings import Settings
 from readmodel.store import MovieStatsStore
 from stream import flinkrest
 from stream.errors import StreamError
@@ -35,7 +34,7 @@ class PipelineStatus:
 
 
 class PipelineProbe:
-    def __init__(self, settings: Settings, store: MovieStatsStore, job_name: str) -> None:
+    def __init__(self, settings: flinkrest.FlinkSettings, store: MovieStatsStore, job_name: str) -> None:
         self._settings = settings
         self._store = store
         self._job_name = job_name

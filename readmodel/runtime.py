@@ -3,28 +3,63 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
-from deploy.settings import Settings
 from ingest.publisher import AsyncPublisher
 from readmodel.apikeys import KeyRing
+from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
 from readmodel.context import ReadModelContext
-from readmodel.freshness import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.guard import GuardConfig
 from readmodel.health import KafkaProbe
 from readmodel.live import Hub
 from readmodel.pipeline import PipelineProbe
 from readmodel.ratelimit import TokenBuckets
 from readmodel.store import MovieStatsStore, create_reader_engine
+from stream.flinkrest import FlinkSettings
 
 # The stream job whose health the dashboard shows: the one `movieviews up` submits.
 MAIN_JOB = "movieviews"
 
 
+class ReadModelSettings(FlinkSettings, Protocol):
+    """What the API needs; `deploy.settings.Settings` provides it, built in each worker by `deploy`."""
+
+    @property
+    def api_key_pepper(self) -> str: ...
+
+    @property
+    def api_reads_need_key(self) -> bool: ...
+
+    @property
+    def api_key_rate(self) -> int: ...
+
+    @property
+    def api_anonymous_rate(self) -> int: ...
+
+    @property
+    def reader_url(self) -> str: ...
+
+    @property
+    def kafka_bootstrap(self) -> str: ...
+
+    @property
+    def views_topic(self) -> str: ...
+
+    @property
+    def movies_topic(self) -> str: ...
+
+    @property
+    def schemas_topic(self) -> str: ...
+
+    @property
+    def top_limit_max(self) -> int: ...
+
+
 class Runtime:
     def __init__(
         self,
-        settings: Settings,
+        settings: ReadModelSettings,
         publisher: Publisher | None = None,
         job_name: str = MAIN_JOB,
         buckets_file: Path | None = None,

@@ -20,10 +20,10 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from readmodel.cache import ResponseCache
 from readmodel.context import ReadModelContext
 from readmodel.cost import MAX_TOKENS
 from readmodel.errors import ReadModelError, UnauthenticatedError, http_headers
-from readmodel.freshness import ResponseCache
 from readmodel.guard import refusal
 from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE
 

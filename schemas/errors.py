@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ground import MovieviewsError
 
-class SchemaError(Exception):
+
+class SchemaError(MovieviewsError):
     """Root of every error raised by `schemas`."""
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ground import MovieviewsError
 
-class StreamError(Exception):
+
+class StreamError(MovieviewsError):
     """Root of every error raised by `stream`."""
 
 
@@ -40,9 +42,5 @@ class EmptyMovieIdError(RejectedEventError):
     reason = "empty-movie-id"
 
 
-class JarsMissingError(StreamError):
-    """The connector jars are not where the job looks: run `movieviews up` to build them."""
-
-
-class FlinkCommandError(StreamError):
-    """The Flink CLI or REST API refused a request."""
+class FlinkRestError(StreamError):
+    """The JobManager's REST API did not answer or refused a request."""

@@ -1,4 +1,5 @@
-"""The few JobManager REST calls the job commands need."""
+"""The Flink REST client: the JobManager REST calls the job commands, the API's pipeline probe, drills and
+benchmarks make. Anything with a `flink_rest` base URL (deploy's settings) will do."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from deploy.settings import Settings
-from stream.errors import FlinkCommandError
-from stream.metrics import DEAD_LETTER_METRIC
+from stream.errors import FlinkRestError
+from stream.taskmanager.metrics import DEAD_LETTER_METRIC
 
 # The JobManager answers in milliseconds; a slow answer means it is busy restarting, worth a few seconds.
 TIMEOUT_S = 10.0
+
+
+class FlinkSettings(Protocol):
+    @property
+    def flink_rest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -23,35 +28,35 @@ class JobInfo:
     state: str
 
 
-def _call(settings: Settings, path: str, method: str = "GET") -> Any:
+def _call(settings: FlinkSettings, path: str, method: str = "GET") -> Any:
     request = urllib.request.Request(f"{settings.flink_rest}{path}", method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
             body = response.read()
     except (OSError, urllib.error.URLError) as exc:
-        raise FlinkCommandError(f"{method} {settings.flink_rest}{path} failed: {exc}") from exc
+        raise FlinkRestError(f"{method} {settings.flink_rest}{path} failed: {exc}") from exc
     return json.loads(body) if body else None
 
 
-def jobs(settings: Settings) -> list[JobInfo]:
+def jobs(settings: FlinkSettings) -> list[JobInfo]:
     overview = _call(settings, "/jobs/overview")
     return [JobInfo(job["jid"], job["name"], job["state"]) for job in overview["jobs"]]
 
 
-def running(settings: Settings, name: str) -> list[JobInfo]:
+def running(settings: FlinkSettings, name: str) -> list[JobInfo]:
     return [job for job in jobs(settings) if job.name == name and job.state in ("RUNNING", "CREATED")]
 
 
-def job_state(settings: Settings, job_id: str) -> str:
+def job_state(settings: FlinkSettings, job_id: str) -> str:
     return str(_call(settings, f"/jobs/{job_id}")["state"])
 
 
-def cancel(settings: Settings, job_id: str) -> None:
+def cancel(settings: FlinkSettings, job_id: str) -> None:
     _call(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
 
-def dead_letters(settings: Settings, job_id: str) -> int:
-    """Sum of the dead-letter counters (every reason) over the job's subtasks (`stream.metrics`)."""
+def dead_letters(settings: FlinkSettings, job_id: str) -> int:
+    """Sum of the dead-letter counters (every reason) over the job's subtasks (`taskmanager.metrics`)."""
     total = 0
     for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
         base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
@@ -62,18 +67,18 @@ def dead_letters(settings: Settings, job_id: str) -> int:
     return total
 
 
-def tasks_running(settings: Settings, job_id: str) -> bool:
+def tasks_running(settings: FlinkSettings, job_id: str) -> bool:
     """Every vertex RUNNING: sources are reading and the operators' `open()` (Python start-up) is done."""
     vertices = _call(settings, f"/jobs/{job_id}")["vertices"]
     return bool(vertices) and all(vertex["status"] == "RUNNING" for vertex in vertices)
 
 
-def checkpoints(settings: Settings, job_id: str) -> dict[str, Any]:
+def checkpoints(settings: FlinkSettings, job_id: str) -> dict[str, Any]:
     """`/jobs/<id>/checkpoints`: counts, the latest completed one, and min/avg/max of size and duration."""
     return dict(_call(settings, f"/jobs/{job_id}/checkpoints"))
 
 
-def vertex_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[str, dict[str, float]]:
+def vertex_metrics(settings: FlinkSettings, job_id: str, names: list[str]) -> dict[str, dict[str, float]]:
     """Per vertex name, the max over its subtasks of each metric (busyTimeMsPerSecond, backPressured...)."""
     out: dict[str, dict[str, float]] = {}
     for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
@@ -83,13 +88,13 @@ def vertex_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[st
     return out
 
 
-def job_metrics(settings: Settings, job_id: str, names: list[str]) -> dict[str, float]:
+def job_metrics(settings: FlinkSettings, job_id: str, names: list[str]) -> dict[str, float]:
     """Job-level metrics of the JobManager (numRestarts, lastCompletedCheckpointId...)."""
     values = _call(settings, f"/jobs/{job_id}/metrics?get={','.join(names)}")
     return {v["id"]: float(v["value"]) for v in values}
 
 
-def source_offsets(settings: Settings, job_id: str) -> dict[tuple[str, int], int]:
+def source_offsets(settings: FlinkSettings, job_id: str) -> dict[tuple[str, int], int]:
     """The Kafka source's position per (topic, partition): its `currentOffset` metric, the offset of the last
     record it read (not the committed offset, which moves only with checkpoints)."""
     offsets: dict[tuple[str, int], int] = {}

@@ -18,9 +18,9 @@ from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udtf
 
 from stream.config import WRITER_ROLE, JobConfig
-from stream.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
-from stream.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
 from stream.sinks import dead_letter_sink, postgres_sink
+from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
+from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
@@ -136,7 +136,8 @@ def once_view_ddl() -> str:
 
 
 def events_query(source: str) -> str:
-    """Rows of `stream.rows.EVENT_TYPE` plus the dead letter. Both ARRAY_AGGs see the rows in one order, so
+    """Rows of `stream.taskmanager.rows.EVENT_TYPE` plus the dead letter. Both ARRAY_AGGs see the rows in
+    one order, so
     offsets and payloads stay aligned; a null value (tombstone) becomes empty bytes, so none is skipped."""
     return f"""
         SELECT b.`movie_id`, CAST(b.`kind` AS INT), b.`count`, b.`watch_seconds`, b.`first_ms`, b.`last_ms`,

@@ -1,4 +1,4 @@
-"""`movieviews bench NAME`: each benchmark lives with the code it measures; this only dispatches."""
+"""`movieviews bench NAME`: each benchmark is a module of this package; this only dispatches."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from deploy.settings import Settings
 
 # name -> (module with add_arguments/run, one-line help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "produce": ("ingest.bench", "encode + produce: acknowledged events/s from one process"),
-    "read": ("readmodel.bench", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
+    "produce": ("deploy.bench.produce", "encode + produce: acknowledged events/s from one process"),
+    "read": ("deploy.bench.read", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
     "guard": (
         "deploy.bench.guard",
         "recordView with keys (vs an API without), reads under a 2,000-alias attack",

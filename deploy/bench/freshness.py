@@ -15,12 +15,13 @@ from typing import Any
 from deploy.bench import report
 from deploy.bench.scratch import SEED, project_job, stop
 from deploy.drills.harness import Background, DrillEnv
+from deploy.errors import NotReadyError
 from deploy.graphql_client import GraphQLClient
 from deploy.settings import Settings
+from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
 from stream import flinkrest
-from stream.bench import wait_for_counts
 
 SEED_VIEWS = 200_000
 WARMUP_S = 5.0
@@ -76,7 +77,9 @@ def _probe_under_load(
         recorded += 1
         while _top_count(client, probe_id) < recorded:
             if time.monotonic() - acknowledged > PROBE_TIMEOUT_S:
-                raise TimeoutError(f"view {recorded} of {probe_id} not in topMovies after {PROBE_TIMEOUT_S}s")
+                raise NotReadyError(
+                    f"view {recorded} of {probe_id} not in topMovies after {PROBE_TIMEOUT_S}s"
+                )
             time.sleep(POLL_S)
         latencies.append(time.monotonic() - acknowledged)
         time.sleep(PROBE_GAP_S)

@@ -21,9 +21,9 @@ import orjson
 import uvloop
 
 from deploy.bench import report
+from deploy.bench.read import MOVIE, TOP, level, raw_requests, read_response
 from deploy.settings import Settings
 from readmodel import apikeys
-from readmodel.bench import MOVIE, TOP, level, raw_requests, read_response
 
 RECORD = "mutation View($id: ID!) { recordView(movieId: $id) { eventId } }"
 ATTACK = "{" + " ".join(f"a{i}: topMovies(limit: 100) {{ entries {{ rank }} }}" for i in range(2000)) + "}"

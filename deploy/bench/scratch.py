@@ -11,12 +11,13 @@ from typing import Any
 import psycopg
 
 from deploy.drills.harness import DrillEnv
+from deploy.errors import BenchmarkError
+from deploy.flink import jobs
+from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
-from stream import flinkrest, launch
-from stream.bench import wait_for_counts
-from stream.config import JobConfig
-from stream.sinks import TABLE
+from stream import flinkrest
+from stream.upsert import TABLE
 
 # Seeded popularity draw: the same movies and counts each run, so before/after figures compare like for like.
 SEED = 7
@@ -47,7 +48,7 @@ class JobRun:
 def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
     result = generate(env.settings, events=events, movies=movies, zipf=zipf, seed=SEED)
     if result.failed:
-        raise RuntimeError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
+        raise BenchmarkError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
     return Load(result.per_movie, result.acknowledged, result.elapsed_s)
 
 
@@ -58,7 +59,7 @@ def project_job(
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
 ) -> Callable[[], str]:
-    config = JobConfig.from_settings(
+    config = jobs.job_config(
         env.settings,
         name=f"{env.name}-{tag}",
         group_id=f"{env.name}-{tag}",
@@ -66,7 +67,7 @@ def project_job(
         checkpoint_interval_ms=checkpoint_interval_ms,
         dedup_window_s=dedup_window_s,
     )
-    return lambda: launch.submit(env.settings, config)
+    return lambda: jobs.submit(env.settings, config)
 
 
 def timed_job(

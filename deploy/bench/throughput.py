@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from deploy.bench import report
+from deploy.bench import baseline, report
 from deploy.bench.scratch import (
     JobRun,
     Load,
@@ -21,8 +21,8 @@ from deploy.bench.scratch import (
     timed_job,
 )
 from deploy.drills.harness import DrillEnv
+from deploy.flink import jobs
 from deploy.settings import Settings
-from stream import baseline, launch
 
 DEFAULT_EVENTS = 5_000_000
 
@@ -126,4 +126,4 @@ def _baseline_job(env: DrillEnv, parallelism: int) -> Callable[[], str]:
     s = env.settings
     args = ["--name", f"{env.name}-baseline", "--bootstrap", s.kafka_bootstrap, "--topic", s.views_topic]
     args += ["--jdbc-url", s.writer_jdbc_url, "--parallelism", str(parallelism)]
-    return lambda: launch.submit_module(s, "stream.baseline", args)
+    return lambda: jobs.submit_module(s, "deploy.bench.baseline", args)

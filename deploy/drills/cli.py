@@ -7,8 +7,9 @@ import json
 import time
 import traceback
 from dataclasses import asdict
+from pathlib import Path
 
-from deploy.commands.common import paths_of
+from deploy.cli.common import paths_of
 from deploy.drills.harness import HEADER, DrillReport
 from deploy.drills.registry import DRILLS
 from deploy.settings import Settings
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     passed = sum(r.passed for r in reports)
     print(f"drills: {passed} passed, {len(reports) - passed} failed")
     path = args.json or paths_of(settings).home / "drills" / f"drills-{int(time.time())}.json"
-    from pathlib import Path
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps([asdict(r) for r in reports], indent=1))

@@ -23,12 +23,20 @@ import psycopg
 from psycopg import sql
 
 from deploy import postgres, procs
+from deploy.errors import DrillError
+from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
 from deploy.graphql_client import GraphQLClient
 from deploy.kafka import broker
 from deploy.paths import StatePaths
-from deploy.settings import REPO_ROOT, Settings
+from deploy.settings import DECLARED, REPO_ROOT, Settings
+from deploy.system import api_healthy
+from deploy.testing import stored_counts
 from deploy.wait import wait_until
+from readmodel import apikeys
+from readmodel.migrate import upgrade
+from stream import flinkrest
+from stream.errors import StreamError
 
 # Time for the job to reach exact totals once the load has stopped: a restart from a checkpoint replays at
 # most a checkpoint interval of events, in seconds; the rest is headroom for a loaded 2-core machine.
@@ -121,8 +129,6 @@ class DrillEnv:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(self.settings.pg_database))
             )
-        from readmodel import apikeys
-        from readmodel.migrate import upgrade
 
         upgrade(self.settings.owner_url)
         # The drill's API is a client like any other: its probes and checks send a key of their own.
@@ -132,8 +138,6 @@ class DrillEnv:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from stream import flinkrest
-
         with contextlib.suppress(Exception):
             if self.job_id:
                 flinkrest.cancel(self.settings, self.job_id)
@@ -180,20 +184,12 @@ class DrillEnv:
             wait_until(ended, 60, f"job {job_id} ended")
 
     def submit(self, parallelism: int = 1, restore_from: str | None = None) -> str:
-        from stream import launch
-        from stream.config import JobConfig
-
-        config = JobConfig.from_settings(
-            self.settings, name=self.name, group_id=self.name, parallelism=parallelism
-        )
-        self.job_id = launch.submit(self.settings, config, restore_from)
+        config = jobs.job_config(self.settings, name=self.name, group_id=self.name, parallelism=parallelism)
+        self.job_id = jobs.submit(self.settings, config, restore_from)
         wait_until(lambda: self.job_state() == "RUNNING", 120, f"job {self.name} running")
         return self.job_id
 
     def job_state(self) -> str | None:
-        from stream import flinkrest
-        from stream.errors import StreamError
-
         if self.job_id is None:
             return None
         try:
@@ -202,24 +198,25 @@ class DrillEnv:
             return None
 
     def latest_checkpoint(self) -> str:
-        assert self.job_id is not None
+        if self.job_id is None:
+            raise DrillError(f"drill {self.name} has submitted no job")
         found = latest_restore_point(self.paths.checkpoints, self.paths.savepoints, self.job_id)
         if found is None:
-            raise AssertionError(f"job {self.job_id} retained no checkpoint under {self.paths.checkpoints}")
+            raise DrillError(f"job {self.job_id} retained no checkpoint under {self.paths.checkpoints}")
         return str(found)
 
     # -- the API --------------------------------------------------------------------------------------------
     @property
     def api_pid(self) -> int:
         """The drill's API process (one worker), once started: what a benchmark measures the CPU of."""
-        assert self._api is not None, "start_api() first"
+        if self._api is None:
+            raise DrillError(f"drill {self.name}: start_api() first")
         return self._api
 
     def start_api(self, workers: int = 1) -> str:
         """Starts the drill's API once; later calls return the same one."""
         if self._api is not None and procs.is_alive(self._api):
             return self.settings.api_url
-        from deploy.settings import DECLARED
 
         env = {
             **os.environ,
@@ -234,15 +231,12 @@ class DrillEnv:
         pid_file = self.paths.run / f"{self.name}-api.pid"
         movieviews = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "movieviews"
         self._api = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
-        from deploy.system import api_healthy
 
         wait_until(lambda: api_healthy(self.settings), 60, f"the drill API on {self.settings.api_port}")
         return self.settings.api_url
 
     # -- the truth ------------------------------------------------------------------------------------------
     def stored(self) -> dict[str, int]:
-        from stream.bench import stored_counts
-
         return {m: n for m, n in stored_counts(self.settings).items() if m != PROBE_MOVIE}
 
     def settle(self, truth: dict[str, int], timeout_s: float = SETTLE_TIMEOUT_S) -> tuple[Verdict, float]:

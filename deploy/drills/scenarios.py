@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import signal
@@ -11,16 +12,24 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+import psycopg
 from confluent_kafka import Consumer
 
 from deploy import postgres, procs, supervisor, system
 from deploy.drills import observed
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
-from deploy.flink import cluster
+from deploy.errors import DrillError
+from deploy.flink import cluster, jobs
+from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
 from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from ingest.events import MovieViewed
 from ingest.loadgen import LoadResult, generate
+from ingest.publisher import Publisher
+from schemas.catalog import Catalog
+from schemas.codec import encode
 
 # Load shape for every drill: modest, so the 2-core machine keeps up while a component is down and back.
 RATE = 3_000
@@ -31,6 +40,8 @@ OUTAGE_S = 8
 # Producers keep retrying through an outage this long, so every event is acknowledged in the end and the
 # ground truth is exact (an event that timed out might still be in the log).
 OUTAGE_RIDE_OUT_S = 180
+# Hand-published drill events are a few thousand small messages: acknowledged within seconds when healthy.
+FLUSH_TIMEOUT_S = 60
 V3_PREVIEW = Path(__file__).with_name("MovieViewed.v3-preview.avsc")
 
 Drill = Callable[[Settings], DrillReport]
@@ -76,7 +87,8 @@ def _finish(
 def _kill9(env: DrillEnv, program: str) -> int:
     """SIGKILL of a supervised program's process; the supervisor is left to bring it back."""
     pid = supervisor.program_pid(env.paths, program)
-    assert pid is not None, f"{program} is not running"
+    if pid is None:
+        raise DrillError(f"{program} is not running")
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not procs.is_alive(pid), 10, f"pid {pid} gone")
     return pid
@@ -147,22 +159,19 @@ def jobmanager_kill(base: Settings) -> DrillReport:
 def _has_checkpoint(env: DrillEnv) -> bool:
     try:
         env.latest_checkpoint()
-    except AssertionError:
+    except DrillError:
         return False
     return True
 
 
 def savepoint_upgrade(base: Settings) -> DrillReport:
-    from stream import launch
-
     started = time.monotonic()
     with DrillEnv(base, "savepoint-upgrade") as env:
-        env.submit(parallelism=1)
+        job_id = env.submit(parallelism=1)
         load = _load(env)
         time.sleep(SECONDS / 2)  # stop mid-stream: half the load is in the job, half still coming
-        assert env.job_id is not None
         stopped_at = time.monotonic()
-        savepoint = launch.stop_with_savepoint(env.settings, env.job_id)
+        savepoint = jobs.stop_with_savepoint(env.settings, job_id)
         env.submit(parallelism=2, restore_from=savepoint)
         recover_s = time.monotonic() - stopped_at
         result: LoadResult = load.result()
@@ -203,11 +212,12 @@ def schema_evolution(base: Settings) -> DrillReport:
         return report
 
 
-def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
-    from ingest.events import MovieViewed
-    from ingest.publisher import Publisher
-    from schemas.catalog import Catalog
+def _flushed(pub: Publisher) -> None:
+    if (left := pub.flush(FLUSH_TIMEOUT_S)) != 0:
+        raise DrillError(f"{left} events still unacknowledged after {FLUSH_TIMEOUT_S} s")
 
+
+def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
     catalog = Catalog.bundled()
     catalog.add(V3_PREVIEW.read_text(), version=3)
     sent: Counter[str] = Counter()
@@ -218,24 +228,17 @@ def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
             movie = f"m-{rng.randint(1, MOVIES):04d}"
             pub.publish(MovieViewed.new(movie, watch_seconds=60))
             sent[movie] += 1
-        assert pub.flush(60) == 0
+        _flushed(pub)
     return dict(sent)
 
 
 def _watch_seconds_reached_read_model(env: DrillEnv) -> bool:
-    import psycopg
-
     with psycopg.connect(env.settings.reader_dsn) as conn:
         row = conn.execute("SELECT coalesce(sum(watch_seconds), 0) FROM movie_stats").fetchone()
     return bool(row and row[0] > 0)
 
 
 def poison_pills(base: Settings) -> DrillReport:
-    from ingest.events import MovieViewed
-    from ingest.publisher import Publisher
-    from schemas.catalog import Catalog
-    from schemas.codec import encode
-
     started = time.monotonic()
     rng = random.Random(11)
     with DrillEnv(base, "poison-pills") as env:
@@ -256,7 +259,7 @@ def poison_pills(base: Settings) -> DrillReport:
                     kind, value = _poison(rng, valid)
                     pub.produce(s.views_topic, movie.encode(), value, [], None)
                     injected[kind] += 1
-            assert pub.flush(60) == 0
+            _flushed(pub)
         report = _finish(env, "poison-pills", started, dict(truth), None, [])
         dead = _read_dead_letters(env, sum(injected.values()))
         report.notes.append(f"injected {dict(injected)}; dead-lettered {dict(dead)}")
@@ -276,8 +279,6 @@ def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
 
 
 def _read_dead_letters(env: DrillEnv, expected: int) -> Counter[str]:
-    import json
-
     consumer = Consumer(
         {
             "bootstrap.servers": env.settings.kafka_bootstrap,
@@ -352,10 +353,6 @@ def kafka_restart(base: Settings) -> DrillReport:
 
 
 def _api_reports_outage(api: str, key: str, mutation: bool = False) -> str:
-    import httpx
-
-    from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
-
     query, variables = (RECORD_VIEW, {"id": PROBE_MOVIE}) if mutation else (TOP_MOVIES, {"limit": 5})
     body = httpx.post(
         f"{api}/graphql",

@@ -18,8 +18,9 @@ from confluent_kafka import Consumer, TopicPartition
 from readmodel_fixtures import Snapshot, upsert
 
 from deploy import postgres
+from deploy.cli import keys as keys_cli
 from deploy.settings import Settings
-from readmodel import apikeys, keys_cli
+from readmodel import apikeys
 from readmodel.app import create_app
 from readmodel.runtime import Runtime
 from readmodel.store import POOL_OVERFLOW, POOL_SIZE

@@ -16,10 +16,10 @@ from live_fixtures import serve
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
 
 from deploy.browser import LAUNCH_ARGS, ensure_chromium
+from deploy.flink import jobs
 from deploy.settings import Settings
 from readmodel import apikeys
-from stream import flinkrest, launch
-from stream.config import JobConfig
+from stream import flinkrest
 
 pytestmark = pytest.mark.anyio
 RECORD = "mutation($id: ID!) { recordView(movieId: $id) { eventId } }"
@@ -37,7 +37,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def job(isolated: Settings) -> Iterator[str]:
     name = f"test-dashboard-{uuid.uuid4().hex[:8]}"
-    job_id = launch.submit(isolated, JobConfig.from_settings(isolated, name=name, group_id=name))
+    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     yield name
     flinkrest.cancel(isolated, job_id)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from deploy import procs, system
+from deploy.flink import jobs
 from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import REPO_ROOT, Settings
 from deploy.wait import wait_until
 from ingest.loadgen import generate
-from stream import flinkrest, launch
-from stream.config import JobConfig
+from stream import flinkrest
 
 # Every metric the operator documentation lists; each must return a sample once a job and the API run.
 LISTED = [
@@ -69,7 +69,7 @@ def running_system(isolated: Settings) -> Iterator[Settings]:
     if procs.read_pid(paths.pid_file(system.API)):
         pytest.skip("an API from `movieviews up` holds the scraped port")
     name = f"metrics-{uuid.uuid4().hex[:8]}"
-    job_id = launch.submit(isolated, JobConfig.from_settings(isolated, name=name, group_id=name))
+    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     env = {
         **os.environ,
         "MOVIEVIEWS_PG_DATABASE": isolated.pg_database,

@@ -7,11 +7,11 @@ import uuid
 
 from confluent_kafka import Consumer
 
+from deploy.cli import dlq
 from deploy.settings import Settings
 from deploy.wait import wait_until
-from stream import dlq
-from stream.bench import publish
-from stream.deadletters import DeadLetter
+from ingest.publisher import publish_raw
+from stream.taskmanager.deadletters import DeadLetter
 
 
 def source_payloads(settings: Settings, expected: int) -> list[bytes]:
@@ -47,7 +47,11 @@ def test_replay_sends_each_parked_payload_back_once(isolated: Settings, capsys: 
         DeadLetter.of("undecodable", "bad", (isolated.views_topic, 0, 2), b"junk"),
         DeadLetter.of("unknown-schema", "fp 01", (isolated.views_topic, 1, 7), b"\xc3\x01two"),
     ]
-    publish(isolated, isolated.dlq_topic, [(None, letter.to_json().encode()) for letter in letters])
+    publish_raw(
+        isolated.kafka_bootstrap,
+        isolated.dlq_topic,
+        [(None, letter.to_json().encode()) for letter in letters],
+    )
 
     assert dlq.run(argparse.Namespace(action="show", recent=5), isolated) == 0
     for _ in range(2):

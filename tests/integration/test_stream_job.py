@@ -12,19 +12,20 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer
 
+from deploy.flink import jobs
 from deploy.flink.checkpoints import remove_job_state
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from deploy.testing import EPOCH_MS, stored_counts, view_payload, wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
+from ingest.publisher import publish_raw
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
 from schemas.wire import MAGIC
-from stream import flinkrest, launch
-from stream.bench import EPOCH_MS, publish, stored_counts, view_payload, wait_for_counts
-from stream.config import JobConfig
-from stream.decoding import REGISTERED, VIEWED
-from stream.sinks import UPSERT_SQL
+from stream import flinkrest
+from stream.taskmanager.decoding import REGISTERED, VIEWED
+from stream.upsert import UPSERT_SQL
 
 # Job start on the cluster (~20-30 s) plus 100k events at ~10k/s, with room for a slow CI machine.
 DEADLINE_S = 240
@@ -34,7 +35,7 @@ DEADLINE_S = 240
 def job(isolated: Settings) -> Iterator[str]:
     """Submits the job against this test's topics and database; cancels it afterwards."""
     name = f"test-{uuid.uuid4().hex[:8]}"
-    job_id = launch.submit(isolated, JobConfig.from_settings(isolated, name=name, group_id=name))
+    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     yield job_id
     flinkrest.cancel(isolated, job_id)
     wait_until(lambda: flinkrest.job_state(isolated, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
@@ -103,8 +104,12 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
     messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
     for index, payload in enumerate(poison.values()):
         messages.insert(100 * (index + 1), ("poison", payload))
-    publish(isolated, isolated.views_topic, messages)
-    publish(isolated, isolated.movies_topic, [("movie-0", encode(catalog, REGISTERED, registration))])
+    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, messages)
+    publish_raw(
+        isolated.kafka_bootstrap,
+        isolated.movies_topic,
+        [("movie-0", encode(catalog, REGISTERED, registration))],
+    )
 
     wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)
     letters = read_dead_letters(isolated, len(poison))
@@ -141,7 +146,7 @@ def test_each_event_id_counts_once_however_often_and_however_encoded_it_arrives(
     catalog = Catalog.bundled()
     movies = [f"movie-{i % 9}" for i in range(450)]
     firsts = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(movies)]
-    publish(isolated, isolated.views_topic, firsts)
+    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, firsts)
     truth = dict(Counter(movies))
     wait_for_counts(isolated, truth, DEADLINE_S)
 
@@ -155,5 +160,5 @@ def test_each_event_id_counts_once_however_often_and_however_encoded_it_arrives(
     duplicates = firsts + firsts + [(movie, retried(payload)) for movie, payload in firsts]
     # Then one new view per movie, behind its duplicates in its partition: once it counts, they were seen.
     news = [(movie, view_payload(catalog, movie, EPOCH_MS)) for movie in truth]
-    publish(isolated, isolated.views_topic, duplicates + news)
+    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, duplicates + news)
     wait_for_counts(isolated, {movie: count + 1 for movie, count in truth.items()}, DEADLINE_S)

@@ -82,7 +82,7 @@ def test_each_subcommand_parses_its_own_arguments() -> None:
 
 
 def test_status_with_nothing_running_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    from deploy.commands import status
+    from deploy.cli import status
 
     dead = Settings.from_env(
         {

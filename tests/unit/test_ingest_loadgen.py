@@ -10,8 +10,8 @@ import pytest
 from test_ingest_publisher import FakeProducer  # tests/unit is on sys.path (rootdir-relative imports)
 
 import ingest.publisher as publisher_module
+from deploy.cli import produce
 from deploy.settings import Settings
-from ingest import loadgen
 from ingest.loadgen import LoadResult, Progress, generate, movie_ids, zipf_table
 from schemas.catalog import Catalog
 from schemas.codec import decode
@@ -105,7 +105,7 @@ def test_truth_file_format(tmp_path: Path) -> None:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    loadgen.add_arguments(parser)
+    produce.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -113,7 +113,7 @@ def test_cli_writes_the_truth_and_a_summary(
     fake_kafka: type[FakeProducer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings.from_env({"MOVIEVIEWS_HOME": str(tmp_path)})
-    assert loadgen.run(parse("--events", "1000", "--movies", "5", "--topic", "t"), settings) == 0
+    assert produce.run(parse("--events", "1000", "--movies", "5", "--topic", "t"), settings) == 0
     out = capsys.readouterr().out
     assert "sent 1,000  acknowledged 1,000  failed 0" in out
     (truth,) = (tmp_path / "truth").glob("produce-*.json")
@@ -125,7 +125,7 @@ def test_cli_writes_the_truth_and_a_summary(
 
 @pytest.mark.parametrize("argv", [("--rate", "10"), ("--events", "5", "--v2-share", "2")])
 def test_cli_rejects_bad_arguments(argv: tuple[str, ...]) -> None:
-    assert loadgen.run(parse(*argv), SETTINGS) == 2
+    assert produce.run(parse(*argv), SETTINGS) == 2
 
 
 def test_cli_needs_events_or_rate() -> None:

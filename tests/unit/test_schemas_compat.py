@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from deploy.cli import schemas as cli
 from deploy.settings import Settings
-from schemas import cli
 from schemas.catalog import AVRO_DIR
 from schemas.compat import check_pair, check_subject, check_tree
 

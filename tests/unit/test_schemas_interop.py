@@ -17,10 +17,10 @@ import pytest
 
 from schemas.catalog import AVRO_DIR, Catalog
 from schemas.wire import avro_package_fingerprint, fingerprint
-from stream.batch import decode_batch
-from stream.decoding import decode_event
-from stream.fastdecode import FastViews
-from stream.state import Registered, Views
+from stream.taskmanager.batch import decode_batch
+from stream.taskmanager.decoding import decode_event
+from stream.taskmanager.fastdecode import FastViews
+from stream.taskmanager.state import Registered, Views
 
 AVRO_PACKAGE = "avro==1.12.2"
 OCCURRED_MS = 1_700_000_000_123

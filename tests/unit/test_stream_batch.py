@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from schemas.catalog import Catalog
 from schemas.codec import encode
-from stream.batch import decode_batch
-from stream.deadletters import DeadLetter
-from stream.decoding import REGISTERED, VIEWED
-from stream.fastdecode import FastViews
-from stream.state import Registered, Views
+from stream.taskmanager.batch import decode_batch
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.decoding import REGISTERED, VIEWED
+from stream.taskmanager.fastdecode import FastViews
+from stream.taskmanager.state import Registered, Views
 
 CATALOG = Catalog.bundled()
 FAST = FastViews(CATALOG)

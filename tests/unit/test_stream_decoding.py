@@ -9,8 +9,6 @@ from fastavro import parse_schema, schemaless_writer
 from schemas.catalog import Catalog
 from schemas.codec import encode
 from schemas.wire import MAGIC, fingerprint
-from stream.deadletters import DeadLetter
-from stream.decoding import REGISTERED, VIEWED, decode_event, event_from_record
 from stream.errors import (
     EmptyMovieIdError,
     MissingFieldError,
@@ -19,7 +17,9 @@ from stream.errors import (
     UnknownEventTypeError,
     UnknownWriterSchemaError,
 )
-from stream.state import Registered, Views
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.decoding import REGISTERED, VIEWED, decode_event, event_from_record
+from stream.taskmanager.state import Registered, Views
 
 EVENT_ID = "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11"
 

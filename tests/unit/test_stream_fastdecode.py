@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 
 from schemas.catalog import Catalog
 from schemas.codec import encode
-from stream.decoding import VIEWED, decode_event
 from stream.errors import RejectedEventError
-from stream.fastdecode import FastViews
-from stream.state import Views
+from stream.taskmanager.decoding import VIEWED, decode_event
+from stream.taskmanager.fastdecode import FastViews
+from stream.taskmanager.state import Views
 
 CATALOG = Catalog.bundled()
 FAST = FastViews(CATALOG)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from stream.metrics import REASONS, DeadLetterMetrics, StateMetrics
+from stream.taskmanager.metrics import REASONS, DeadLetterMetrics, StateMetrics
 
 
 class FakeCounter:

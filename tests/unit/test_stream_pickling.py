@@ -1,4 +1,4 @@
-"""The job ships `stream` by value (stream/job.py): what the TaskManager runs must work rebuilt that way."""
+"""The job ships `stream` by value (stream.job.run): what the TaskManager runs must work rebuilt that way."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import cloudpickle
 
 import stream
-from stream.deadletters import DeadLetter
-from stream.state import FlushDue, MovieState, Views, apply
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.state import FlushDue, MovieState, Views, apply
 
 
 def test_state_rules_and_dead_letters_work_when_unpickled_by_value_in_a_fresh_interpreter() -> None:

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from stream.state import (
+from stream.taskmanager.state import (
     FlushDue,
     MovieState,
     Registered,

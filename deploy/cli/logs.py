@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import argparse
 
-from deploy.commands.common import paths_of
+from deploy import procs, stack, supervisor
+from deploy.cli.common import paths_of
 from deploy.settings import Settings
 
 
@@ -11,8 +12,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from deploy import procs, stack, supervisor
-
     paths = paths_of(settings)
     # Each supervised program's output, then the supervisor's own log (every start, exit and restart).
     names = [program.name for program in stack.programs(settings, paths)] + [supervisor.NAME]

@@ -1,4 +1,4 @@
-"""`movieviews`: the one console command. Each subcommand lives in the module that owns it.
+"""`movieviews`: the one console command; each subcommand is a module of this package.
 
 A command module exposes `add_arguments(parser)` and `run(args, settings) -> int`; it is imported only when
 its subcommand runs, so `movieviews status` does not pay for PyFlink or Strawberry imports.
@@ -18,20 +18,20 @@ from readmodel.logs import logging_config
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("deploy.commands.up", "install what is missing and start Kafka, Flink and Postgres (idempotent)"),
-    "down": ("deploy.commands.down", "stop every process `up` started"),
-    "status": ("deploy.commands.status", "check each component; exit non-zero if any is unhealthy"),
-    "logs": ("deploy.commands.logs", "where each component logs"),
-    "migrate": ("deploy.commands.migrate", "apply Alembic migrations to the read-model database"),
-    "schemas": ("schemas.cli", "schema catalog: `schemas check` runs the evolution gate"),
-    "produce": ("ingest.loadgen", "publish MovieViewed events: Zipf popularity, ground-truth file"),
-    "job": ("stream.cli", "the stream job: submit, run-local, stop, status"),
-    "serve": ("readmodel.server", "serve the GraphQL API (uvicorn)"),
-    "keys": ("readmodel.keys_cli", "API keys: create (shown once), list, revoke"),
-    "demo": ("deploy.commands.demo", "register movies, record views through GraphQL, watch topMovies"),
+    "up": ("deploy.cli.up", "install what is missing and start Kafka, Flink and Postgres (idempotent)"),
+    "down": ("deploy.cli.down", "stop every process `up` started"),
+    "status": ("deploy.cli.status", "check each component; exit non-zero if any is unhealthy"),
+    "logs": ("deploy.cli.logs", "where each component logs"),
+    "migrate": ("deploy.cli.migrate", "apply Alembic migrations to the read-model database"),
+    "schemas": ("deploy.cli.schemas", "schema catalog: `schemas check` runs the evolution gate"),
+    "produce": ("deploy.cli.produce", "publish MovieViewed events: Zipf popularity, ground-truth file"),
+    "job": ("deploy.cli.job", "the stream job: submit, run-local, stop, status"),
+    "serve": ("deploy.cli.serve", "serve the GraphQL API (uvicorn)"),
+    "keys": ("deploy.cli.keys", "API keys: create (shown once), list, revoke"),
+    "demo": ("deploy.cli.demo", "register movies, record views through GraphQL, watch topMovies"),
     "drill": ("deploy.drills.cli", "fault drills against the real stack, with a pass/fail report"),
     "bench": ("deploy.bench.cli", "benchmarks that print tables and write JSON"),
-    "dlq": ("stream.dlq", "inspect and replay dead letters"),
+    "dlq": ("deploy.cli.dlq", "inspect and replay dead letters"),
 }
 
 

@@ -17,7 +17,7 @@ from stream.errors import (
     UnknownEventTypeError,
     UnknownWriterSchemaError,
 )
-from stream.state import Registered, Views
+from stream.taskmanager.state import Registered, Views
 
 VIEWED = "movieviews.events.MovieViewed"
 REGISTERED = "movieviews.events.MovieRegistered"

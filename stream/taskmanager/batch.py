@@ -1,5 +1,5 @@
 """One Kafka partition's records of one short window, decoded and summed per movie: the pure part of the
-decode step (the Table function in `stream.functions` only converts what this yields to rows).
+decode step (the Table function in `stream.taskmanager.functions` only converts what this yields to rows).
 
 A whole batch crosses from the JVM into Python in one call, and what leaves is one summed `Views` per movie,
 each registration, and each dead letter: that is what makes the job's Python cost per movie, not per view.
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from schemas.catalog import Catalog
-from stream.deadletters import DeadLetter
-from stream.decoding import decode_event
 from stream.errors import RejectedEventError
-from stream.fastdecode import FastViews
-from stream.state import Registered, Views
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.decoding import decode_event
+from stream.taskmanager.fastdecode import FastViews
+from stream.taskmanager.state import Registered, Views
 
 
 def decode_batch(

@@ -1,5 +1,5 @@
-"""PyFlink adapters: batch decoding as a Table function (`stream.batch`), the router that splits dead letters
-off, and per-movie keyed state over `apply`."""
+"""PyFlink adapters: batch decoding as a Table function (`stream.taskmanager.batch`), the router that splits
+dead letters off, and per-movie keyed state over `apply`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction,
 from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.table.udf import FunctionContext, TableFunction
 
-from stream.batch import decode_batch
-from stream.deadletters import DeadLetter
-from stream.fastdecode import FastViews
-from stream.metrics import DeadLetterMetrics, StateMetrics
-from stream.rows import (
+from schemas.catalog import Catalog
+from schemas.registry import KafkaSchemaResolver
+from stream.taskmanager.batch import decode_batch
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.fastdecode import FastViews
+from stream.taskmanager.metrics import DeadLetterMetrics, StateMetrics
+from stream.taskmanager.rows import (
     REJECTED,
     STATE_TYPE,
     batch_row,
@@ -24,22 +26,19 @@ from stream.rows import (
     state_from_row,
     state_row,
 )
-from stream.state import Event, FlushDue, ScheduleFlush, Views, apply
+from stream.taskmanager.state import Event, FlushDue, ScheduleFlush, Views, apply
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 
 
 class DecodeBatch(TableFunction):  # type: ignore[misc]
-    """SQL `decode_batch(topic, partition, offsets, payloads)`: rows of `stream.rows.BATCH_OUTPUT_TYPES`."""
+    """SQL `decode_batch(topic, partition, offsets, payloads)`: rows of `rows.BATCH_OUTPUT_TYPES`."""
 
     def __init__(self, bootstrap: str, schemas_topic: str) -> None:
         self._bootstrap = bootstrap
         self._schemas_topic = schemas_topic
 
     def open(self, function_context: FunctionContext) -> None:
-        from schemas.catalog import Catalog
-        from schemas.registry import KafkaSchemaResolver
-
         self._catalog = Catalog.bundled(resolver=KafkaSchemaResolver(self._bootstrap, self._schemas_topic))
         self._fast = FastViews(self._catalog)
 
@@ -51,7 +50,7 @@ class DecodeBatch(TableFunction):  # type: ignore[misc]
 
 
 class Route(ProcessFunction):  # type: ignore[misc]
-    """Dead letters to the side output, events (`stream.rows.EVENT_TYPE`) on; sees summed views only."""
+    """Dead letters to the side output, events (`rows.EVENT_TYPE`) on; sees summed views only."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # Counted here, not in the UDF: thread mode registers no metrics of Table functions.

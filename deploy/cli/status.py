@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 from deploy import pipeline, stack
-from deploy.commands.common import paths_of, report_errors
+from deploy.cli.common import paths_of, report_errors
 from deploy.settings import Settings
 
 

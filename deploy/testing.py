@@ -1,6 +1,6 @@
-"""What the benchmarks (`deploy/bench/`), drills and integration tests share to check the job: publishing
-hand-made messages, and waiting until Postgres holds exactly the per-movie truth. Bulk load comes from
-`ingest.loadgen.generate`."""
+"""Helpers for tests, drills and benchmarks to check the job: hand-made events, and waiting until Postgres
+holds exactly the per-movie truth. Bulk load comes from `ingest.loadgen.generate`, raw messages are published
+with `ingest.publisher.publish_raw`."""
 
 from __future__ import annotations
 
@@ -8,25 +8,17 @@ import time
 import uuid
 
 import psycopg
-from confluent_kafka import Producer
 
 from deploy.settings import Settings
 from schemas.catalog import Catalog
 from schemas.codec import encode
-from stream.decoding import VIEWED
 from stream.errors import StreamError
-from stream.sinks import TABLE
+from stream.taskmanager.decoding import VIEWED
+from stream.upsert import TABLE
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so hand-made events are reproducible
 # Polling Postgres more often than this only adds load to what is being measured.
 POLL_S = 0.2
-
-
-def producer(settings: Settings) -> Producer:
-    # linger.ms 20: batches of a few thousand small events; the idempotent producer keeps per-partition order.
-    return Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "linger.ms": 20}
-    )
 
 
 def view_payload(catalog: Catalog, movie_id: str, occurred_ms: int) -> bytes:
@@ -37,20 +29,6 @@ def view_payload(catalog: Catalog, movie_id: str, occurred_ms: int) -> bytes:
         "occurred_at": occurred_ms,
     }
     return encode(catalog, VIEWED, record, version=1)
-
-
-def publish(settings: Settings, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
-    out = producer(settings)
-    for key, value in messages:
-        while True:
-            try:
-                out.produce(topic, key=None if key is None else key.encode(), value=value)
-                break
-            except BufferError:  # local queue full: let deliveries drain, then retry this message
-                out.poll(0.05)
-        out.poll(0)
-    if out.flush(60) != 0:
-        raise StreamError(f"{topic}: messages still unacknowledged after 60 s")
 
 
 def stored_counts(settings: Settings, table: str = TABLE) -> dict[str, int]:

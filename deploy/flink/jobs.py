@@ -1,4 +1,5 @@
-"""Starting the job: on the standalone cluster through `flink run`, or embedded in a local process."""
+"""Starting the stream job: on the standalone cluster through `flink run`, or embedded in a local process.
+The script both run is `deploy.flink.jobscript`, given the `JobConfig` built here as arguments."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import re
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
-from deploy.errors import FlinkCliError
+from deploy.errors import FlinkCliError, JarsMissingError
 from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from stream.config import JobConfig
-from stream.errors import FlinkCommandError, JarsMissingError
+from stream.config import DEFAULT_GROUP_ID, JobConfig
 
-JOB_MODULE = "stream.job"
+JOB_MODULE = "deploy.flink.jobscript"
 # `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s
 # on a quiet machine, over 180 s measured at load average 25 (six stacks on two cores).
 SUBMIT_TIMEOUT_S = 420
@@ -26,11 +27,38 @@ _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 
 
-def _flink(settings: Settings, args: Sequence[str], timeout_s: float) -> str:
-    try:
-        return flink_cli(StatePaths(settings.home), *args, timeout_s=timeout_s)
-    except FlinkCliError as exc:
-        raise FlinkCommandError(str(exc)) from exc
+def job_config(
+    settings: Settings,
+    name: str = "movieviews",
+    group_id: str = DEFAULT_GROUP_ID,
+    parallelism: int = 1,
+    checkpoint_interval_ms: int | None = None,
+    dedup_window_s: int | None = None,
+) -> JobConfig:
+    return JobConfig(
+        name=name,
+        bootstrap=settings.kafka_bootstrap,
+        views_topic=settings.views_topic,
+        movies_topic=settings.movies_topic,
+        dlq_topic=settings.dlq_topic,
+        schemas_topic=settings.schemas_topic,
+        group_id=group_id,
+        jdbc_url=settings.writer_jdbc_url,
+        parallelism=parallelism,
+        checkpoint_interval_ms=(
+            settings.checkpoint_interval_ms if checkpoint_interval_ms is None else checkpoint_interval_ms
+        ),
+        flush_interval_ms=settings.flush_interval_ms,
+        checkpoint_dir=StatePaths(settings.home).checkpoints.as_uri(),
+        dedup_window_s=settings.dedup_window_s if dedup_window_s is None else dedup_window_s,
+    )
+
+
+def to_args(config: JobConfig) -> list[str]:
+    args: list[str] = []
+    for field in fields(config):
+        args += [f"--{field.name.replace('_', '-')}", str(getattr(config, field.name))]
+    return args
 
 
 def _jobmanager(settings: Settings) -> str:
@@ -39,30 +67,30 @@ def _jobmanager(settings: Settings) -> str:
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
     """Submits detached and returns the job id."""
-    return submit_module(settings, JOB_MODULE, config.to_args(), restore_from)
+    return submit_module(settings, JOB_MODULE, to_args(config), restore_from)
 
 
 def submit_module(
     settings: Settings, module: str, args: Sequence[str], restore_from: str | None = None
 ) -> str:
-    """Submits any job script of this repository (`stream.job`, the benchmark baseline) detached."""
+    """Submits any job script of this repository (the stream job, the benchmark baseline) detached."""
     run = ["run", "-m", _jobmanager(settings), "-d"]
     if restore_from:
         run += ["-s", restore_from]
-    output = _flink(settings, [*run, "-pym", module, *args], SUBMIT_TIMEOUT_S)
+    output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
     match = _JOB_ID.search(output)
     if match is None:
-        raise FlinkCommandError(f"`flink run` printed no JobID:\n{output[-2000:]}")
+        raise FlinkCliError(f"`flink run` printed no JobID:\n{output[-2000:]}")
     return match.group(1)
 
 
 def stop_with_savepoint(settings: Settings, job_id: str) -> str:
     target = StatePaths(settings.home).savepoints
     args = ["stop", "-m", _jobmanager(settings), "--savepointPath", str(target), job_id]
-    output = _flink(settings, args, STOP_TIMEOUT_S)
+    output = flink_cli(StatePaths(settings.home), *args, timeout_s=STOP_TIMEOUT_S)
     match = _SAVEPOINT.search(output)
     if match is None:
-        raise FlinkCommandError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
+        raise FlinkCliError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
     return match.group(1)
 
 
@@ -70,7 +98,7 @@ def local_command(settings: Settings, config: JobConfig, restore_from: str | Non
     jars = connector_jars(StatePaths(settings.home))
     if not jars:
         raise JarsMissingError(f"no connector jars in {StatePaths(settings.home).jars}")
-    argv = [sys.executable, "-m", JOB_MODULE, *config.to_args()]
+    argv = [sys.executable, "-m", JOB_MODULE, *to_args(config)]
     for jar in jars:
         argv += ["--jar", str(jar)]
     if restore_from:

@@ -2,8 +2,8 @@
 
 fastavro with schema resolution costs 15-37 µs an event here; reading the three fields the state needs costs a
 few. Anything this reader does not expect (another writer, malformed bytes, an empty movie id, trailing bytes)
-gives None and goes through `stream.decoding.decode_event`, which stays the only judge of what is rejected
-and why. Keyed by fingerprint, so a schema that merely looks the same never takes this path.
+gives None and goes through `stream.taskmanager.decoding.decode_event`, which stays the only judge of what is
+rejected and why. Keyed by fingerprint, so a schema that merely looks the same never takes this path.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from ingest.fastenc import V1_FIELDS, V2_FIELDS
 from schemas.catalog import Catalog
 from schemas.wire import HEADER_SIZE, MAGIC
-from stream.decoding import VIEWED
+from stream.taskmanager.decoding import VIEWED
 
 # (movie_id, occurred_ms, watch_seconds)
 FastView = tuple[str, int, int]

@@ -3,7 +3,7 @@
 Kafka source, `GROUP BY movie_id`, JDBC upsert sink; no Python runs after the plan is built. The movie id is
 read from the Kafka key, because Flink has no format for Avro single-object encoding: the baseline neither
 decodes payloads nor sorts out dead letters, so it bounds from above what the project job could reach.
-Submitted by `movieviews bench throughput` with `flink run -pym stream.baseline`.
+Submitted by `movieviews bench throughput` with `flink run -pym deploy.bench.baseline`.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def statements(args: argparse.Namespace, password: str) -> list[str]:
 
 
 def main(argv: Sequence[str]) -> None:
-    parser = argparse.ArgumentParser(prog="stream/baseline.py")
+    parser = argparse.ArgumentParser(prog="deploy.bench.baseline")
     for name in ("--name", "--bootstrap", "--topic", "--jdbc-url"):
         parser.add_argument(name, required=True)
     parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args(argv)
-    # As in stream/job.py: the password comes from the environment, never the command line.
+    # As in deploy/flink/jobscript.py: the password comes from the environment, never the command line.
     password = Settings.from_env(os.environ).pg_writer_password
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 
+from deploy.flink import jobs
 from deploy.flink.cluster import flink_env
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from stream import flinkrest, launch
+from ground import MovieviewsError
+from stream import flinkrest
 from stream.config import DEFAULT_GROUP_ID, JobConfig
-from stream.errors import StreamError
 
 DEFAULT_NAME = "movieviews"
 
@@ -33,24 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return int(ACTIONS[args.action](args, settings))
-    except StreamError as exc:
+    except MovieviewsError as exc:
         print(f"movieviews job {args.action}: {exc}")
         return 1
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
     parallelism = args.parallelism
-    return JobConfig.from_settings(settings, name=args.name, group_id=args.group_id, parallelism=parallelism)
+    return jobs.job_config(settings, name=args.name, group_id=args.group_id, parallelism=parallelism)
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    job_id = launch.submit(settings, _config(args, settings), args.restore)
+    job_id = jobs.submit(settings, _config(args, settings), args.restore)
     print(f"submitted {args.name}: job {job_id} ({settings.flink_rest}/#/job/running/{job_id}/overview)")
     return 0
 
 
 def _run_local(args: argparse.Namespace, settings: Settings) -> int:
-    argv = launch.local_command(settings, _config(args, settings), args.restore)
+    argv = jobs.local_command(settings, _config(args, settings), args.restore)
     env = flink_env(StatePaths(settings.home))
     return subprocess.run(argv, env=env, check=False).returncode
 
@@ -62,7 +63,7 @@ def _stop(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for job in found:
         if args.savepoint:
-            print(launch.stop_with_savepoint(settings, job.job_id))
+            print(jobs.stop_with_savepoint(settings, job.job_id))
         else:
             flinkrest.cancel(settings, job.job_id)
             print(f"cancelled {job.job_id}")

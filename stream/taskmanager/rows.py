@@ -1,4 +1,4 @@
-"""Flink row types at the operator boundaries and their conversion to and from `stream.state` values.
+"""Flink row types at the operator boundaries and their conversion to and from `state` values.
 
 Typed rows (not pickled objects) cross between operators: flat-row coders are cheaper than pickle, and
 the JDBC sink needs a `ROW_NAMED` stream anyway.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from pyflink.common import Row, Types
 from pyflink.table import DataTypes
 
-from stream.deadletters import DeadLetter
-from stream.state import MovieState, Registered, Snapshot, Views
+from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.state import MovieState, Registered, Snapshot, Views
 
 # `kind` of an event row; a REJECTED row carries only the dead letter (JSON), in its last column.
 VIEWS, REGISTERED, REJECTED = 0, 1, -1

@@ -30,7 +30,7 @@ class DeadLetter:
         return base64.b64decode(self.payload_b64)
 
     def to_json(self) -> str:
-        # vars(), not asdict(): the job pickles this class by value (stream/job.py), and cloudpickle 2.2 (what
+        # vars(), not asdict(): the job pickles this class by value (`stream.job`), and cloudpickle 2.2 (what
         # Beam pins for PyFlink) rebuilds such a dataclass with field markers that `fields()` no longer knows.
         return json.dumps(vars(self), separators=(",", ":"))
 

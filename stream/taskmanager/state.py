@@ -1,6 +1,6 @@
 """Per-movie state and the pure transition `apply(state, event) -> (state, outputs)`.
 
-The Flink `KeyedProcessFunction` in `stream.functions` is a thin adapter over `apply`: it loads the movie's
+The Flink `KeyedProcessFunction` in `functions` is a thin adapter over `apply`: it loads the movie's
 `ValueState`, applies one event, stores the result and turns the outputs into timers and emitted rows. Keeping
 the rules here lets them be tested without Flink.
 

@@ -42,7 +42,7 @@ REASONS = tuple(
 
 
 class DeadLetterMetrics:
-    """Dead letters by reason; registered where they are split off (`stream.functions.Route`)."""
+    """Dead letters by reason; registered where they are split off (`functions.Route`)."""
 
     def __init__(self, group: Any) -> None:
         root = group.add_group(GROUP)
@@ -61,7 +61,7 @@ class DeadLetterMetrics:
 
 
 class StateMetrics:
-    """What the keyed state did (`stream.functions.MovieStats`). `duplicates_ignored` is the hook for events
+    """What the keyed state did (`functions.MovieStats`). `duplicates_ignored` is the hook for events
     the state recognised as already applied (deduplication by event id).
 
     Figures add up in Python and reach Flink's counters at most every PUSH_INTERVAL_S and whenever the

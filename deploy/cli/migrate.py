@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 
 from deploy.settings import Settings
+from readmodel import migrate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -11,8 +12,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from readmodel import migrate
-
     if args.check:
         migrate.check(settings.owner_url)
         print("alembic check: models and migrations agree")

@@ -3,8 +3,9 @@ from __future__ import annotations
 import argparse
 
 from deploy import stack
-from deploy.commands.common import paths_of, report_errors
+from deploy.cli.common import paths_of, report_errors
 from deploy.settings import Settings
+from deploy.system import stop_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,8 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from deploy.system import stop_job
-
     paths = paths_of(settings)
     stop_job(settings, paths, print)
     stack.down(settings, paths, print)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from deploy.commands.common import paths_of, report_errors
+from deploy.cli.common import paths_of, report_errors
 from deploy.graphql_client import GraphQLClient
 from deploy.settings import Settings
 from deploy.system import ensure_demo_key

@@ -9,9 +9,9 @@ from collections import Counter
 from confluent_kafka import Consumer, TopicPartition
 
 from deploy.settings import Settings
-from stream.bench import publish
-from stream.deadletters import DeadLetter
-from stream.errors import StreamError
+from ground import MovieviewsError
+from ingest.publisher import publish_raw
+from stream.taskmanager.deadletters import DeadLetter
 
 # Reading the whole topic stops at its end offsets; a poll this long only waits for the next fetch.
 POLL_S = 1.0
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # (which the job would count twice).
         letters = read(settings, f"{REPLAY_GROUP}-{args.reason}", commit=True)
         return replay(settings, [letter for letter in letters if letter.reason == args.reason])
-    except StreamError as exc:
+    except MovieviewsError as exc:
         print(f"movieviews dlq {args.action}: {exc}")
         return 1
 
@@ -88,6 +88,6 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
         # The original key is not kept; counts do not depend on which partition a view arrives on.
         by_topic.setdefault(letter.source_topic, []).append((None, letter.payload))
     for topic, messages in by_topic.items():
-        publish(settings, topic, messages)
+        publish_raw(settings.kafka_bootstrap, topic, messages)
         print(f"replayed {len(messages)} to {topic}")
     return 0

@@ -3,8 +3,10 @@ from __future__ import annotations
 import argparse
 
 from deploy import stack
-from deploy.commands.common import paths_of, report_errors
+from deploy.cli import demo
+from deploy.cli.common import paths_of, report_errors
 from deploy.settings import Settings
+from deploy.system import start_system
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,11 +20,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     stack.up(settings, paths, print)
     if args.stack_only:
         return 0
-    from deploy.system import start_system
 
     start_system(settings, paths, print)
     if args.demo:
-        from deploy.commands import demo
-
         return demo.run(argparse.Namespace(command="demo", rounds=3, views=10), settings)
     return 0

@@ -1,0 +1,40 @@
+"""The stream job's script: `flink run -pym deploy.flink.jobscript -- <JobConfig args>` on the cluster, or
+`python -m deploy.flink.jobscript ... --jar J [--from PATH]` for `movieviews job run-local`.
+
+An entry point, so it builds the settings: the writer password comes from the environment, never the command
+line (the web UI shows a job's arguments). Everything else arrives as arguments, built by `deploy.flink.jobs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+
+from deploy.settings import Settings
+from stream.config import JobConfig
+from stream.job import run
+
+
+def from_args(argv: Sequence[str]) -> tuple[JobConfig, argparse.Namespace]:
+    """Returns the config and the remaining launcher options (`--jar`, `--from`)."""
+    parser = argparse.ArgumentParser(prog="deploy.flink.jobscript")
+    for field in fields(JobConfig):
+        kind = int if field.type == "int" else str
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, required=True)
+    parser.add_argument("--jar", action="append", default=[], help="connector jar to add (local runs)")
+    parser.add_argument("--from", dest="restore", help="checkpoint or savepoint to restore (local runs)")
+    args = parser.parse_args(argv)
+    config = JobConfig(**{field.name: getattr(args, field.name) for field in fields(JobConfig)})
+    return config, args
+
+
+def main(argv: Sequence[str]) -> None:
+    config, extra = from_args(argv)
+    run(config, Settings.from_env(os.environ).pg_writer_password, extra.restore, extra.jar)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
