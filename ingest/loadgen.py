@@ -15,11 +15,11 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ingest.errors import PublishError
 from ingest.fastenc import SUBJECT, ViewTemplate, avro_long, uuid4_strings
-from ingest.publisher import QUEUE_FULL_WAIT_S, Publisher
+from ingest.publisher import QUEUE_FULL_WAIT_S, KafkaSettings, Publisher
 from schemas.catalog import Catalog
 
 LOAD_PRODUCER_CONFIG: dict[str, Any] = {
@@ -47,20 +47,6 @@ ANONYMOUS_SHARE = 0.2
 DEVICES = ("tv", "mobile", "web", "tablet")
 COUNTRIES = ("NL", "US", "DE", "FR", "BR", "IN", "JP", "GB")
 TAIL_VARIANTS = 256
-
-
-class KafkaSettings(Protocol):
-    @property
-    def kafka_bootstrap(self) -> str: ...
-
-    @property
-    def views_topic(self) -> str: ...
-
-    @property
-    def movies_topic(self) -> str: ...
-
-    @property
-    def schemas_topic(self) -> str: ...
 
 
 @dataclass(frozen=True)

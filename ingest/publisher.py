@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, Producer
 
@@ -42,6 +42,22 @@ _POLL_INTERVAL_S = 0.05
 
 Headers = list[tuple[str, str | bytes | None]]
 DeliveryCallback = Callable[[PublishError | None, "Delivery | None"], None]
+
+
+class KafkaSettings(Protocol):
+    """Where events go; declared here, provided by `deploy`'s settings."""
+
+    @property
+    def kafka_bootstrap(self) -> str: ...
+
+    @property
+    def views_topic(self) -> str: ...
+
+    @property
+    def movies_topic(self) -> str: ...
+
+    @property
+    def schemas_topic(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ingest.publisher import AsyncPublisher
+from ingest.publisher import AsyncPublisher, KafkaSettings
 from readmodel.apikeys import KeyRing
 from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
@@ -22,7 +22,7 @@ from stream.flinkrest import FlinkSettings
 MAIN_JOB = "movieviews"
 
 
-class ReadModelSettings(FlinkSettings, Protocol):
+class ReadModelSettings(KafkaSettings, FlinkSettings, Protocol):
     """What the API needs; `deploy.settings.Settings` provides it, built in each worker by `deploy`."""
 
     @property
@@ -39,18 +39,6 @@ class ReadModelSettings(FlinkSettings, Protocol):
 
     @property
     def reader_url(self) -> str: ...
-
-    @property
-    def kafka_bootstrap(self) -> str: ...
-
-    @property
-    def views_topic(self) -> str: ...
-
-    @property
-    def movies_topic(self) -> str: ...
-
-    @property
-    def schemas_topic(self) -> str: ...
 
     @property
     def top_limit_max(self) -> int: ...

@@ -11,7 +11,8 @@ from confluent_kafka.cimpl import KafkaError, NewTopic
 
 from deploy.settings import Settings
 from ingest.errors import PublishError
-from ingest.loadgen import KafkaSettings, generate
+from ingest.loadgen import generate
+from ingest.publisher import KafkaSettings
 
 BENCH_PARTITIONS = 4
 # The bench topic only needs to hold a run long enough to be read back; older runs are deleted within minutes.
