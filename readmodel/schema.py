@@ -31,13 +31,15 @@ from readmodel.errors import (
     UnauthenticatedError,
 )
 from readmodel.pipeline import PipelineStatus
-from readmodel.store import MovieRow, TopPage
+from readmodel.store import MovieRow, TopPage, TrendingPage
 from readmodel.types import (
     SCALARS,
     EventAccepted,
     Movie,
     Pipeline,
     TopMoviesPage,
+    Trending,
+    TrendingWindow,
 )
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,29 @@ async def top_movies(
     page = await ctx.store.top(limit, genre, position)
     first_rank = 1 if position is None else position.rank + 1
     return TopMoviesPage.build(list(page.rows), first_rank, genre, page.has_next, page.as_of)
+
+
+async def trending(
+    info: ReadModelInfo, window: TrendingWindow, limit: int = 10, genre: str | None = None
+) -> Trending:
+    ctx = info.context
+    _check_limit(limit, ctx.top_limit_max)
+    page = await ctx.store.trending(window is TrendingWindow.DAY, limit, genre)
+    return Trending.build(window, page)
+
+
+async def trending_changed(
+    info: ReadModelInfo, window: TrendingWindow, limit: int = 10, genre: str | None = None
+) -> AsyncGenerator[Trending, None]:
+    ctx = info.context
+    _check_limit(limit, ctx.top_limit_max)
+
+    async def load() -> TrendingPage:
+        return await ctx.store.trending(window is TrendingWindow.DAY, limit, genre)
+
+    pages = ctx.hub.subscribe(("trending", window, limit, genre), load, compared=lambda page: page.rows)
+    async for page in pages:
+        yield Trending.build(window, page)
 
 
 async def movie(info: ReadModelInfo, id: strawberry.ID) -> Movie:
@@ -161,6 +186,10 @@ class Query:
         resolver=top_movies, description="Movies ranked by view count; ties ordered by movie id."
     )
     movie: Movie = strawberry.field(resolver=movie)
+    trending: Trending = strawberry.field(
+        resolver=trending,
+        description="Movies by views in the last hour or 24 hours of event time (occurred_at); ties by id.",
+    )
 
 
 @strawberry.type
@@ -186,6 +215,10 @@ class Subscription:
     movie_changed: AsyncGenerator[Movie | None, None] = strawberry.subscription(
         resolver=movie_changed,
         description="The movie now (null until the read model has it), then again whenever it changes.",
+    )
+    trending_changed: AsyncGenerator[Trending, None] = strawberry.subscription(
+        resolver=trending_changed,
+        description="The trending ranking now, then again whenever its entries change.",
     )
     pipeline_changed: AsyncGenerator[Pipeline, None] = strawberry.subscription(
         resolver=pipeline_changed,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from readmodel.cursor import Cursor
 from readmodel.errors import DatabaseUnavailableError, OverloadedError
-from readmodel.tables import movie_stats
+from readmodel.tables import movie_stats, movie_trending
 
 # Two workers x (5 + 5) stays far below Postgres' default 100 connections; a read takes well under a
 # millisecond, so a handful of connections per worker keeps up with thousands of requests per second.
@@ -55,6 +55,20 @@ class TopPage:
     as_of: datetime | None
 
 
+@dataclass(frozen=True)
+class TrendingRow:
+    movie_id: str
+    title: str | None
+    genre: str | None
+    views: int
+
+
+@dataclass(frozen=True)
+class TrendingPage:
+    rows: Sequence[TrendingRow]
+    window_end: datetime | None  # the newest event-time minute end any movie's windows reached
+
+
 def create_reader_engine(url: str, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> AsyncEngine:
     return create_async_engine(
         url,
@@ -93,6 +107,24 @@ class MovieStatsStore:
             rows = (await conn.execute(query.limit(limit + 1))).mappings().all()
             as_of = (await conn.execute(select(func.max(movie_stats.c.updated_at)))).scalar_one()
         return TopPage([MovieRow.from_mapping(r) for r in rows[:limit]], len(rows) > limit, as_of)
+
+    async def trending(self, day: bool, limit: int, genre: str | None) -> TrendingPage:
+        """Movies by views in the last hour (or 24 hours, `day`) of event time; ties by movie id."""
+        views = movie_trending.c.day_views if day else movie_trending.c.hour_views
+        joined = movie_trending.outerjoin(movie_stats, movie_stats.c.movie_id == movie_trending.c.movie_id)
+        query = (
+            select(movie_trending.c.movie_id, movie_stats.c.title, movie_stats.c.genre, views.label("views"))
+            .select_from(joined)
+            .where(views > 0)
+            .order_by(views.desc(), movie_trending.c.movie_id)
+            .limit(limit)
+        )
+        if genre is not None:
+            query = query.where(movie_stats.c.genre == genre)
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            window_end = (await conn.execute(select(func.max(movie_trending.c.window_end)))).scalar_one()
+        return TrendingPage([TrendingRow(**row) for row in rows], window_end)
 
     async def totals(self) -> tuple[int, datetime | None]:
         """Views over every movie, and when the stream job last wrote: the dashboard's rate and freshness."""

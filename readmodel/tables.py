@@ -66,3 +66,18 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+# Views per movie in the last hour / 24 hours of event time, as of `window_end` (exclusive), written by the
+# stream job's trending state (stream/taskmanager/trending.py) with the same version guard as movie_stats.
+movie_trending = Table(
+    "movie_trending",
+    metadata,
+    Column("movie_id", Text, primary_key=True),
+    Column("hour_views", BigInteger, nullable=False),
+    Column("day_views", BigInteger, nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_movie_trending_hour", movie_trending.c.hour_views.desc(), movie_trending.c.movie_id)
+Index("ix_movie_trending_day", movie_trending.c.day_views.desc(), movie_trending.c.movie_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import NewType
 
 import strawberry
@@ -11,7 +12,7 @@ from strawberry.types.scalar import ScalarDefinition
 from readmodel.commands import Accepted
 from readmodel.cursor import Cursor
 from readmodel.pipeline import PipelineStatus
-from readmodel.store import MovieRow
+from readmodel.store import MovieRow, TrendingPage
 
 # GraphQL's Int is 32-bit: a view count past 2^31 would fail to serialise. JSON numbers carry it exactly up to
 # 2^53, which no counter here will reach.
@@ -135,3 +136,41 @@ class Pipeline:
             read_model_age_seconds=status.read_model_age_s,
             views_per_second=[RatePoint(at=at, views_per_second=rate) for at, rate in status.rates],
         )
+
+
+@strawberry.enum(description="A trending window of event time, ending at the watermark's minute.")
+class TrendingWindow(Enum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@strawberry.type
+class TrendingEntry:
+    rank: int
+    movie_id: strawberry.ID
+    title: str | None
+    genre: str | None
+    views: Long = strawberry.field(description="Views whose occurred_at falls in the window.")
+
+
+@strawberry.type
+class Trending:
+    window: TrendingWindow
+    window_end: datetime | None = strawberry.field(
+        description="Event time the windows end at (exclusive): the watermark's minute, rounded up."
+    )
+    entries: list[TrendingEntry]
+
+    @classmethod
+    def build(cls, window: TrendingWindow, page: TrendingPage) -> Trending:
+        entries = [
+            TrendingEntry(
+                rank=rank,
+                movie_id=strawberry.ID(r.movie_id),
+                title=r.title,
+                genre=r.genre,
+                views=Long(r.views),
+            )
+            for rank, r in enumerate(page.rows, start=1)
+        ]
+        return cls(window=window, window_end=page.window_end, entries=entries)

@@ -26,3 +26,6 @@ class JobConfig:
     checkpoint_dir: str
     # How long an applied event_id is remembered (processing time, stream/DEDUP.md); 0 turns the check off.
     dedup_window_s: int
+    # 1: the trending windows (stream/taskmanager/trending.py) run and write movie_trending; 0: off (the
+    # benchmark's comparison). An int because the job's arguments are ints and strings.
+    trending: int

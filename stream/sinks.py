@@ -24,7 +24,10 @@ BATCH_INTERVAL_MS = 200
 MAX_RETRIES = 3
 
 
-def postgres_sink(jdbc_url: str, user: str, password: str) -> Sink:
+def postgres_sink(
+    jdbc_url: str, user: str, password: str, sql: str = UPSERT_SQL, sql_types: list[int] = PARAMETER_TYPES
+) -> Sink:
+    """A guarded upsert: by default the movie_stats snapshots; the trending rows with their SQL and types."""
     jvm = get_gateway().jvm
     connection = (
         jvm.org.apache.flink.connector.jdbc.JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
@@ -43,7 +46,7 @@ def postgres_sink(jdbc_url: str, user: str, password: str) -> Sink:
     )
     j_sink = (
         jvm.org.apache.flink.connector.jdbc.core.datastream.sink.JdbcSink.builder()
-        .withQueryStatement(UPSERT_SQL, _row_statement_builder(PARAMETER_TYPES))
+        .withQueryStatement(sql, _row_statement_builder(sql_types))
         .withExecutionOptions(execution)
         .buildAtLeastOnce(connection)
     )

@@ -19,8 +19,9 @@ from pyflink.table.udf import udtf
 
 from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import dead_letter_sink, postgres_sink
-from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
-from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
+from stream.taskmanager.functions import DEAD_LETTERS, TRENDING, DecodeBatch, MovieStats, Route
+from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE, TRENDING_TYPE
+from stream.upsert import TRENDING_PARAMETER_TYPES, TRENDING_UPSERT_SQL
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
@@ -30,6 +31,14 @@ DECODE_FUNCTION = "decode_batch"
 # Python call per ~1,250 views, and a few hundred summed rows instead of 5,000 reach the keyed state. Short
 # next to the 1 s freshness target (plus the 200 ms flush and the JDBC batch interval).
 BATCH_MS = 100
+
+# Trending's event time: the Kafka record timestamp (producers stamp it when the event occurs; the ingest
+# publishers create events and send them in the same moment), watermarked at the source per partition. The
+# windows are exact whatever the lateness up to a day (stream/taskmanager/trending.py), so the delay only
+# decides whether a minute's views enter the windows on arrival or at the boundary: one second.
+WATERMARK_DELAY_S = 1
+# A partition that receives nothing (the registrations topic, mostly) must not hold the watermark back.
+IDLE_TIMEOUT = "2 s"
 
 # hashmap: the state is one small row per movie (~100 bytes; a million movies is ~100 MB of heap), every event
 # reads and writes it from Python, and the heap backend avoids RocksDB's serialisation and JNI on each access.
@@ -70,6 +79,7 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # Only the event_id deduplication keeps state by TTL (the window aggregate clears its own): an id is
         # forgotten this long after it was first seen.
         "table.exec.state.ttl": f"{max(config.dedup_window_s, 1)} s",
+        "table.exec.source.idle-timeout": IDLE_TIMEOUT,
     }
     if config.checkpoint_interval_ms > 0:
         settings |= {
@@ -89,13 +99,20 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
 # movie's state from the whole log, or it counts from the middle and the version guard then rejects its lower
 # versions, freezing the read model. A restore (checkpoint or savepoint) takes its offsets from the state.
 def source_ddl(config: JobConfig) -> str:
+    event_time = (
+        f""",
+            `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+            WATERMARK FOR `ts` AS `ts` - INTERVAL '{WATERMARK_DELAY_S}' SECOND"""
+        if config.trending
+        else ""
+    )
     return f"""
         CREATE TABLE {SOURCE_TABLE} (
             `topic` STRING METADATA VIRTUAL,
             `partition` INT METADATA VIRTUAL,
             `offset` BIGINT METADATA VIRTUAL,
             `payload` BYTES,
-            `proc` AS PROCTIME()
+            `proc` AS PROCTIME(){event_time}
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{config.views_topic};{config.movies_topic}',
@@ -141,7 +158,7 @@ def events_query(source: str) -> str:
     offsets and payloads stay aligned; a null value (tombstone) becomes empty bytes, so none is skipped."""
     return f"""
         SELECT b.`movie_id`, CAST(b.`kind` AS INT), b.`count`, b.`watch_seconds`, b.`first_ms`, b.`last_ms`,
-            b.`title`, CAST(b.`year` AS INT), b.`genre`, b.`letter`
+            b.`title`, CAST(b.`year` AS INT), b.`genre`, b.`minutes`, b.`letter`
         FROM (
             SELECT `topic`, `partition`, ARRAY_AGG(`offset`) AS `offsets`,
                 ARRAY_AGG(COALESCE(`payload`, X'')) AS `payloads`
@@ -150,7 +167,7 @@ def events_query(source: str) -> str:
         ) AS w,
         LATERAL TABLE({DECODE_FUNCTION}(w.`topic`, w.`partition`, w.`offsets`, w.`payloads`))
             AS b(`movie_id`, `kind`, `count`, `watch_seconds`, `first_ms`, `last_ms`, `title`, `year`,
-                `genre`, `letter`)
+                `genre`, `minutes`, `letter`)
     """
 
 
@@ -170,7 +187,7 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     ).uid("dead-letter-sink")
     snapshots = (
         events.key_by(lambda row: row[0], key_type=Types.STRING())
-        .process(MovieStats(config.flush_interval_ms), output_type=SNAPSHOT_TYPE)
+        .process(MovieStats(config.flush_interval_ms, bool(config.trending)), output_type=SNAPSHOT_TYPE)
         .name("movie-stats")
         .uid("movie-stats")
     )
@@ -181,3 +198,11 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     by_movie.map(lambda row: row, output_type=SNAPSHOT_TYPE).name("unkey").sink_to(
         postgres_sink(config.jdbc_url, WRITER_ROLE, pg_password)
     ).name("postgres-upsert").uid("postgres-upsert")
+    if config.trending:
+        trending = snapshots.get_side_output(TRENDING).key_by(lambda row: row[0], key_type=Types.STRING())
+        sink = postgres_sink(
+            config.jdbc_url, WRITER_ROLE, pg_password, TRENDING_UPSERT_SQL, TRENDING_PARAMETER_TYPES
+        )
+        trending.map(lambda row: row, output_type=TRENDING_TYPE).name("unkey-trending").sink_to(sink).name(
+            "trending-upsert"
+        ).uid("trending-upsert")

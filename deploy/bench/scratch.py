@@ -58,6 +58,7 @@ def project_job(
     parallelism: int = 1,
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
+    trending: bool = True,
 ) -> Callable[[], str]:
     config = jobs.job_config(
         env.settings,
@@ -66,6 +67,7 @@ def project_job(
         parallelism=parallelism,
         checkpoint_interval_ms=checkpoint_interval_ms,
         dedup_window_s=dedup_window_s,
+        trending=trending,
     )
     return lambda: jobs.submit(env.settings, config)
 

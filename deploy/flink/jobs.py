@@ -34,6 +34,7 @@ def job_config(
     parallelism: int = 1,
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
+    trending: bool = True,
 ) -> JobConfig:
     return JobConfig(
         name=name,
@@ -51,6 +52,7 @@ def job_config(
         flush_interval_ms=settings.flush_interval_ms,
         checkpoint_dir=StatePaths(settings.home).checkpoints.as_uri(),
         dedup_window_s=settings.dedup_window_s if dedup_window_s is None else dedup_window_s,
+        trending=int(trending),
     )
 
 

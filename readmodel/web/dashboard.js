@@ -1,8 +1,10 @@
-// The dashboard: its subscriptions over one WebSocket; each message replaces what its panel shows.
+// The dashboard: three subscriptions over one WebSocket; each message replaces what its panel shows.
 import { Live, graphqlUrl } from "./live.js";
 
 const TOP = `subscription { topMoviesChanged(limit: 10) {
   asOf entries { rank viewCount movie { id title genre } } } }`;
+const TRENDING = `subscription { trendingChanged(window: HOUR, limit: 10) {
+  windowEnd entries { rank views movieId title } } }`;
 const PIPELINE = `subscription { pipelineChanged {
   jobState lastCheckpointAgeSeconds readModelAgeSeconds deadLetters totalViews
   viewsPerSecond { at viewsPerSecond } } }`;
@@ -44,6 +46,16 @@ function showTop(payload) {
   $("top-as-of").textContent = page.asOf ?? "–";
 }
 
+function showTrending(payload) {
+  if (payload.errors) return showErrors($("trending-note"), payload);
+  const page = payload.data.trendingChanged;
+  $("trending").replaceChildren(...page.entries.map((e) => row(e.movieId, [
+    cell(e.rank, "rank"), cell(e.title ?? e.movieId, "title"), cell(number.format(e.views), "count"),
+  ])));
+  $("trending-note").textContent = page.entries.length
+    ? `event time up to ${page.windowEnd}` : "no views in the last hour of event time";
+}
+
 function drawChart(points) {
   const svg = $("chart");
   const values = points.map((p) => p.viewsPerSecond);
@@ -80,4 +92,5 @@ const live = new Live(graphqlUrl(), (status) => {
   $("connection").className = status;
 });
 live.subscribe(TOP, {}, showTop);
+live.subscribe(TRENDING, {}, showTrending);
 live.subscribe(PIPELINE, {}, showPipeline);

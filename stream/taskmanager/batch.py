@@ -15,6 +15,7 @@ from stream.taskmanager.deadletters import DeadLetter
 from stream.taskmanager.decoding import decode_event
 from stream.taskmanager.fastdecode import FastViews
 from stream.taskmanager.state import Registered, Views
+from stream.taskmanager.trending import MINUTE_MS
 
 
 def decode_batch(
@@ -26,8 +27,10 @@ def decode_batch(
 ) -> Iterator[Views | Registered | DeadLetter]:
     """`source` is (topic, partition); `offsets[i]` is where `payloads[i]` was read."""
     topic, partition = source
-    # movie -> [count, watch_seconds, first_ms, last_ms]: lists, not Views, on this per-view path.
+    # movie -> [count, watch_seconds, first_ms, last_ms]: lists, not Views, on this per-view path; and
+    # movie -> {event-time minute: views} for trending (a batch of live events spans one or two minutes).
     sums: dict[str, list[int]] = {}
+    minutes: dict[str, dict[int, int]] = {}
     for offset, payload in zip(offsets, payloads, strict=True):
         data = payload or b""  # a tombstone is undecodable like any other empty value
         view = fast.read(data)
@@ -42,10 +45,14 @@ def decode_batch(
                 continue
             view = (event.movie_id, event.first_ms, event.watch_seconds)
         movie_id, occurred, watched = view
+        minute = occurred // MINUTE_MS
         total = sums.get(movie_id)
         if total is None:
             sums[movie_id] = [1, watched, occurred, occurred]
+            minutes[movie_id] = {minute: 1}
         else:
+            per_minute = minutes[movie_id]
+            per_minute[minute] = per_minute.get(minute, 0) + 1
             total[0] += 1
             total[1] += watched
             if occurred < total[2]:
@@ -53,4 +60,4 @@ def decode_batch(
             if occurred > total[3]:
                 total[3] = occurred
     for movie_id, (count, watched, first, last) in sums.items():
-        yield Views(movie_id, count, watched, first, last)
+        yield Views(movie_id, count, watched, first, last, tuple(minutes[movie_id].items()))

@@ -11,6 +11,7 @@ from pyflink.table import DataTypes
 
 from stream.taskmanager.deadletters import DeadLetter
 from stream.taskmanager.state import MovieState, Registered, Snapshot, Views
+from stream.taskmanager.trending import Trend, decode_counts, encode_counts
 
 # `kind` of an event row; a REJECTED row carries only the dead letter (JSON), in its last column.
 VIEWS, REGISTERED, REJECTED = 0, 1, -1
@@ -28,10 +29,24 @@ BATCH_OUTPUT_TYPES = [
     DataTypes.BIGINT(),
     DataTypes.STRING(),
     DataTypes.STRING(),
+    DataTypes.STRING(),
 ]
 
+# `minutes`: the views' (event-time minute, views) pairs for trending, as
+# `stream.taskmanager.trending.encode_counts`.
 EVENT_TYPE = Types.ROW_NAMED(
-    ["movie_id", "kind", "count", "watch_seconds", "first_ms", "last_ms", "title", "year", "genre"],
+    [
+        "movie_id",
+        "kind",
+        "count",
+        "watch_seconds",
+        "first_ms",
+        "last_ms",
+        "title",
+        "year",
+        "genre",
+        "minutes",
+    ],
     [
         Types.STRING(),
         Types.INT(),
@@ -42,8 +57,10 @@ EVENT_TYPE = Types.ROW_NAMED(
         Types.STRING(),
         Types.INT(),
         Types.STRING(),
+        Types.STRING(),
     ],
 )
+EVENT_COLUMNS = 10
 
 STATE_FIELDS = [
     "view_count",
@@ -103,17 +120,17 @@ SNAPSHOT_TYPE = Types.ROW_NAMED(
 def batch_row(item: Views | Registered | DeadLetter) -> Row:
     if isinstance(item, Views):
         views = (item.count, item.watch_seconds, item.first_ms, item.last_ms)
-        return Row(item.movie_id, VIEWS, *views, None, None, None, None)
+        return Row(item.movie_id, VIEWS, *views, None, None, None, encode_counts(item.minutes), None)
     if isinstance(item, Registered):
         stamps = (item.occurred_ms, item.occurred_ms)
-        return Row(item.movie_id, REGISTERED, 1, 0, *stamps, item.title, item.year, item.genre, None)
-    return Row(None, REJECTED, None, None, None, None, None, None, None, item.to_json())
+        return Row(item.movie_id, REGISTERED, 1, 0, *stamps, item.title, item.year, item.genre, None, None)
+    return Row(None, REJECTED, None, None, None, None, None, None, None, None, item.to_json())
 
 
 def event_from_row(row: Row) -> Views | Registered:
-    movie_id, kind, count, watched, first_ms, last_ms, title, year, genre = row
+    movie_id, kind, count, watched, first_ms, last_ms, title, year, genre, minutes = row
     if kind == VIEWS:
-        return Views(movie_id, count, watched, first_ms, last_ms)
+        return Views(movie_id, count, watched, first_ms, last_ms, tuple(decode_counts(minutes)))
     return Registered(movie_id, title, year, genre, first_ms)
 
 
@@ -131,3 +148,23 @@ def state_from_row(movie_id: str, row: Row | None) -> MovieState:
 
 def snapshot_row(snapshot: Snapshot) -> Row:
     return Row(*(getattr(snapshot, name) for name in SNAPSHOT_FIELDS))
+
+
+# Trending: the per-movie totals (ValueState), the per-minute counts (MapState), and the row the sink writes.
+TREND_TYPE = Types.ROW_NAMED(["hour", "day", "version"], [Types.LONG(), Types.LONG(), Types.LONG()])
+TRENDING_FIELDS = ["movie_id", "hour_views", "day_views", "window_end_ms", "version"]
+TRENDING_TYPE = Types.ROW_NAMED(
+    TRENDING_FIELDS, [Types.STRING(), Types.LONG(), Types.LONG(), Types.LONG(), Types.LONG()]
+)
+
+
+def trend_row(trend: Trend) -> Row:
+    return Row(trend.hour, trend.day, trend.version)
+
+
+def trend_from_row(row: Row | None) -> Trend:
+    return Trend() if row is None else Trend(*row)
+
+
+def trending_row(movie_id: str, trend: Trend, window_end_ms: int) -> Row:
+    return Row(movie_id, trend.hour, trend.day, window_end_ms, trend.version)

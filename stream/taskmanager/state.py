@@ -10,7 +10,7 @@ after a restore reproduces the same versions and the guarded upsert in Postgres 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class Views:
     watch_seconds: int
     first_ms: int
     last_ms: int
+    # (event-time minute, views) for `stream.taskmanager.trending`; not part of the all-time count's equality.
+    minutes: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

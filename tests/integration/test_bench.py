@@ -20,9 +20,9 @@ def test_throughput_times_the_job_with_and_without_dedup_and_the_flink_sql_basel
 ) -> None:
     results = bench_throughput(stack, events=3000, movies=30)
     jobs = [r["job"] for r in results["rows"]]
-    assert jobs == ["project", "project, dedup off", "flink-sql baseline"]
+    assert jobs == ["project", "project, dedup off", "project, trending off", "flink-sql baseline"]
     assert all(r["events"] == 3000 and r["events/s"] > 0 for r in results["rows"])
-    assert results["ratio"] > 0
+    assert results["ratio"] > 0 and results["trending_ratio"] > 0
     assert results["dedup"]["ids"] == 3000 and results["dedup"]["on_over_off"] > 0
     written = report.write(dataclasses.replace(stack, home=tmp_path), "throughput", results)
     assert json.loads(written.read_text())["machine"]["cpus"] >= 1

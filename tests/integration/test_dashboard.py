@@ -112,6 +112,9 @@ async def test_the_dashboard_shows_a_recorded_view_within_a_second_without_reloa
         assert await page.evaluate("window.loadedOnce") is True  # the same page: no reload happened
         await page.locator("#job-state", has_text="RUNNING").wait_for(timeout=30_000)
         await page.locator("#total-views", has_text="2").wait_for(timeout=5_000)
+        # Trending this hour: the two views, by their occurred_at (now).
+        trending = page.locator(f'#trending tr[data-movie="{movie}"] td.count', has_text="2")
+        await trending.wait_for(timeout=30_000)
         assert (await page.inner_text("#connection")) == "live"
         assert watched.errors == [] and watched.outside == []
 

@@ -55,3 +55,14 @@ def test_a_view_the_fast_reader_declines_is_still_counted_through_the_codec() ->
     out = run(blank_then_good)
     assert [item.reason for item in out if isinstance(item, DeadLetter)] == ["empty-movie-id"]
     assert out[-1] == Views("a", 1, 0, 2, 2)
+
+
+def test_views_carry_their_counts_per_event_time_minute_for_trending() -> None:
+    minute = 60_000
+    out = run(
+        [view("a", 5 * minute + 1), view("a", 5 * minute + 59_999), view("a", 7 * minute), view("b", 0)]
+    )
+    assert [(v.movie_id, v.minutes) for v in out if isinstance(v, Views)] == [
+        ("a", ((5, 2), (7, 1))),
+        ("b", ((0, 1),)),
+    ]
