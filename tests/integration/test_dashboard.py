@@ -132,6 +132,6 @@ async def test_graphiql_works_offline_and_answers_a_query(isolated: Settings, br
         await page.keyboard.insert_text('{ movie(id: "m-nowhere") { id } }')
         await page.locator(".graphiql-execute-button").click()
         response = page.locator(".graphiql-response")
-        await response.get_by_text("no movie 'm-nowhere' in the read model").wait_for(timeout=10_000)
+        await response.get_by_text("no movie 'm-nowhere' in the read model").wait_for(timeout=30_000)
         assert watched.outside == []
         assert [e for e in watched.errors if "m-nowhere" not in e] == []
