@@ -25,7 +25,7 @@ class NotReadyError(DeployError):
     pass
 
 
-class FlinkCliError(DeployError):
+class FlinkError(DeployError):
     """`flink run/stop/cancel` or the JobManager's REST API failed; the message carries what it answered."""
 
 
@@ -39,3 +39,7 @@ class DrillError(DeployError):
 
 class BenchmarkError(DeployError):
     """A benchmark could not establish what it measures against (its ground truth, its checkpoints)."""
+
+
+class UsageError(DeployError):
+    """Arguments that parse but do not go together (`--rate` without `--seconds`)."""

@@ -20,11 +20,11 @@ from deploy.settings import Settings
 from deploy.stack import Health
 from readmodel.tables import movie_stats
 from stream import flinkrest
+from stream.config import JOB_NAME
 from stream.errors import FlinkRestError
 
 # The read model may lag the log by this much while events wait (rules.yml: ReadModelStale).
 FRESHNESS_LIMIT_S = 5.0
-JOB_NAME = "movieviews"
 
 
 def api_health(settings: Settings) -> Health:
@@ -43,12 +43,12 @@ def api_health(settings: Settings) -> Health:
 
 def job_health(settings: Settings) -> Health:
     try:
-        jobs = [job for job in flinkrest.jobs(settings) if job.name == JOB_NAME]
+        found = [job for job in flinkrest.jobs(settings) if job.name == JOB_NAME]
     except FlinkRestError as exc:
         return Health("job", False, str(exc))
-    live = [job for job in jobs if job.state not in ("FINISHED", "CANCELED", "FAILED")]
+    live = [job for job in found if job.alive]
     if not live:
-        last = f"; the last one is {jobs[0].state}" if jobs else ""
+        last = f"; the last one is {found[0].state}" if found else ""
         return Health(
             "job", False, f"no job named {JOB_NAME} runs{last}: start it with `deploy/movieviews up`"
         )

@@ -23,6 +23,8 @@ from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
 from deploy.supervisor import Program
 from deploy.wait import wait_until
+from ingest.topics import ensure_topics
+from stream import flinkrest
 
 Check = Callable[[Settings], tuple[bool, str]]
 API = "api"
@@ -43,7 +45,7 @@ class Health:
 
 CHECKS: dict[str, Check] = {
     "kafka": broker.healthy,
-    "flink": cluster.healthy,
+    "flink": flinkrest.healthy,
     "postgres": postgres.healthy,
     "prometheus": prometheus.healthy,
 }
@@ -161,11 +163,11 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     taskmanager_ports = {settings.flink_taskmanager_metrics_port: "the Flink TaskManager (metrics)"}
     _start(paths, cluster.TASKMANAGER, taskmanager_ports, say)
     _ready("kafka", broker.COMPONENT, settings, paths, broker.healthy)
-    for fix in broker.ensure_topics(settings, broker.topics(settings)):
+    for fix in ensure_topics(settings.kafka_bootstrap, broker.topics(settings)):
         say(f"corrected topic configuration: {fix}")
     timings["kafka"] = time.monotonic() - t0
     say(f"kafka ready on {settings.kafka_bootstrap}, topics made ({timings['kafka']:.1f}s)")
-    _ready("flink", cluster.JOBMANAGER, settings, paths, cluster.healthy)
+    _ready("flink", cluster.JOBMANAGER, settings, paths, flinkrest.healthy)
     timings["flink"] = time.monotonic() - t0
     say(f"flink ready at {settings.flink_rest} ({timings['flink']:.1f}s)")
     if settings.prometheus:

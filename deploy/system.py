@@ -8,15 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deploy import procs, supervisor
-from deploy.flink import cluster, jobs
+from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.stack import API
 from deploy.wait import wait_until
 from readmodel import apikeys, migrate
+from stream import flinkrest
+from stream.config import JOB_NAME
 
-JOB_NAME = "movieviews"
 API_START_TIMEOUT_S = 60
 
 
@@ -41,7 +42,7 @@ def start_api(settings: Settings, paths: StatePaths) -> None:
 
 
 def job_running(settings: Settings) -> str | None:
-    return next((job["jid"] for job in cluster.running_jobs(settings) if job["name"] == JOB_NAME), None)
+    return next((job.job_id for job in flinkrest.alive(settings, JOB_NAME)), None)
 
 
 def _last_job_file(paths: StatePaths) -> Path:
@@ -75,7 +76,7 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
 def stop_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
     """Stops the main job with a savepoint, so the next `up` resumes exactly there."""
 
-    if not cluster.healthy(settings)[0] or (job_id := job_running(settings)) is None:
+    if not flinkrest.healthy(settings)[0] or (job_id := job_running(settings)) is None:
         return
     savepoint = jobs.stop_with_savepoint(settings, job_id)
     say(f"stream job {job_id} stopped with savepoint {savepoint}")

@@ -12,8 +12,8 @@ import psycopg
 from deploy.settings import Settings
 from schemas.catalog import Catalog
 from schemas.codec import encode
+from schemas.subjects import VIEWED
 from stream.errors import StreamError
-from stream.taskmanager.decoding import VIEWED
 from stream.upsert import TABLE
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so hand-made events are reproducible

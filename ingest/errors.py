@@ -20,3 +20,7 @@ class ValidationError(IngestError):
 
 class PublishError(IngestError):
     """The broker did not acknowledge an event (error or timeout); it may or may not be stored."""
+
+
+class TopicError(IngestError):
+    """A topic could not be created or deleted; the message names it and the broker."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from ingest.errors import ValidationError
+from schemas.subjects import REGISTERED, VIEWED
 
 MOVIE_ID_MAX = 128
 # Clocks drift; five minutes of skew is tolerated, more is a client bug that would distort recency.
@@ -24,7 +25,7 @@ def now_utc() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class MovieViewed:
-    SUBJECT: ClassVar[str] = "movieviews.events.MovieViewed"
+    SUBJECT: ClassVar[str] = VIEWED
 
     event_id: str
     movie_id: str
@@ -82,7 +83,7 @@ class MovieViewed:
 
 @dataclass(frozen=True, slots=True)
 class MovieRegistered:
-    SUBJECT: ClassVar[str] = "movieviews.events.MovieRegistered"
+    SUBJECT: ClassVar[str] = REGISTERED
 
     event_id: str
     movie_id: str

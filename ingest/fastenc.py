@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from schemas.catalog import Catalog
 from schemas.codec import encode
 from schemas.errors import EncodeError
+from schemas.subjects import VIEWED
 from schemas.wire import MAGIC
 
-SUBJECT = "movieviews.events.MovieViewed"
 # The field order the template glues together; any other layout needs a new template, not a silent mismatch.
 V1_FIELDS = ("event_id", "movie_id", "user_id", "occurred_at")
 V2_FIELDS = (*V1_FIELDS, "device", "country", "watch_seconds")
@@ -58,10 +58,10 @@ class ViewTemplate:
     """value = prefix + uuid + movie part + user part + timestamp + tail."""
 
     def __init__(self, catalog: Catalog, version: int) -> None:
-        entry = catalog.version(SUBJECT, version)
+        entry = catalog.version(VIEWED, version)
         fields = tuple(f["name"] for f in entry.schema["fields"])
         if fields not in (V1_FIELDS, V2_FIELDS):
-            raise EncodeError(f"no pre-encoded template for {SUBJECT} v{version} fields {fields}")
+            raise EncodeError(f"no pre-encoded template for {VIEWED} v{version} fields {fields}")
         self.version = version
         self.fingerprint = entry.fingerprint
         self.prefix = MAGIC + entry.fingerprint + _UUID_LENGTH
@@ -95,7 +95,7 @@ class ViewTemplate:
         device, country, seconds = ("tv", "NL", 4321) if self.has_v2_fields else (None, None, None)
         if self.has_v2_fields:
             record.update(device=device, country=country, watch_seconds=seconds)
-        expected = encode(catalog, SUBJECT, record, self.version)
+        expected = encode(catalog, VIEWED, record, self.version)
         got = self.value(
             event_id,
             self.movie_part("m-0001"),
@@ -104,4 +104,4 @@ class ViewTemplate:
             self.tail(device, country, seconds),
         )
         if got != expected:
-            raise EncodeError(f"pre-encoded {SUBJECT} v{self.version} differs from the codec: {got!r}")
+            raise EncodeError(f"pre-encoded {VIEWED} v{self.version} differs from the codec: {got!r}")

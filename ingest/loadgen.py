@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import PublishError
-from ingest.fastenc import SUBJECT, ViewTemplate, avro_long, uuid4_strings
+from ingest.fastenc import ViewTemplate, avro_long, uuid4_strings
 from ingest.publisher import QUEUE_FULL_WAIT_S, KafkaSettings, Publisher
 from schemas.catalog import Catalog
+from schemas.subjects import VIEWED
 
 LOAD_PRODUCER_CONFIG: dict[str, Any] = {
     # 20 ms fills batches of thousands of events at full speed; longer adds latency, not throughput.
@@ -146,7 +147,7 @@ class _Stream:
     def __init__(
         self, publisher: Publisher, catalog: Catalog, version: int, ids: list[str], rng: random.Random
     ):
-        entry = catalog.version(SUBJECT, version)
+        entry = catalog.version(VIEWED, version)
         self.template = ViewTemplate(catalog, version)
         self.entry = entry
         self.headers = publisher.headers(entry)

@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, Producer
 
-from ingest.errors import PublishError, ValidationError
+from ingest.errors import PublishError, TopicError, ValidationError
 from ingest.events import Event, MovieRegistered, MovieViewed, now_utc
+from ingest.topics import TopicSpec, ensure_topics
 from schemas.catalog import Catalog, SchemaVersion
 from schemas.codec import encode
 from schemas.errors import EncodeError, SchemaError
-from schemas.registry import ensure_topic, register
+from schemas.registry import SCHEMAS_TOPIC_CONFIG, SCHEMAS_TOPIC_PARTITIONS, register
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     # Retries never duplicate or reorder events within a partition; requires acks=all.
@@ -45,7 +46,7 @@ DeliveryCallback = Callable[[PublishError | None, "Delivery | None"], None]
 
 
 class KafkaSettings(Protocol):
-    """Where events go; declared here, provided by `deploy`'s settings."""
+    """Where events go: what a publisher needs to know, declared here and provided by `deploy`'s settings."""
 
     @property
     def kafka_bootstrap(self) -> str: ...
@@ -190,9 +191,10 @@ class Publisher:
                 return
             try:
                 if not self._registered:
-                    ensure_topic(self._bootstrap, self._schemas_topic)
+                    spec = TopicSpec(self._schemas_topic, SCHEMAS_TOPIC_PARTITIONS, SCHEMAS_TOPIC_CONFIG)
+                    ensure_topics(self._bootstrap, [spec], REGISTER_TIMEOUT_S)
                 register(self._producer, self._schemas_topic, entry, REGISTER_TIMEOUT_S)
-            except SchemaError as exc:
+            except (SchemaError, TopicError) as exc:
                 raise PublishError(str(exc)) from exc
             self._registered.add(entry.fingerprint)
 

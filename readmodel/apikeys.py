@@ -20,9 +20,10 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ground import MovieviewsError
 from readmodel.errors import DatabaseUnavailableError
 from readmodel.tables import api_keys
 
@@ -44,11 +46,21 @@ REFRESH_S = 2.0
 MIN_RELOAD_S = 0.5
 
 
-KeyStoreError = psycopg.Error
-
-
-class ApiKeyError(Exception):
+class ApiKeyError(MovieviewsError):
     """A key operation failed; the message names the key or the value at fault."""
+
+
+class KeyStoreError(ApiKeyError):
+    """The key store (the api_keys table, as mv_owner) did not answer or refused; wraps psycopg's error."""
+
+
+@contextlib.contextmanager
+def _key_store(owner_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    try:
+        with psycopg.connect(owner_dsn) as conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise KeyStoreError(f"the key store refused: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ def create(owner_dsn: str, pepper: str, name: str, scopes: list[str], rate_per_s
     if rate_per_s is not None and rate_per_s < 1:
         raise ApiKeyError(f"rate must be at least 1 request/s, got {rate_per_s}")
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    with psycopg.connect(owner_dsn) as conn:
+    with _key_store(owner_dsn) as conn:
         conn.execute(
             "INSERT INTO api_keys (key_id, name, scopes, secret_hash, rate_per_s)"
             " VALUES (%s, %s, %s, %s, %s)",
@@ -117,7 +129,7 @@ def create(owner_dsn: str, pepper: str, name: str, scopes: list[str], rate_per_s
 
 
 def list_keys(owner_dsn: str) -> list[KeyInfo]:
-    with psycopg.connect(owner_dsn) as conn:
+    with _key_store(owner_dsn) as conn:
         rows = conn.execute(
             "SELECT key_id, name, scopes, rate_per_s, created_at, revoked_at"
             " FROM api_keys ORDER BY created_at"
@@ -126,7 +138,7 @@ def list_keys(owner_dsn: str) -> list[KeyInfo]:
 
 
 def revoke(owner_dsn: str, key_id: str) -> None:
-    with psycopg.connect(owner_dsn) as conn:
+    with _key_store(owner_dsn) as conn:
         revoked = conn.execute(
             "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL", (key_id,)
         ).rowcount

@@ -19,16 +19,17 @@ from readmodel import health, metrics, rest
 from readmodel.commands import Publisher
 from readmodel.guard import Guard
 from readmodel.logs import RequestIds
-from readmodel.runtime import MAIN_JOB, ReadModelSettings, Runtime
+from readmodel.runtime import ReadModelSettings, Runtime
 from readmodel.schema import build_schema
 from readmodel.view import WEB_DIR, ReadModelGraphQL
+from stream.config import JOB_NAME
 
 
 def create_app(
     settings: ReadModelSettings,
     publisher: Publisher | None = None,
     assets_dir: Path | None = None,
-    job_name: str = MAIN_JOB,
+    job_name: str = JOB_NAME,
     buckets_file: Path | None = None,
 ) -> Starlette:
     """`assets_dir` holds the unpacked WebJars GraphiQL needs (served under /assets); `job_name` is the

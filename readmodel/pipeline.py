@@ -54,13 +54,13 @@ class PipelineProbe:
 
     def _job(self) -> JobHealth:
         try:
-            running = flinkrest.running(self._settings, self._job_name)
-            if not running:
+            alive = flinkrest.alive(self._settings, self._job_name)
+            if not alive:
                 return JobHealth("NOT_RUNNING")
-            job_id = running[0].job_id
+            job_id = alive[0].job_id
             latest = flinkrest.checkpoints(self._settings, job_id).get("latest", {}).get("completed")
             acked_ms = latest.get("latest_ack_timestamp") if latest else None
             age = None if acked_ms is None else time.time() - acked_ms / 1000
-            return JobHealth(running[0].state, age, flinkrest.dead_letters(self._settings, job_id))
+            return JobHealth(alive[0].state, age, flinkrest.dead_letters(self._settings, job_id))
         except (StreamError, KeyError, TypeError, ValueError):
             return JobHealth("UNREACHABLE")

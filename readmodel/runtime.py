@@ -16,10 +16,8 @@ from readmodel.live import Hub
 from readmodel.pipeline import PipelineProbe
 from readmodel.ratelimit import TokenBuckets
 from readmodel.store import MovieStatsStore, create_reader_engine
+from stream.config import JOB_NAME
 from stream.flinkrest import FlinkSettings
-
-# The stream job whose health the dashboard shows: the one `movieviews up` submits.
-MAIN_JOB = "movieviews"
 
 
 class ReadModelSettings(KafkaSettings, FlinkSettings, Protocol):
@@ -49,7 +47,7 @@ class Runtime:
         self,
         settings: ReadModelSettings,
         publisher: Publisher | None = None,
-        job_name: str = MAIN_JOB,
+        job_name: str = JOB_NAME,
         buckets_file: Path | None = None,
     ) -> None:
         self.engine = create_reader_engine(settings.reader_url)

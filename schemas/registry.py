@@ -10,30 +10,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from schemas.catalog import SchemaVersion, load_schema
 from schemas.errors import SchemaError
 
-# Schemas are tiny and few; one partition keeps them in one ordered log.
-_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
-_ADMIN_TIMEOUT_S = 10.0
+# Schemas are tiny and few: one partition keeps them in one ordered log; compacted, so the latest value per
+# fingerprint stays forever. Created by `ingest.topics` (the publisher before its first registration, `up`).
+SCHEMAS_TOPIC_PARTITIONS = 1
+SCHEMAS_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
 
 
 class RegistryError(SchemaError):
     """The run-time schema topic could not be created, written or read."""
-
-
-def ensure_topic(bootstrap: str, topic: str, replication: int = 1) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, 1, replication, config=_TOPIC_CONFIG)])
-    try:
-        futures[topic].result(_ADMIN_TIMEOUT_S)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise RegistryError(f"cannot create schema topic {topic!r}: {exc}") from exc
 
 
 def register(producer: Any, topic: str, entry: SchemaVersion, timeout: float) -> None:

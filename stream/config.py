@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 WRITER_ROLE = "mv_writer"
 DEFAULT_GROUP_ID = "movieviews-stream"
+# The stack's own job: `up` submits it, `down` stops it, `job` acts on it unless told another name, and the
+# API's pipeline probe watches it.
+JOB_NAME = "movieviews"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The Flink REST client: the JobManager REST calls the job commands, the API's pipeline probe, drills and
-benchmarks make. Anything with a `flink_rest` base URL (deploy's settings) will do."""
+"""The Flink REST client: every call to the JobManager's REST API (stack health, `up`/`down`, the job
+commands, the API's pipeline probe, drills, benchmarks) goes through here, and so does what a job state means.
+Anything with a `flink_rest` base URL (deploy's settings) will do."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from stream.errors import FlinkRestError
@@ -14,11 +16,36 @@ from stream.taskmanager.metrics import DEAD_LETTER_METRIC
 
 # The JobManager answers in milliseconds; a slow answer means it is busy restarting, worth a few seconds.
 TIMEOUT_S = 10.0
+# A health probe answers "not now" quickly instead: `status` checks every component in turn.
+HEALTH_TIMEOUT_S = 3.0
 
 
 class FlinkSettings(Protocol):
     @property
     def flink_rest(self) -> str: ...
+
+
+class JobState(StrEnum):
+    """Flink's JobStatus, as the REST API spells it."""
+
+    INITIALIZING = "INITIALIZING"
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    FAILING = "FAILING"
+    FAILED = "FAILED"
+    CANCELLING = "CANCELLING"
+    CANCELED = "CANCELED"
+    FINISHED = "FINISHED"
+    RESTARTING = "RESTARTING"
+    SUSPENDED = "SUSPENDED"
+    RECONCILING = "RECONCILING"
+
+
+# A job in one of these has not ended and is not ending: `up` must not submit it a second time, `down` and
+# `job stop` stop it. (RESTARTING: a TaskManager died and the job comes back by itself from its checkpoint.)
+ALIVE = frozenset({JobState.INITIALIZING, JobState.CREATED, JobState.RUNNING, JobState.RESTARTING})
+# Flink's globally terminal states: the job will not run again and writes no checkpoint after.
+ENDED = frozenset({JobState.FINISHED, JobState.CANCELED, JobState.FAILED})
 
 
 @dataclass(frozen=True)
@@ -27,15 +54,39 @@ class JobInfo:
     name: str
     state: str
 
+    @property
+    def alive(self) -> bool:
+        return self.state in ALIVE
 
-def _call(settings: FlinkSettings, path: str, method: str = "GET") -> Any:
+
+def _call(settings: FlinkSettings, path: str, method: str = "GET", timeout_s: float = TIMEOUT_S) -> Any:
     request = urllib.request.Request(f"{settings.flink_rest}{path}", method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
             body = response.read()
-    except (OSError, urllib.error.URLError) as exc:
+        return json.loads(body) if body else None
+    except (OSError, urllib.error.URLError, ValueError) as exc:
         raise FlinkRestError(f"{method} {settings.flink_rest}{path} failed: {exc}") from exc
-    return json.loads(body) if body else None
+
+
+def overview(settings: FlinkSettings) -> dict[str, Any] | None:
+    """The cluster's `/overview`, or None when the JobManager does not answer."""
+    try:
+        return dict(_call(settings, "/overview", timeout_s=HEALTH_TIMEOUT_S))
+    except FlinkRestError:
+        return None
+
+
+def healthy(settings: FlinkSettings) -> tuple[bool, str]:
+    info = overview(settings)
+    if info is None:
+        return False, f"GET {settings.flink_rest}/overview failed"
+    tms, free = info.get("taskmanagers", 0), info.get("slots-available", 0)
+    detail = (
+        f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
+        f"{info.get('jobs-running', 0)} job(s) running"
+    )
+    return tms >= 1, detail
 
 
 def jobs(settings: FlinkSettings) -> list[JobInfo]:
@@ -43,8 +94,8 @@ def jobs(settings: FlinkSettings) -> list[JobInfo]:
     return [JobInfo(job["jid"], job["name"], job["state"]) for job in overview["jobs"]]
 
 
-def running(settings: FlinkSettings, name: str) -> list[JobInfo]:
-    return [job for job in jobs(settings) if job.name == name and job.state in ("RUNNING", "CREATED")]
+def alive(settings: FlinkSettings, name: str) -> list[JobInfo]:
+    return [job for job in jobs(settings) if job.name == name and job.alive]
 
 
 def job_state(settings: FlinkSettings, job_id: str) -> str:
@@ -71,6 +122,12 @@ def tasks_running(settings: FlinkSettings, job_id: str) -> bool:
     """Every vertex RUNNING: sources are reading and the operators' `open()` (Python start-up) is done."""
     vertices = _call(settings, f"/jobs/{job_id}")["vertices"]
     return bool(vertices) and all(vertex["status"] == "RUNNING" for vertex in vertices)
+
+
+def restored_since(settings: FlinkSettings, job_id: str, epoch_ms: float) -> bool:
+    """The job restored from a checkpoint at or after `epoch_ms` (after a TaskManager was lost, say)."""
+    restored = checkpoints(settings, job_id).get("latest", {}).get("restored")
+    return bool(restored and restored["restore_timestamp"] >= epoch_ms)
 
 
 def checkpoints(settings: FlinkSettings, job_id: str) -> dict[str, Any]:

@@ -1,11 +1,9 @@
-"""`movieviews bench NAME`: each benchmark is a module of this package; this only dispatches."""
+"""`movieviews bench NAME`: a module of this package per benchmark; its `add_arguments` sets its `run`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-
-from deploy.settings import Settings
 
 # name -> (module with add_arguments/run, one-line help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -27,10 +25,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="benchmark", required=True)
+    sub = parser.add_subparsers(required=True, metavar="BENCHMARK")
     for name, (module, help_text) in BENCHMARKS.items():
         importlib.import_module(module).add_arguments(sub.add_parser(name, help=help_text))
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    return int(importlib.import_module(BENCHMARKS[args.benchmark][0]).run(args, settings))

@@ -34,17 +34,15 @@ TOP = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 10000], help="background events/s")
     parser.add_argument("--probes", type=int, default=100, help="recordView probes per rate (default 100)")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_freshness(settings, args.rates, args.probes)
-    print(report.table(results["rows"]))
-    path = report.write(settings, "freshness", results)
-    print(f"load average {report.load_average()}; written to {path}")
+    report.publish(settings, bench_freshness(settings, args.rates, args.probes))
     return 0
 
 
-def bench_freshness(settings: Settings, rates: list[int], probes: int) -> dict[str, Any]:
+def bench_freshness(settings: Settings, rates: list[int], probes: int) -> report.Result:
     with DrillEnv(settings, "bench-freshness") as env:
         seeded = generate(env.settings, events=SEED_VIEWS, movies=1, movie_prefix="probe-", seed=SEED)
         probe_id, recorded = next(iter(seeded.per_movie.items()))
@@ -61,7 +59,7 @@ def bench_freshness(settings: Settings, rates: list[int], probes: int) -> dict[s
                     rows.append(_row(rate, latencies))
         finally:
             stop(env, job_id)
-    return {"probes_per_rate": probes, "rows": rows}
+    return report.Result("freshness", {"rates": rates, "probes_per_rate": probes}, rows)
 
 
 def _probe_under_load(

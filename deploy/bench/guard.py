@@ -36,26 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-url", help="an API without keys and limits, for the keys-off figures")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per figure")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_guard(
-        settings, args.url or settings.api_url, args.baseline_url, args.clients, args.seconds
+    report.publish(
+        settings,
+        bench_guard(settings, args.url or settings.api_url, args.baseline_url, args.clients, args.seconds),
     )
-    print(report.table(results["rows"]))
-    attack = results["attack"]
-    print(
-        f"attack: {attack['refused']} of {attack['sent']} 2,000-alias queries refused, "
-        f"p50 {attack['p50_ms']:.1f} ms, p99 {attack['p99_ms']:.1f} ms ({attack['message']!r})"
-    )
-    path = report.write(settings, "guard", results)
-    print(f"load average {report.load_average()}; written to {path}")
     return 0
 
 
 def bench_guard(
     settings: Settings, url: str, baseline_url: str | None, clients: int, seconds: float
-) -> dict[str, Any]:
+) -> report.Result:
+    """Rows: recordView (keys on, and off against `baseline_url`), reads alone and under attack; figures: the
+    attack's 2,000-alias queries sent and refused, their p50/p99 and the refusal's message."""
     key = apikeys.create(
         settings.owner_dsn, settings.api_key_pepper, "bench-guard", ["views:write"], KEY_RATE
     )
@@ -82,7 +78,8 @@ def bench_guard(
         rows.append({"figure": "reads, under attack", **under_attack})
     finally:
         apikeys.revoke(settings.owner_dsn, apikeys.key_id(key))
-    return {"clients": clients, "seconds": seconds, "rows": _rounded(rows), "attack": attack}
+    parameters = {"url": url, "baseline_url": baseline_url, "clients": clients, "seconds": seconds}
+    return report.Result("guard", parameters, _rounded(rows), {"attack": attack})
 
 
 async def _reads_under_attack(

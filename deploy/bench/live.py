@@ -41,16 +41,15 @@ ON CONFLICT (movie_id) DO UPDATE SET view_count = EXCLUDED.view_count, version =
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000], help="levels")
     parser.add_argument("--changes", type=int, default=40, help="ranking changes per level")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_live(settings, tuple(args.subscribers), args.changes)
-    print(report.table(results["rows"]))
-    print(f"load average {report.load_average()}; written to {report.write(settings, 'live', results)}")
+    report.publish(settings, bench_live(settings, tuple(args.subscribers), args.changes))
     return 0
 
 
-def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> dict[str, Any]:
+def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> report.Result:
     with DrillEnv(settings, "bench-live") as env:
         _seed(env.settings)
         env.start_api()
@@ -60,7 +59,8 @@ def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> dic
             uvloop.run(_level(env.settings, url, env.api_key, pid, n, changes, k * changes))
             for k, n in enumerate(levels)
         ]
-    return {"changes_per_level": changes, "change_every_s": CHANGE_EVERY_S, "rows": rows}
+    parameters = {"subscribers": list(levels), "changes_per_level": changes, "change_every_s": CHANGE_EVERY_S}
+    return report.Result("live", parameters, rows)
 
 
 def _seed(settings: Settings) -> None:

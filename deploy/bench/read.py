@@ -19,6 +19,7 @@ import httpx
 import orjson
 import uvloop
 
+from deploy.bench import report
 from deploy.settings import Settings
 from readmodel import apikeys
 
@@ -32,21 +33,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="API base URL (default: settings api_url)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="concurrency levels")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_read(settings, args.url or settings.api_url, tuple(args.clients), args.seconds)
-    print(f"{'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for clients, row in results.items():
-        print(
-            f"{clients:>7} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['errors']:>7}"
-        )
+    report.publish(
+        settings, bench_read(settings, args.url or settings.api_url, tuple(args.clients), args.seconds)
+    )
     return 0
 
 
 def bench_read(
     settings: Settings, base_url: str, clients: Sequence[int] = (1, 10, 50), seconds: float = 10.0
-) -> dict[int, dict[str, Any]]:
+) -> report.Result:
     # A client like any other, with a key of its own whose rate is far above what it can send.
     key = apikeys.create(settings.owner_dsn, settings.api_key_pepper, "bench-read", [], BENCH_KEY_RATE)
     try:
@@ -56,7 +55,8 @@ def bench_read(
             orjson.dumps({"query": MOVIE, "variables": {"id": movie_id}}),
         ]
         requests = raw_requests(base_url, bodies, key)
-        return {n: uvloop.run(level(base_url, requests, n, seconds)) for n in clients}
+        rows = [uvloop.run(level(base_url, requests, n, seconds)) for n in clients]
+        return report.Result("read", {"url": base_url, "clients": list(clients), "seconds": seconds}, rows)
     finally:
         apikeys.revoke(settings.owner_dsn, apikeys.key_id(key))
 
@@ -111,9 +111,9 @@ async def level(base_url: str, requests: list[bytes], clients: int, seconds: flo
     return {
         "clients": clients,
         "requests": len(latencies),
-        "rps": len(latencies) / seconds,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "req/s": round(len(latencies) / seconds),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
         "errors": errors[0],
     }
 

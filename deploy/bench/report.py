@@ -1,5 +1,10 @@
-"""How every benchmark reports: a plain table on stdout and the same figures as JSON under `<home>/bench/`,
-stamped with the machine and its load average (on 2 cores, figures mean little without it)."""
+"""How every benchmark reports: a `Result` printed as a plain table and written as JSON under `<home>/bench/`
+in one schema, stamped with the machine and its load average (on 2 cores, figures mean little without it):
+
+    {"benchmark", "at", "machine", "load_average", "parameters", "rows", "figures"}
+
+`parameters` are what the run was asked to do, `rows` the table printed, `figures` the headline numbers
+derived from the rows (ratios, costs) and anything that is not a row (memory per process)."""
 
 from __future__ import annotations
 
@@ -7,11 +12,30 @@ import json
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from deploy.settings import Settings
+
+
+@dataclass(frozen=True)
+class Result:
+    benchmark: str
+    parameters: dict[str, Any]
+    rows: list[dict[str, Any]]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def publish(settings: Settings, result: Result) -> Path:
+    """Prints the table, the figures and the load average; writes the JSON; returns where."""
+    print(table(result.rows))
+    for name, value in result.figures.items():
+        print(f"{name}: {_cell(value) if not isinstance(value, Mapping) else dict(value)}")
+    path = write(settings, result)
+    print(f"load average {load_average()}; written to {path}")
+    return path
 
 
 def machine() -> dict[str, Any]:
@@ -52,16 +76,18 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def write(settings: Settings, name: str, results: Mapping[str, Any]) -> Path:
+def write(settings: Settings, result: Result) -> Path:
     stamp = datetime.now(UTC)
-    path = settings.home / "bench" / f"{name}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = settings.home / "bench" / f"{result.benchmark}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "benchmark": name,
+        "benchmark": result.benchmark,
         "at": stamp.isoformat(),
         "machine": machine(),
         "load_average": load_average(),
-        **results,
+        "parameters": result.parameters,
+        "rows": result.rows,
+        "figures": result.figures,
     }
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path

@@ -99,7 +99,11 @@ def timed_job(
 def stop(env: DrillEnv, job_id: str) -> None:
     """Cancels and waits until the job is gone, so no write of it lands after this returns."""
     flinkrest.cancel(env.settings, job_id)
-    wait_until(lambda: flinkrest.job_state(env.settings, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
+    wait_until(
+        lambda: flinkrest.job_state(env.settings, job_id) == flinkrest.JobState.CANCELED,
+        60,
+        f"job {job_id} cancelled",
+    )
 
 
 def checkpoints_after(env: DrillEnv, job_id: str, count: int) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from deploy import postgres, procs
 from deploy.bench import report
@@ -25,18 +24,15 @@ CHECKPOINTS_AFTER = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=EVENTS, help="views to pre-load (default 3.5M)")
     parser.add_argument("--movies", type=int, default=MOVIES, help="movies to draw from (default 2^20)")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_state_scale(settings, args.events, args.movies)
-    print(report.table([results["checkpoint"]]))
-    print(report.table([{"process": name, "rss_mb": mb} for name, mb in results["rss_mb"].items()]))
-    path = report.write(settings, "state-scale", results)
-    print(f"load average {report.load_average()}; written to {path}")
+    report.publish(settings, bench_state_scale(settings, args.events, args.movies))
     return 0
 
 
-def bench_state_scale(settings: Settings, events: int, movies: int) -> dict[str, Any]:
+def bench_state_scale(settings: Settings, events: int, movies: int) -> report.Result:
     with DrillEnv(settings, "bench-state-scale") as env:
         load = preload(env, events, movies, zipf=0.0)
         submit = project_job(env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms)
@@ -48,20 +44,20 @@ def bench_state_scale(settings: Settings, events: int, movies: int) -> dict[str,
             stop(env, run.job_id)
     latest = checkpoints["latest"]["completed"]
     summary = checkpoints["summary"]
-    return {
-        "events": load.events,
-        "distinct_movies": len(load.truth),
-        "events_per_s": round(run.events_per_s),
-        "checkpoint": {
-            "movies": len(load.truth),
-            "interval_ms": settings.checkpoint_interval_ms,
-            "latest_size_mb": round(latest["state_size"] / 2**20, 1),
-            "latest_duration_ms": latest["end_to_end_duration"],
-            "max_duration_ms": summary["end_to_end_duration"]["max"],
-            "avg_duration_ms": summary["end_to_end_duration"]["avg"],
-        },
-        "rss_mb": rss,
+    checkpoint = {
+        "movies": len(load.truth),
+        "interval_ms": settings.checkpoint_interval_ms,
+        "latest_size_mb": round(latest["state_size"] / 2**20, 1),
+        "latest_duration_ms": latest["end_to_end_duration"],
+        "max_duration_ms": summary["end_to_end_duration"]["max"],
+        "avg_duration_ms": summary["end_to_end_duration"]["avg"],
     }
+    return report.Result(
+        "state-scale",
+        {"events": load.events, "movies": movies},
+        [checkpoint],
+        {"distinct_movies": len(load.truth), "events_per_s": round(run.events_per_s), "rss_mb": rss},
+    )
 
 
 def rss_mb(paths: StatePaths) -> dict[str, float]:

@@ -36,23 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-dedup-compare", action="store_true", help="skip the second run with deduplication off"
     )
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = bench_throughput(
+    result = bench_throughput(
         settings, args.events, args.movies, args.parallelism, not args.no_baseline, not args.no_dedup_compare
     )
-    print(report.table(results["rows"]))
-    print(f"trending on / off: {results['trending_ratio']:.2f}x")
-    if "ratio" in results:
-        print(f"project / baseline: {results['ratio']:.2f}x")
-    if "dedup" in results:
-        dedup = results["dedup"]
-        print(
-            f"deduplication on / off: {dedup['on_over_off']:.2f}x; state {dedup['state_bytes_per_id']:.0f} "
-            f"bytes per remembered id ({dedup['ids']:,} ids)"
-        )
-    print(f"load average {report.load_average()}; written to {report.write(settings, 'throughput', results)}")
+    report.publish(settings, result)
     return 0
 
 
@@ -63,7 +54,7 @@ def bench_throughput(
     parallelism: int = 1,
     with_baseline: bool = True,
     dedup_compare: bool = True,
-) -> dict[str, Any]:
+) -> report.Result:
     with DrillEnv(settings, "bench-throughput") as env:
         load = preload(env, events, movies)
         runs: dict[str, JobRun] = {}
@@ -80,26 +71,28 @@ def bench_throughput(
             runs["flink-sql baseline"] = timed_job(
                 env, load, _baseline_job(env, parallelism), table=baseline.TABLE
             )
-    results: dict[str, Any] = {
-        "events": load.events,
-        "movies": len(load.truth),
+    figures: dict[str, Any] = {
         "preload_events_per_s": round(load.events / load.seconds),
-        "parallelism": parallelism,
-        "rows": [row(name, run) for name, run in runs.items()],
-        "trending_ratio": runs["project"].events_per_s / runs["project, trending off"].events_per_s,
+        "trending on/off": runs["project"].events_per_s / runs["project, trending off"].events_per_s,
     }
     if with_baseline:
-        results["ratio"] = runs["project"].events_per_s / runs["flink-sql baseline"].events_per_s
+        figures["project/baseline"] = runs["project"].events_per_s / runs["flink-sql baseline"].events_per_s
     if dedup_compare:
         # Every event of the load has its own id and all arrive within the window: all are remembered.
-        results["dedup"] = {
+        figures["dedup"] = {
             "on_over_off": runs["project"].events_per_s / runs["project, dedup off"].events_per_s,
             "ids": load.events,
             "checkpoint_bytes_on": state_bytes["on"],
             "checkpoint_bytes_off": state_bytes["off"],
             "state_bytes_per_id": (state_bytes["on"] - state_bytes["off"]) / load.events,
         }
-    return results
+    parameters = {
+        "events": load.events,
+        "movies": len(load.truth),
+        "parallelism": parallelism,
+        "dedup_compare": dedup_compare,
+    }
+    return report.Result("throughput", parameters, [row(name, run) for name, run in runs.items()], figures)
 
 
 def _project_run(

@@ -1,7 +1,11 @@
 """`movieviews`: the one console command; each subcommand is a module of this package.
 
-A command module exposes `add_arguments(parser)` and `run(args, settings) -> int`; it is imported only when
-its subcommand runs, so `movieviews status` does not pay for PyFlink or Strawberry imports.
+A command module exposes `add_arguments(parser)`, which sets `run(args, settings) -> int` on every parser it
+makes (`parser.set_defaults(run=...)`, argparse's idiom for subcommands; `bench` and `drill` dispatch the same
+way). It is imported only when its subcommand runs, so `movieviews status` does not pay for PyFlink or
+Strawberry imports. Errors are reported here and only here: a `MovieviewsError` becomes one line on stderr,
+`movieviews COMMAND: what failed`, exit 1 (2 for a usage or configuration error); anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from deploy.errors import UsageError
 from deploy.settings import ConfigError, Settings
+from ground import MovieviewsError
 from readmodel.logs import logging_config
 
 # subcommand -> (module, one-line help)
@@ -40,24 +46,23 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        command_parser.set_defaults(module=module_name)
         if name == selected:
             importlib.import_module(module_name).add_arguments(command_parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Runs one command; `settings` default to the environment's (tests pass their own)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
-        settings = Settings.from_env(os.environ)
-    except ConfigError as exc:
-        print(f"movieviews: {exc}", file=sys.stderr)
-        return 2
-    # Warnings and errors of the libraries the commands use; `serve` configures its own (INFO) the same way.
-    logging.config.dictConfig(logging_config(settings.json_logs, "WARNING"))
-    module = importlib.import_module(args.module)
-    return int(module.run(args, settings))
+        settings = settings or Settings.from_env(os.environ)
+        # Warnings and errors of the libraries the commands use; `serve` configures its own (INFO) alike.
+        logging.config.dictConfig(logging_config(settings.json_logs, "WARNING"))
+        return int(args.run(args, settings))
+    except MovieviewsError as exc:
+        print(f"movieviews {args.command}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError | ConfigError) else 1
 
 
 if __name__ == "__main__":

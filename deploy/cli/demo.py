@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import random
 
-from deploy.cli.common import paths_of, report_errors
 from deploy.graphql_client import GraphQLClient
+from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.system import ensure_demo_key
 from deploy.wait import wait_until
@@ -20,11 +20,13 @@ MOVIES = [
 ]
 # Freshness is about a second end to end; the deadline leaves room for a cold job's first checkpoint.
 VISIBLE_TIMEOUT_S = 60
+ROUNDS, VIEWS = 3, 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3, help="bursts of views to record")
-    parser.add_argument("--views", type=int, default=10, help="views per burst")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="bursts of views to record")
+    parser.add_argument("--views", type=int, default=VIEWS, help="views per burst")
+    parser.set_defaults(run=run)
 
 
 def _print_top(page: dict[str, object], titles: dict[str, str]) -> None:
@@ -35,18 +37,22 @@ def _print_top(page: dict[str, object], titles: dict[str, str]) -> None:
             print(f"    #{entry['rank']:<3} {titles[movie['id']]:<12} {entry['viewCount']:>6} views")
 
 
-@report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    tour(settings, args.rounds, args.views)
+    return 0
+
+
+def tour(settings: Settings, rounds: int = ROUNDS, views: int = VIEWS) -> None:
     rng = random.Random(7)
-    with GraphQLClient(settings.api_url, ensure_demo_key(settings, paths_of(settings))) as client:
+    with GraphQLClient(settings.api_url, ensure_demo_key(settings, StatePaths(settings.home))) as client:
         ids = {client.register_movie(title, year, genre): title for title, year, genre in MOVIES}
         print(f"registered {len(ids)} movies through registerMovie")
         expected = dict.fromkeys(ids, 0)
-        for round_no in range(1, args.rounds + 1):
-            for movie_id in rng.choices(list(ids), weights=[5, 4, 3, 2, 1], k=args.views):
+        for round_no in range(1, rounds + 1):
+            for movie_id in rng.choices(list(ids), weights=[5, 4, 3, 2, 1], k=views):
                 client.record_view(movie_id)
                 expected[movie_id] += 1
-            print(f"round {round_no}: recorded {args.views} views through recordView")
+            print(f"round {round_no}: recorded {views} views through recordView")
             wait_until(
                 lambda: all(client.view_count(m) == n for m, n in expected.items()),
                 VISIBLE_TIMEOUT_S,
@@ -54,4 +60,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             _print_top(client.top_movies(100), ids)
     print(f"GraphiQL: {settings.api_url}/graphql    Flink UI: {settings.flink_rest}")
-    return 0

@@ -9,7 +9,6 @@ from collections import Counter
 from confluent_kafka import Consumer, TopicPartition
 
 from deploy.settings import Settings
-from ground import MovieviewsError
 from ingest.publisher import publish_raw
 from stream.taskmanager.deadletters import DeadLetter
 
@@ -20,24 +19,24 @@ REPLAY_GROUP = "movieviews-dlq-replay"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
+    sub = parser.add_subparsers(required=True, metavar="ACTION")
     show = sub.add_parser("show", help="counts by reason and the most recent entries")
     show.add_argument("--recent", type=int, default=RECENT)
     replay = sub.add_parser("replay", help="re-publish parked payloads to their source topic")
     replay.add_argument("--reason", required=True, help="e.g. unknown-schema, once the schema is registered")
+    show.set_defaults(run=_show)
+    replay.set_defaults(run=_replay)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        if args.action == "show":
-            return show(read(settings, f"dlq-show-{uuid.uuid4()}", commit=False), args.recent)
-        # A consumer group per reason remembers what was replayed: a second replay never re-sends a payload
-        # (which the job would count twice).
-        letters = read(settings, f"{REPLAY_GROUP}-{args.reason}", commit=True)
-        return replay(settings, [letter for letter in letters if letter.reason == args.reason])
-    except MovieviewsError as exc:
-        print(f"movieviews dlq {args.action}: {exc}")
-        return 1
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    return show(read(settings, f"dlq-show-{uuid.uuid4()}", commit=False), args.recent)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    # A consumer group per reason remembers what was replayed: a second replay never re-sends a payload
+    # (which the job would count twice).
+    letters = read(settings, f"{REPLAY_GROUP}-{args.reason}", commit=True)
+    return replay(settings, [letter for letter in letters if letter.reason == args.reason])
 
 
 def read(settings: Settings, group: str, commit: bool) -> list[DeadLetter]:

@@ -9,34 +9,27 @@ from deploy.flink import jobs
 from deploy.flink.cluster import flink_env
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from ground import MovieviewsError
 from stream import flinkrest
-from stream.config import DEFAULT_GROUP_ID, JobConfig
-
-DEFAULT_NAME = "movieviews"
+from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
+    sub = parser.add_subparsers(required=True, metavar="ACTION")
     submit = sub.add_parser("submit", help="send the job to the standalone cluster (web UI on the REST port)")
     local = sub.add_parser("run-local", help="run the job embedded, in the foreground, for development")
     for each in (submit, local):
         each.add_argument("--from", dest="restore", metavar="PATH", help="checkpoint or savepoint to restore")
         each.add_argument("--parallelism", type=int, default=1)
-        each.add_argument("--name", default=DEFAULT_NAME)
+        each.add_argument("--name", default=JOB_NAME)
         each.add_argument("--group-id", default=DEFAULT_GROUP_ID, help="Kafka consumer group")
     stop = sub.add_parser("stop", help="stop the running job")
     stop.add_argument("--savepoint", action="store_true", help="take a savepoint first and print its path")
-    stop.add_argument("--name", default=DEFAULT_NAME)
-    sub.add_parser("status", help="jobs on the cluster, and the dead-letter count of running ones")
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        return int(ACTIONS[args.action](args, settings))
-    except MovieviewsError as exc:
-        print(f"movieviews job {args.action}: {exc}")
-        return 1
+    stop.add_argument("--name", default=JOB_NAME)
+    status = sub.add_parser("status", help="jobs on the cluster, and the dead-letter count of running ones")
+    submit.set_defaults(run=_submit)
+    local.set_defaults(run=_run_local)
+    stop.set_defaults(run=_stop)
+    status.set_defaults(run=_status)
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
@@ -57,7 +50,7 @@ def _run_local(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stop(args: argparse.Namespace, settings: Settings) -> int:
-    found = flinkrest.running(settings, args.name)
+    found = flinkrest.alive(settings, args.name)
     if not found:
         print(f"no running job named {args.name!r}")
         return 1
@@ -73,10 +66,7 @@ def _stop(args: argparse.Namespace, settings: Settings) -> int:
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     for job in flinkrest.jobs(settings):
         line = f"{job.job_id}  {job.state:<10} {job.name}"
-        if job.state == "RUNNING":
+        if job.state == flinkrest.JobState.RUNNING:
             line += f"  dead letters: {flinkrest.dead_letters(settings, job.job_id)}"
         print(line)
     return 0
-
-
-ACTIONS = {"submit": _submit, "run-local": _run_local, "stop": _stop, "status": _status}

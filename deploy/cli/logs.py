@@ -3,16 +3,17 @@ from __future__ import annotations
 import argparse
 
 from deploy import procs, stack, supervisor
-from deploy.cli.common import paths_of
+from deploy.paths import StatePaths
 from deploy.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tail", type=int, default=0, metavar="N", help="also print each log's last N lines")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    paths = paths_of(settings)
+    paths = StatePaths(settings.home)
     # Each supervised program's output, then the supervisor's own log (every start, exit and restart).
     names = [program.name for program in stack.programs(settings, paths)] + [supervisor.NAME]
     for component in names:

@@ -9,6 +9,7 @@ from readmodel import migrate
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("revision", nargs="?", default="head", help="target revision (default head)")
     parser.add_argument("--check", action="store_true", help="fail if the models and migrations differ")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

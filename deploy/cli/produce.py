@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy.errors import UsageError
 from deploy.settings import Settings
-from ingest.errors import PublishError
 from ingest.loadgen import Progress, generate
 
 
@@ -26,32 +26,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--movie-prefix", default="m-", help="movie id prefix (default m-)")
     parser.add_argument("--seed", type=int, help="random seed, for a repeatable popularity draw")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None and args.seconds is None:
-        print("produce: --rate needs --seconds", file=sys.stderr)
-        return 2
+        raise UsageError("--rate needs --seconds")
     if not 0.0 <= args.v2_share <= 1.0 or args.movies < 1:
-        print("produce: --v2-share must be in 0..1 and --movies at least 1", file=sys.stderr)
-        return 2
-    try:
-        result = generate(
-            settings,
-            events=args.events,
-            rate=args.rate,
-            seconds=args.seconds,
-            movies=args.movies,
-            v2_share=args.v2_share,
-            zipf=args.zipf,
-            topic=args.topic,
-            movie_prefix=args.movie_prefix,
-            seed=args.seed,
-            on_progress=ProgressBar(),
-        )
-    except PublishError as exc:
-        print(f"\nproduce: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError("--v2-share must be in 0..1 and --movies at least 1")
+    result = generate(
+        settings,
+        events=args.events,
+        rate=args.rate,
+        seconds=args.seconds,
+        movies=args.movies,
+        v2_share=args.v2_share,
+        zipf=args.zipf,
+        topic=args.topic,
+        movie_prefix=args.movie_prefix,
+        seed=args.seed,
+        on_progress=ProgressBar(),
+    )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     truth = result.write_truth(args.truth or settings.home / "truth" / f"produce-{stamp}.json")
     print(result.summary())

@@ -9,26 +9,20 @@ from pathlib import Path
 from deploy.settings import Settings
 from schemas.catalog import AVRO_DIR, iter_schema_files, load_schema
 from schemas.compat import RELEASED_FILE, check_tree, file_digest
-from schemas.errors import SchemaError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
+    sub = parser.add_subparsers(required=True, metavar="ACTION")
     check = sub.add_parser("check", help="every version reads all earlier ones; released files unchanged")
     listing = sub.add_parser("list", help="subjects, versions, fingerprints")
     for action in (check, listing):
         action.add_argument("--dir", type=Path, default=AVRO_DIR, help="schema folder (default: bundled)")
+    check.set_defaults(run=check_gate)
+    listing.set_defaults(run=list_schemas)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        return _check(args.dir) if args.schemas_command == "check" else _list(args.dir)
-    except SchemaError as exc:
-        print(f"schemas: {exc}")
-        return 1
-
-
-def _check(root: Path) -> int:
+def check_gate(args: argparse.Namespace, settings: Settings) -> int:
+    root: Path = args.dir
     problems = check_tree(root)
     for problem in problems:
         print(f"FAIL {problem}")
@@ -39,7 +33,8 @@ def _check(root: Path) -> int:
     return 0
 
 
-def _list(root: Path) -> int:
+def list_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    root: Path = args.dir
     released_file = root / RELEASED_FILE
     released = json.loads(released_file.read_text(encoding="utf-8")) if released_file.exists() else {}
     print(f"{'subject':<36} {'version':>7}  {'fingerprint':<16}  {'released':<8}  sha256")

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind host (default: settings api_host)")
     parser.add_argument("--port", type=int, help="bind port (default: settings api_port)")
     parser.add_argument("--workers", type=int, help="worker processes (default: settings api_workers)")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

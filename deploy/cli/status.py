@@ -5,17 +5,17 @@ import dataclasses
 import json
 
 from deploy import pipeline, stack
-from deploy.cli.common import paths_of, report_errors
+from deploy.paths import StatePaths
 from deploy.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    parser.set_defaults(run=run)
 
 
-@report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    paths = paths_of(settings)
+    paths = StatePaths(settings.home)
     results = stack.status(settings)
     nothing_running = not any(h.ok for h in results)
     if not nothing_running:

@@ -4,7 +4,7 @@ import argparse
 
 from deploy import stack
 from deploy.cli import demo
-from deploy.cli.common import paths_of, report_errors
+from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.system import start_system
 
@@ -12,16 +12,16 @@ from deploy.system import start_system
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-only", action="store_true", help="Kafka, Flink and Postgres only")
     parser.add_argument("--demo", action="store_true", help="then run the demo (`movieviews demo`)")
+    parser.set_defaults(run=run)
 
 
-@report_errors
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    paths = paths_of(settings)
+    paths = StatePaths(settings.home)
     stack.up(settings, paths, print)
     if args.stack_only:
         return 0
 
     start_system(settings, paths, print)
     if args.demo:
-        return demo.run(argparse.Namespace(command="demo", rounds=3, views=10), settings)
+        demo.tour(settings)
     return 0

@@ -9,7 +9,6 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from deploy.cli.common import paths_of
 from deploy.drills.harness import HEADER, DrillReport
 from deploy.drills.registry import DRILLS
 from deploy.settings import Settings
@@ -18,6 +17,7 @@ from deploy.settings import Settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="+", choices=[*DRILLS, "all"], help="one or more drills, or all")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(report.as_row())
     passed = sum(r.passed for r in reports)
     print(f"drills: {passed} passed, {len(reports) - passed} failed")
-    path = args.json or paths_of(settings).home / "drills" / f"drills-{int(time.time())}.json"
+    path = args.json or settings.home / "drills" / f"drills-{int(time.time())}.json"
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps([asdict(r) for r in reports], indent=1))

@@ -33,6 +33,7 @@ from deploy.settings import DECLARED, REPO_ROOT, Settings
 from deploy.system import api_healthy
 from deploy.testing import stored_counts
 from deploy.wait import wait_until
+from ingest.topics import delete_topics, ensure_topics
 from readmodel import apikeys
 from readmodel.migrate import upgrade
 from stream import flinkrest
@@ -124,7 +125,7 @@ class DrillEnv:
         self.api_key = ""
 
     def __enter__(self) -> DrillEnv:
-        broker.ensure_topics(self.settings, broker.topics(self.settings))
+        ensure_topics(self.settings.kafka_bootstrap, broker.topics(self.settings))
         with psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(self.settings.pg_database))
@@ -150,17 +151,7 @@ class DrillEnv:
         if self._api:
             procs.stop(self._api)
         with contextlib.suppress(Exception):
-            topics = [
-                self.settings.views_topic,
-                self.settings.movies_topic,
-                self.settings.dlq_topic,
-                self.settings.schemas_topic,
-            ]
-            # The client is kept until the deletion is answered: a temporary one is destroyed at once, and
-            # the request with it (drills and benchmarks left their topics, their data kept forever).
-            admin = broker.admin(self.base)
-            for future in admin.delete_topics(topics, operation_timeout=30).values():
-                future.result(60)
+            delete_topics(self.base.kafka_bootstrap, [spec.name for spec in broker.topics(self.settings)])
         with (
             contextlib.suppress(Exception),
             psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn,
@@ -174,10 +165,9 @@ class DrillEnv:
     # -- the job --------------------------------------------------------------------------------------------
     def _end(self, job_id: str) -> None:
         """Cancels the job unless it ended, and waits until it has (no checkpoint is written after)."""
-        from stream import flinkrest
 
         def ended() -> bool:
-            return flinkrest.job_state(self.settings, job_id) in ("CANCELED", "FAILED", "FINISHED")
+            return flinkrest.job_state(self.settings, job_id) in flinkrest.ENDED
 
         if not ended():
             flinkrest.cancel(self.settings, job_id)
@@ -186,7 +176,7 @@ class DrillEnv:
     def submit(self, parallelism: int = 1, restore_from: str | None = None) -> str:
         config = jobs.job_config(self.settings, name=self.name, group_id=self.name, parallelism=parallelism)
         self.job_id = jobs.submit(self.settings, config, restore_from)
-        wait_until(lambda: self.job_state() == "RUNNING", 120, f"job {self.name} running")
+        wait_until(lambda: self.job_state() == flinkrest.JobState.RUNNING, 120, f"job {self.name} running")
         return self.job_id
 
     def job_state(self) -> str | None:

@@ -31,12 +31,12 @@ from deploy.drills.scenarios import (
     _kill9,
     _tasks_running,
 )
-from deploy.flink import cluster
 from deploy.graphql_client import MOVIE, RECORD_VIEW
 from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.loadgen import LoadResult, generate
+from stream import flinkrest
 
 # The "real outage": minutes, far past the job's first restart delays (capped at 30 s).
 LONG_OUTAGE_S = 120
@@ -59,13 +59,12 @@ def _load(env: DrillEnv, seconds: float, rate: int = RATE) -> Background:
 
 
 def _restarts(env: DrillEnv) -> int:
-    values = cluster.rest(env.settings, f"/jobs/{env.job_id}/metrics?get=numRestarts")
-    return int(float(values[0]["value"])) if values else 0
+    return int(flinkrest.job_metrics(env.settings, str(env.job_id), ["numRestarts"]).get("numRestarts", 0))
 
 
 def _same_job_running(env: DrillEnv) -> bool:
     with contextlib.suppress(Exception):
-        return env.job_state() == "RUNNING" and _tasks_running(env)
+        return env.job_state() == flinkrest.JobState.RUNNING and _tasks_running(env)
     return False
 
 

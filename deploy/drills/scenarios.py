@@ -30,6 +30,8 @@ from ingest.loadgen import LoadResult, generate
 from ingest.publisher import Publisher
 from schemas.catalog import Catalog
 from schemas.codec import encode
+from stream import flinkrest
+from stream.errors import FlinkRestError
 
 # Load shape for every drill: modest, so the 2-core machine keeps up while a component is down and back.
 RATE = 3_000
@@ -117,16 +119,13 @@ def taskmanager_kill(base: Settings) -> DrillReport:
 
 def _restored_since(env: DrillEnv, epoch_ms: float) -> bool:
     try:
-        checkpoints = cluster.rest(env.settings, f"/jobs/{env.job_id}/checkpoints")
-    except OSError:  # a JobManager busy restarting the job answers late: ask again
+        return flinkrest.restored_since(env.settings, str(env.job_id), epoch_ms)
+    except FlinkRestError:  # a JobManager busy restarting the job answers late: ask again
         return False
-    restored = checkpoints.get("latest", {}).get("restored")
-    return bool(restored and restored["restore_timestamp"] >= epoch_ms)
 
 
 def _tasks_running(env: DrillEnv) -> bool:
-    info = cluster.rest(env.settings, f"/jobs/{env.job_id}")
-    return all(v["status"] == "RUNNING" for v in info["vertices"])
+    return flinkrest.tasks_running(env.settings, str(env.job_id))
 
 
 def jobmanager_kill(base: Settings) -> DrillReport:
@@ -141,7 +140,7 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         killed_at = time.monotonic()
         # The supervisor starts a new JobManager (retrying while the killed one's ports are still held).
         wait_until(
-            lambda: cluster.healthy(env.settings)[0], 180, "the restarted JobManager with a TaskManager"
+            lambda: flinkrest.healthy(env.settings)[0], 180, "the restarted JobManager with a TaskManager"
         )
         # No HA service on one machine: the new JobManager does not know the job; it is resubmitted from its
         # newest retained checkpoint, which holds both the per-movie state and the Kafka offsets.

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import string
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pyflink
 
-from deploy.errors import FlinkCliError
+from deploy.errors import FlinkError
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import REPO_ROOT, Settings
@@ -116,31 +112,6 @@ def taskmanager_program(settings: Settings, paths: StatePaths) -> Program:
     return _program(TASKMANAGER, "taskmanager.sh", paths, settings.flink_taskmanager_metrics_port)
 
 
-def rest(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:
-    with urllib.request.urlopen(f"{settings.flink_rest}{path}", timeout=timeout_s) as response:  # noqa: S310
-        return json.load(response)
-
-
-def overview(settings: Settings) -> dict[str, Any] | None:
-    try:
-        result: dict[str, Any] = rest(settings, "/overview")
-    except (OSError, urllib.error.URLError, ValueError):
-        return None
-    return result
-
-
-def healthy(settings: Settings) -> tuple[bool, str]:
-    info = overview(settings)
-    if info is None:
-        return False, f"GET {settings.flink_rest}/overview failed"
-    tms, free = info.get("taskmanagers", 0), info.get("slots-available", 0)
-    detail = (
-        f"GET /overview: {tms} TaskManager(s), {free}/{info.get('slots-total', 0)} slots free, "
-        f"{info.get('jobs-running', 0)} job(s) running"
-    )
-    return tms >= 1, detail
-
-
 def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
     """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
     proc = subprocess.run(
@@ -156,10 +127,5 @@ def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
         # Java stack frames bury the Python traceback that says what went wrong: keep everything else.
         lines = [line for line in (proc.stdout + proc.stderr).splitlines() if not _JAVA_FRAME.match(line)]
         tail = "\n".join(lines[-40:])
-        raise FlinkCliError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
+        raise FlinkError(f"`flink {' '.join(args[:2])}` exited {proc.returncode}:\n{tail}")
     return proc.stdout
-
-
-def running_jobs(settings: Settings) -> list[dict[str, Any]]:
-    jobs: list[dict[str, Any]] = rest(settings, "/jobs/overview")["jobs"]
-    return [job for job in jobs if job["state"] in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING")]

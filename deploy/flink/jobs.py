@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from deploy.errors import FlinkCliError, JarsMissingError
+from deploy.errors import FlinkError, JarsMissingError
 from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from stream.config import DEFAULT_GROUP_ID, JobConfig
+from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
 
 JOB_MODULE = "deploy.flink.jobscript"
 # `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s
@@ -29,7 +29,7 @@ _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 
 def job_config(
     settings: Settings,
-    name: str = "movieviews",
+    name: str = JOB_NAME,
     group_id: str = DEFAULT_GROUP_ID,
     parallelism: int = 1,
     checkpoint_interval_ms: int | None = None,
@@ -82,7 +82,7 @@ def submit_module(
     output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
     match = _JOB_ID.search(output)
     if match is None:
-        raise FlinkCliError(f"`flink run` printed no JobID:\n{output[-2000:]}")
+        raise FlinkError(f"`flink run` printed no JobID:\n{output[-2000:]}")
     return match.group(1)
 
 
@@ -92,7 +92,7 @@ def stop_with_savepoint(settings: Settings, job_id: str) -> str:
     output = flink_cli(StatePaths(settings.home), *args, timeout_s=STOP_TIMEOUT_S)
     match = _SAVEPOINT.search(output)
     if match is None:
-        raise FlinkCliError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
+        raise FlinkError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
     return match.group(1)
 
 

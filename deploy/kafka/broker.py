@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    NewTopic,
-    OffsetSpec,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from deploy import procs
-from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
 from deploy.supervisor import Program
+from ingest.errors import TopicError
+from ingest.topics import TopicSpec, config_drift, topic_configs
+from schemas.registry import SCHEMAS_TOPIC_CONFIG, SCHEMAS_TOPIC_PARTITIONS
 
 COMPONENT = "kafka"
 # The broker holds little here (a few million small events); 512 MB keeps it at ~0.5 GB RSS on a 24 GB box
 # that also runs two Flink JVMs and Postgres.
 HEAP = "-Xms512m -Xmx512m"
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    config: dict[str, str]
+# `status` reads topic configuration as a health check: a healthy broker answers in milliseconds.
+HEALTH_TIMEOUT_S = 10.0
 
 
 # The event log is the system of record: a start without restored state (or a rebuild) reads it from
@@ -42,13 +30,12 @@ KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy":
 
 
 def topics(settings: Settings) -> list[TopicSpec]:
-    # Views spread over 4 partitions (key = movie id keeps one movie's order); the schema catalog is compacted
-    # so it keeps the latest value per fingerprint forever.
+    # Views spread over 4 partitions (key = movie id keeps one movie's order).
     return [
         TopicSpec(settings.views_topic, 4, KEEP_FOREVER),
         TopicSpec(settings.movies_topic, 4, KEEP_FOREVER),
         TopicSpec(settings.dlq_topic, 1, KEEP_FOREVER),
-        TopicSpec(settings.schemas_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.schemas_topic, SCHEMAS_TOPIC_PARTITIONS, SCHEMAS_TOPIC_CONFIG),
     ]
 
 
@@ -138,61 +125,12 @@ def program(paths: StatePaths) -> Program:
     return Program(COMPONENT, argv, paths.kafka, {"KAFKA_HEAP_OPTS": HEAP})
 
 
-def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:
-    """Creates missing topics and corrects the configuration of existing ones; returns what it corrected."""
-    client = admin(settings)
-    existing = set(client.list_topics(timeout=10).topics)
-    missing = [
-        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.config)
-        for t in specs
-        if t.name not in existing
-    ]
-    if missing:
-        for name, future in client.create_topics(missing, operation_timeout=30).items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise DeployError(f"creating Kafka topic {name} failed: {exc}") from exc
-    return [fix for t in specs if t.name in existing for fix in _correct_config(client, t)]
-
-
-def topic_config(client: AdminClient, topic: str) -> dict[str, str]:
-    resource = ConfigResource(ResourceType.TOPIC, topic)
-    try:
-        entries = client.describe_configs([resource])[resource].result(timeout=10)
-    except KafkaException as exc:
-        raise DeployError(f"reading the configuration of Kafka topic {topic} failed: {exc}") from exc
-    return {name: entry.value for name, entry in entries.items()}
-
-
-def config_drift(actual: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
-    """The wanted settings the topic does not have: name -> wanted value."""
-    return {name: value for name, value in wanted.items() if actual.get(name) != value}
-
-
-def _correct_config(client: AdminClient, spec: TopicSpec) -> list[str]:
-    drift = config_drift(topic_config(client, spec.name), spec.config)
-    if not drift:
-        return []
-    entries = [
-        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET) for name, value in drift.items()
-    ]
-    resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
-    try:
-        client.incremental_alter_configs([resource])[resource].result(timeout=30)
-    except KafkaException as exc:
-        raise DeployError(f"correcting the configuration of Kafka topic {spec.name} failed: {exc}") from exc
-    return [f"{spec.name}: {name}={value}" for name, value in drift.items()]
-
-
 def retention(settings: Settings) -> tuple[bool, str]:
     """`status`: whether every event topic keeps its events forever, and what each keeps."""
     try:
-        client = admin(settings)
-        specs = [t for t in topics(settings) if t.config is KEEP_FOREVER]
-        configs = {t.name: topic_config(client, t.name) for t in specs}
-    except (KafkaException, DeployError) as exc:
+        names = [t.name for t in topics(settings) if t.config is KEEP_FOREVER]
+        configs = topic_configs(settings.kafka_bootstrap, names, timeout_s=HEALTH_TIMEOUT_S)
+    except (KafkaException, TopicError) as exc:
         return False, f"topic configuration unreadable: {exc}"
     parts, ok = [], True
     for name, config in configs.items():

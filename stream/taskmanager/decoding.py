@@ -10,6 +10,7 @@ from fastavro.read import SchemaResolutionError
 from schemas.catalog import Catalog
 from schemas.codec import decode
 from schemas.errors import DecodeError, UnknownSchemaError
+from schemas.subjects import REGISTERED, VIEWED
 from stream.errors import (
     EmptyMovieIdError,
     MissingFieldError,
@@ -18,9 +19,6 @@ from stream.errors import (
     UnknownWriterSchemaError,
 )
 from stream.taskmanager.state import Registered, Views
-
-VIEWED = "movieviews.events.MovieViewed"
-REGISTERED = "movieviews.events.MovieRegistered"
 
 
 def decode_event(catalog: Catalog, payload: bytes) -> Views | Registered:

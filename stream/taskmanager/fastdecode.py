@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ingest.fastenc import V1_FIELDS, V2_FIELDS
 from schemas.catalog import Catalog
+from schemas.subjects import VIEWED
 from schemas.wire import HEADER_SIZE, MAGIC
-from stream.taskmanager.decoding import VIEWED
 
 # (movie_id, occurred_ms, watch_seconds)
 FastView = tuple[str, int, int]

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from confluent_kafka.admin import NewTopic
 from psycopg import sql
 
 from deploy import postgres
 from deploy import stack as deploy_stack
-from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from ingest.topics import TopicSpec, delete_topics, ensure_topics
+from readmodel.migrate import upgrade
 
 
 @pytest.fixture(scope="session")
@@ -52,22 +52,17 @@ def fresh_database(stack: Settings) -> Iterator[Settings]:
 def module_isolated(stack_settings: Settings) -> Iterator[Settings]:
     """`isolated`, shared by the tests of one module (property tests run many examples on one app)."""
     with database_of_its_own(stack_settings) as settings:
-        admin = broker.admin(settings)
         names = {
             field: f"{field}-{uuid.uuid4().hex[:8]}"
             for field in ("views_topic", "movies_topic", "schemas_topic")
         }
-        for future in admin.create_topics([NewTopic(n, 1, 1) for n in names.values()]).values():
-            future.result(30)
+        ensure_topics(settings.kafka_bootstrap, [TopicSpec(name, 1) for name in names.values()])
         yield dataclasses.replace(settings, **names)
-        for future in admin.delete_topics(list(names.values()), operation_timeout=30).values():
-            future.result()
+        delete_topics(settings.kafka_bootstrap, list(names.values()))
 
 
 @contextlib.contextmanager
 def database_of_its_own(stack: Settings) -> Iterator[Settings]:
-    from readmodel.migrate import upgrade
-
     name = f"mv_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres.admin_conninfo(stack), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(name)))
@@ -81,21 +76,16 @@ def database_of_its_own(stack: Settings) -> Iterator[Settings]:
 @pytest.fixture
 def topic_factory(stack: Settings) -> Iterator[Callable[..., str]]:
     """Makes uniquely named topics; deletes them when the test ends."""
-    admin = broker.admin(stack)
     made: list[str] = []
 
     def make(prefix: str, partitions: int = 4) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(
-            30
-        )
+        ensure_topics(stack.kafka_bootstrap, [TopicSpec(name, partitions)])
         made.append(name)
         return name
 
     yield make
-    if made:
-        for future in admin.delete_topics(made, operation_timeout=30).values():
-            future.result()
+    delete_topics(stack.kafka_bootstrap, made)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from deploy.paths import StatePaths
 from deploy.settings import Settings
 from readmodel.app import create_app
 from readmodel.live_client import live_client
-from readmodel.runtime import MAIN_JOB, Runtime
+from readmodel.runtime import Runtime
+from stream.config import JOB_NAME
 
 
 class Api:
@@ -27,7 +28,7 @@ class Api:
 
 
 @asynccontextmanager
-async def serve(settings: Settings, job_name: str = MAIN_JOB) -> AsyncIterator[Api]:
+async def serve(settings: Settings, job_name: str = JOB_NAME) -> AsyncIterator[Api]:
     """On a free port, with the WebJars `movieviews up` unpacked (the session's stack did)."""
     app = create_app(settings, assets_dir=StatePaths(settings.home).web_assets, job_name=job_name)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import time
@@ -17,8 +16,7 @@ import websockets
 from confluent_kafka import Consumer, TopicPartition
 from readmodel_fixtures import Snapshot, upsert
 
-from deploy import postgres
-from deploy.cli import keys as keys_cli
+from deploy import cli, postgres
 from deploy.settings import Settings
 from readmodel import apikeys
 from readmodel.app import create_app
@@ -138,15 +136,10 @@ async def test_keys_are_shown_once_and_stored_only_as_their_hmac(
     isolated: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def keys(*argv: str) -> str:
-        args = argparse.Namespace(action=argv[0], name=None, scope=[], rate=None, key_id=None)
-        if argv[0] == "create":
-            args.name, args.scope = argv[1], list(argv[2:])
-        elif argv[0] == "revoke":
-            args.key_id = argv[1]
-        assert keys_cli.run(args, isolated) == 0
+        assert cli.main(["keys", *argv], isolated) == 0
         return capsys.readouterr().out
 
-    key = keys("create", "ingest", "views:write").strip()
+    key = keys("create", "--name", "ingest", "--scope", "views:write").strip()
     key_id, secret = apikeys.split(key) or ("", "")
     listing = keys("list")
     assert key_id in listing and "views:write" in listing and secret not in listing
@@ -157,6 +150,10 @@ async def test_keys_are_shown_once_and_stored_only_as_their_hmac(
     keys("revoke", key_id)
     assert not apikeys.is_live(isolated.owner_dsn, isolated.api_key_pepper, key)
     assert keys("list").splitlines()[1].split()[-1] != "-"
+    assert cli.main(["keys", "revoke", key_id], isolated) == 1
+    assert capsys.readouterr().err == (
+        f"movieviews keys: no live key with id {key_id!r} (see `movieviews keys list`)\n"
+    )
 
 
 async def test_the_api_role_reads_keys_and_cannot_write_them(isolated: Settings) -> None:

@@ -18,29 +18,31 @@ from deploy.settings import Settings
 def test_throughput_times_the_job_with_and_without_dedup_and_the_flink_sql_baseline(
     stack: Settings, tmp_path: Path
 ) -> None:
-    results = bench_throughput(stack, events=3000, movies=30)
-    jobs = [r["job"] for r in results["rows"]]
+    result = bench_throughput(stack, events=3000, movies=30)
+    jobs = [r["job"] for r in result.rows]
     assert jobs == ["project", "project, dedup off", "project, trending off", "flink-sql baseline"]
-    assert all(r["events"] == 3000 and r["events/s"] > 0 for r in results["rows"])
-    assert results["ratio"] > 0 and results["trending_ratio"] > 0
-    assert results["dedup"]["ids"] == 3000 and results["dedup"]["on_over_off"] > 0
-    written = report.write(dataclasses.replace(stack, home=tmp_path), "throughput", results)
-    assert json.loads(written.read_text())["machine"]["cpus"] >= 1
+    assert all(r["events"] == 3000 and r["events/s"] > 0 for r in result.rows)
+    assert result.figures["project/baseline"] > 0 and result.figures["trending on/off"] > 0
+    assert result.figures["dedup"]["ids"] == 3000 and result.figures["dedup"]["on_over_off"] > 0
+    written = json.loads(report.write(dataclasses.replace(stack, home=tmp_path), result).read_text())
+    assert written["benchmark"] == "throughput" and written["machine"]["cpus"] >= 1
+    assert written["rows"] == result.rows and written["parameters"]["events"] == 3000
 
 
 def test_checkpoint_cost_runs_with_and_without_checkpoints(stack: Settings) -> None:
-    results = bench_checkpoint_cost(stack, events=3000, movies=30)
-    assert len(results["rows"]) == 2 and results["ratio_on_to_off"] > 0
+    result = bench_checkpoint_cost(stack, events=3000, movies=30)
+    assert len(result.rows) == 2 and result.figures["on/off"] > 0
 
 
 def test_state_scale_reports_checkpoints_and_memory(stack: Settings) -> None:
-    results = bench_state_scale(stack, events=5000, movies=4096)
-    assert results["distinct_movies"] > 2500  # uniform draw: 4096 * (1 - e^-1.2) expected
-    assert results["checkpoint"]["latest_size_mb"] > 0 and results["checkpoint"]["latest_duration_ms"] >= 0
-    assert {"kafka", "flink taskmanager", "postgres (all backends)"} <= results["rss_mb"].keys()
+    result = bench_state_scale(stack, events=5000, movies=4096)
+    assert result.figures["distinct_movies"] > 2500  # uniform draw: 4096 * (1 - e^-1.2) expected
+    (checkpoint,) = result.rows
+    assert checkpoint["latest_size_mb"] > 0 and checkpoint["latest_duration_ms"] >= 0
+    assert {"kafka", "flink taskmanager", "postgres (all backends)"} <= result.figures["rss_mb"].keys()
 
 
 def test_freshness_measures_each_probe(stack: Settings) -> None:
-    results = bench_freshness(stack, rates=[200], probes=3)
-    (row,) = results["rows"]
+    result = bench_freshness(stack, rates=[200], probes=3)
+    (row,) = result.rows
     assert row["probes"] == 3 and 0 < row["p50_ms"] <= row["p99_ms"]

@@ -14,6 +14,7 @@ from deploy.flink import cluster
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from stream import flinkrest
 
 JOB = Path(__file__).with_name("flink_smoke_job.py")
 
@@ -50,7 +51,7 @@ def test_python_job_moves_kafka_messages_into_postgres(
     )
     job_id = out.strip().split()[-1]
     try:
-        assert any(job["jid"] == job_id for job in cluster.running_jobs(stack))
+        assert flinkrest.job_state(stack, job_id) in flinkrest.ALIVE
 
         def all_rows_written() -> bool:
             with psycopg.connect(db) as conn:

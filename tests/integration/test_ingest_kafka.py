@@ -22,8 +22,7 @@ from schemas.catalog import Catalog
 from schemas.codec import decode
 from schemas.errors import UnknownSchemaError
 from schemas.registry import KafkaSchemaResolver
-
-VIEWED = "movieviews.events.MovieViewed"
+from schemas.subjects import VIEWED
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from deploy import stack as stack_module
-from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from ingest.topics import ensure_topics, topic_configs
+from stream import flinkrest
 
 
 def test_status_reports_every_component_healthy(stack: Settings) -> None:
@@ -62,7 +63,7 @@ def test_message_round_trips_through_the_broker(stack: Settings, topic_factory: 
 
 
 def test_cluster_has_a_taskmanager_with_free_slots(stack: Settings) -> None:
-    info = cluster.overview(stack)
+    info = flinkrest.overview(stack)
     assert info is not None
     assert info["taskmanagers"] >= 1
     assert info["slots-total"] >= 2
@@ -72,21 +73,23 @@ def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
     stack: Settings, topic_factory: Callable[..., str]
 ) -> None:
     views = dataclasses.replace(stack, views_topic=topic_factory("views", 4))
+
+    def topic_config(name: str) -> dict[str, str]:
+        return topic_configs(views.kafka_bootstrap, [name])[name]
+
     client = broker.admin(views)
     [spec] = [t for t in broker.topics(views) if t.name == views.views_topic]
     week = ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)
     resource = ConfigResource(ResourceType.TOPIC, views.views_topic, incremental_configs=[week])
     client.incremental_alter_configs([resource])[resource].result(30)
     # KRaft applies a config change through its metadata log: the answer comes before every reader sees it.
-    wait_until(
-        lambda: broker.topic_config(client, views.views_topic)["retention.ms"] == "604800000", 30, "a week"
-    )
+    wait_until(lambda: topic_config(views.views_topic)["retention.ms"] == "604800000", 30, "a week")
 
-    assert broker.ensure_topics(views, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
-    config = broker.topic_config(client, views.views_topic)
+    assert ensure_topics(views.kafka_bootstrap, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
+    config = topic_config(views.views_topic)
     assert (config["retention.ms"], config["retention.bytes"], config["cleanup.policy"]) == (
         "-1",
         "-1",
         "delete",
     )
-    assert broker.ensure_topics(views, [spec]) == []
+    assert ensure_topics(views.kafka_bootstrap, [spec]) == []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import uuid
 
 from confluent_kafka import Consumer
 
-from deploy.cli import dlq
+from deploy.cli import main
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.publisher import publish_raw
@@ -53,7 +52,7 @@ def test_replay_sends_each_parked_payload_back_once(isolated: Settings, capsys: 
         [(None, letter.to_json().encode()) for letter in letters],
     )
 
-    assert dlq.run(argparse.Namespace(action="show", recent=5), isolated) == 0
+    assert main(["dlq", "show", "--recent", "5"], isolated) == 0
     for _ in range(2):
-        assert dlq.run(argparse.Namespace(action="replay", reason="unknown-schema"), isolated) == 0
+        assert main(["dlq", "replay", "--reason", "unknown-schema"], isolated) == 0
     assert sorted(source_payloads(isolated, 2)) == [b"\xc3\x01one", b"\xc3\x01two"]

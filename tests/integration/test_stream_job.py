@@ -22,9 +22,9 @@ from ingest.loadgen import generate
 from ingest.publisher import publish_raw
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import MAGIC
 from stream import flinkrest
-from stream.taskmanager.decoding import REGISTERED, VIEWED
 from stream.upsert import UPSERT_SQL
 
 # Job start on the cluster (~20-30 s) plus 100k events at ~10k/s, with room for a slow CI machine.
@@ -38,7 +38,11 @@ def job(isolated: Settings) -> Iterator[str]:
     job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     yield job_id
     flinkrest.cancel(isolated, job_id)
-    wait_until(lambda: flinkrest.job_state(isolated, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
+    wait_until(
+        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
+        60,
+        f"job {job_id} cancelled",
+    )
     paths = StatePaths(isolated.home)
     remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 

@@ -40,7 +40,11 @@ def job(isolated: Settings) -> Iterator[str]:
     job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     yield job_id
     flinkrest.cancel(isolated, job_id)
-    wait_until(lambda: flinkrest.job_state(isolated, job_id) == "CANCELED", 60, f"job {job_id} cancelled")
+    wait_until(
+        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
+        60,
+        f"job {job_id} cancelled",
+    )
     paths = StatePaths(isolated.home)
     remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deploy import procs
-from deploy.cli import build_parser
+from deploy.cli import build_parser, main
 from deploy.drills.harness import compare
 from deploy.errors import PortTakenError
 from deploy.flink.checkpoints import latest_restore_point
@@ -82,8 +82,6 @@ def test_each_subcommand_parses_its_own_arguments() -> None:
 
 
 def test_status_with_nothing_running_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    from deploy.cli import status
-
     dead = Settings.from_env(
         {
             "MOVIEVIEWS_KAFKA_BOOTSTRAP": "127.0.0.1:1",
@@ -92,8 +90,14 @@ def test_status_with_nothing_running_says_so(capsys: pytest.CaptureFixture[str])
             "MOVIEVIEWS_PROMETHEUS_PORT": "4",
         }
     )
-    assert status.run(build_parser("status").parse_args(["status"]), dead) == 1
+    assert main(["status"], dead) == 1
     out = capsys.readouterr().out
     assert "kafka      UNHEALTHY" in out
     assert "prometheus UNHEALTHY" in out
     assert "nothing is running: start the stack with `deploy/movieviews up`" in out
+
+
+def test_a_failing_command_says_what_failed_in_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["produce", "--rate", "10"], Settings.from_env({})) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "movieviews produce: --rate needs --seconds\n" and captured.out == ""

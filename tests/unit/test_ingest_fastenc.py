@@ -9,9 +9,10 @@ from fastavro import schemaless_writer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.fastenc import SUBJECT, ViewTemplate, avro_long, uuid4_strings
+from ingest.fastenc import ViewTemplate, avro_long, uuid4_strings
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
+from schemas.subjects import VIEWED
 
 CATALOG = Catalog.bundled()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,5 +58,5 @@ def test_template_bytes_equal_the_codec(
     record = {"event_id": event_id.decode(), "movie_id": movie_id, "user_id": user_id, "occurred_at": millis}
     if version == 2:
         record.update(device=device, country=country, watch_seconds=watch_seconds)
-    assert value == encode(CATALOG, SUBJECT, record, version)
+    assert value == encode(CATALOG, VIEWED, record, version)
     assert decode(CATALOG, value).record["occurred_at"] == EPOCH + timedelta(milliseconds=millis)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 from test_ingest_publisher import FakeProducer  # tests/unit is on sys.path (rootdir-relative imports)
 
 import ingest.publisher as publisher_module
-from deploy.cli import produce
+from deploy.cli import main
 from deploy.settings import Settings
 from ingest.loadgen import LoadResult, Progress, generate, movie_ids, zipf_table
 from schemas.catalog import Catalog
@@ -34,7 +33,7 @@ class FailingProducer(FakeProducer):
 def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances = []
     monkeypatch.setattr(publisher_module, "Producer", FakeProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topic", lambda bootstrap, topic: None)
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
     return FakeProducer
 
 
@@ -80,7 +79,7 @@ def test_the_same_seed_draws_the_same_popularity(fake_kafka: type[FakeProducer])
 
 def test_failed_events_are_not_in_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publisher_module, "Producer", FailingProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topic", lambda bootstrap, topic: None)
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
     result = generate(SETTINGS, events=10_000, movies=20, seed=1)
     assert "m-02" not in result.per_movie
     assert result.failed > 0 and result.acknowledged == result.sent - result.failed == sum(
@@ -103,17 +102,15 @@ def test_truth_file_format(tmp_path: Path) -> None:
     }
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    produce.add_arguments(parser)
-    return parser.parse_args(argv)
+def produce(settings: Settings, *argv: str) -> int:
+    return main(["produce", *argv], settings)
 
 
 def test_cli_writes_the_truth_and_a_summary(
     fake_kafka: type[FakeProducer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings.from_env({"MOVIEVIEWS_HOME": str(tmp_path)})
-    assert produce.run(parse("--events", "1000", "--movies", "5", "--topic", "t"), settings) == 0
+    assert produce(settings, "--events", "1000", "--movies", "5", "--topic", "t") == 0
     out = capsys.readouterr().out
     assert "sent 1,000  acknowledged 1,000  failed 0" in out
     (truth,) = (tmp_path / "truth").glob("produce-*.json")
@@ -125,9 +122,9 @@ def test_cli_writes_the_truth_and_a_summary(
 
 @pytest.mark.parametrize("argv", [("--rate", "10"), ("--events", "5", "--v2-share", "2")])
 def test_cli_rejects_bad_arguments(argv: tuple[str, ...]) -> None:
-    assert produce.run(parse(*argv), SETTINGS) == 2
+    assert produce(SETTINGS, *argv) == 2
 
 
 def test_cli_needs_events_or_rate() -> None:
     with pytest.raises(SystemExit):
-        parse("--movies", "3")
+        produce(SETTINGS, "--movies", "3")

@@ -81,7 +81,7 @@ class FakeProducer:
 def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances = []
     monkeypatch.setattr(publisher_module, "Producer", FakeProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topic", lambda bootstrap, topic: None)
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
     return FakeProducer
 
 

@@ -6,10 +6,8 @@ import pytest
 
 from schemas.catalog import AVRO_DIR, Catalog
 from schemas.errors import SchemaError, UnknownSchemaError
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import fingerprint
-
-VIEWED = "movieviews.events.MovieViewed"
-REGISTERED = "movieviews.events.MovieRegistered"
 
 # Recorded at release. A change here means a released schema changed on the wire: every stored event would
 # stop resolving. Never update these; add a version instead.

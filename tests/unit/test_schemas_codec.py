@@ -8,10 +8,9 @@ import pytest
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError, EncodeError, SchemaError, UnknownSchemaError
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import HEADER_SIZE, MAGIC
 
-VIEWED = "movieviews.events.MovieViewed"
-REGISTERED = "movieviews.events.MovieRegistered"
 AT = datetime(2026, 11, 27, 12, 30, 45, 123000, tzinfo=UTC)
 EVENT_ID = "6f1c2d3e-4b5a-4c6d-8e7f-001122334455"
 

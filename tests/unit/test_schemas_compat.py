@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import shutil
@@ -9,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from deploy.cli import schemas as cli
+from deploy.cli import main
 from deploy.settings import Settings
 from schemas.catalog import AVRO_DIR
 from schemas.compat import check_pair, check_subject, check_tree
+from schemas.subjects import VIEWED
 
-VIEWED = "movieviews.events.MovieViewed"
 V1 = json.loads((AVRO_DIR / VIEWED / "v1.avsc").read_text())
 V2 = json.loads((AVRO_DIR / VIEWED / "v2.avsc").read_text())
 
@@ -121,7 +120,7 @@ def test_arrays_and_maps_are_checked_inside() -> None:
 
 
 def run_cli(action: str, root: Path) -> int:
-    return cli.run(argparse.Namespace(schemas_command=action, dir=root), Settings.from_env({}))
+    return main(["schemas", action, "--dir", str(root)], Settings.from_env({}))
 
 
 def copy_schemas(tmp_path: Path) -> Path:

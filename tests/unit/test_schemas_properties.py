@@ -9,12 +9,11 @@ from hypothesis import strategies as st
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import HEADER_SIZE, MAGIC
 
 CATALOG = Catalog.bundled()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-VIEWED = "movieviews.events.MovieViewed"
-REGISTERED = "movieviews.events.MovieRegistered"
 V2_FIELDS = ("device", "country", "watch_seconds")
 
 text = st.text(max_size=40)

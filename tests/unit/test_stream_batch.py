@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from schemas.catalog import Catalog
 from schemas.codec import encode
+from schemas.subjects import REGISTERED, VIEWED
 from stream.taskmanager.batch import decode_batch
 from stream.taskmanager.deadletters import DeadLetter
-from stream.taskmanager.decoding import REGISTERED, VIEWED
 from stream.taskmanager.fastdecode import FastViews
 from stream.taskmanager.state import Registered, Views
 

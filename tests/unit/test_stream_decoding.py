@@ -8,6 +8,7 @@ from fastavro import parse_schema, schemaless_writer
 
 from schemas.catalog import Catalog
 from schemas.codec import encode
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import MAGIC, fingerprint
 from stream.errors import (
     EmptyMovieIdError,
@@ -18,7 +19,7 @@ from stream.errors import (
     UnknownWriterSchemaError,
 )
 from stream.taskmanager.deadletters import DeadLetter
-from stream.taskmanager.decoding import REGISTERED, VIEWED, decode_event, event_from_record
+from stream.taskmanager.decoding import decode_event, event_from_record
 from stream.taskmanager.state import Registered, Views
 
 EVENT_ID = "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11"

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from schemas.catalog import Catalog
 from schemas.codec import encode
+from schemas.subjects import VIEWED
 from stream.errors import RejectedEventError
-from stream.taskmanager.decoding import VIEWED, decode_event
+from stream.taskmanager.decoding import decode_event
 from stream.taskmanager.fastdecode import FastViews
 from stream.taskmanager.state import Views
 

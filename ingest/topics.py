@@ -1,0 +1,109 @@
+"""Topic administration: the one place topics are created, corrected or deleted, and "already exists" is
+recognised."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
+
+from ingest.errors import TopicError
+
+# Creating a topic is a controller round trip (milliseconds when idle); on a loaded 2-core machine with a
+# broker just started it took more than 10 s, so wait as long as a broker start may take.
+ADMIN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def ensure_topics(
+    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = ADMIN_TIMEOUT_S
+) -> list[str]:
+    """Creates the missing topics (single broker: replication 1) and corrects the configuration of the
+    existing ones; returns the corrections made, as "topic: name=value"."""
+    if not specs:
+        return []
+    client = _admin(bootstrap)
+    new = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=dict(s.config))
+        for s in specs
+    ]
+    futures = client.create_topics(new, operation_timeout=timeout_s)
+    existing = []
+    for spec in specs:
+        try:
+            futures[spec.name].result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"cannot create topic {spec.name!r} on {bootstrap}: {exc}") from exc
+            existing.append(spec)
+    return [fix for spec in existing for fix in _correct_config(client, spec, timeout_s)]
+
+
+def delete_topics(bootstrap: str, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S) -> None:
+    """Deletes the topics; one that is already gone counts as deleted."""
+    if not names:
+        return
+    # The client is held until the deletion is answered: a temporary one is destroyed at once, and the request
+    # with it (drills and benchmarks left their topics, their data kept forever).
+    client = _admin(bootstrap)
+    for name, future in client.delete_topics(list(names), operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise TopicError(f"cannot delete topic {name!r} on {bootstrap}: {exc}") from exc
+
+
+def topic_configs(
+    bootstrap: str, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S
+) -> dict[str, dict[str, str]]:
+    client = _admin(bootstrap)
+    return {name: _config(client, name, timeout_s) for name in names}
+
+
+def config_drift(actual: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The wanted settings the topic does not have: name -> wanted value."""
+    return {name: value for name, value in wanted.items() if actual.get(name) != value}
+
+
+def _config(client: AdminClient, topic: str, timeout_s: float) -> dict[str, str]:
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        entries = client.describe_configs([resource])[resource].result(timeout=timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"cannot read the configuration of topic {topic!r}: {exc}") from exc
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def _correct_config(client: AdminClient, spec: TopicSpec, timeout_s: float) -> list[str]:
+    drift = config_drift(_config(client, spec.name, timeout_s), spec.config)
+    if not drift:
+        return []
+    entries = [
+        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET) for name, value in drift.items()
+    ]
+    resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
+    try:
+        client.incremental_alter_configs([resource])[resource].result(timeout=timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"cannot correct the configuration of topic {spec.name!r} ({drift}): {exc}") from exc
+    return [f"{spec.name}: {name}={value}" for name, value in drift.items()]
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
