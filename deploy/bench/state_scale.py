@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deploy import postgres, procs
+from deploy import postgres, supervisor
 from deploy.bench import report
 from deploy.bench.scratch import checkpoints_after, preload, project_job, stop, timed_job
 from deploy.drills.harness import DrillEnv
+from deploy.flink import cluster
+from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 
@@ -62,10 +64,11 @@ def bench_state_scale(settings: Settings, events: int, movies: int) -> report.Re
 
 def rss_mb(paths: StatePaths) -> dict[str, float]:
     """Resident memory of each stack process; Postgres as the postmaster plus all its backends."""
+    # supervisord owns these processes, so their pids come from it, not from pid files.
     pids = {
-        "kafka": procs.read_pid(paths.run / "kafka.pid"),
-        "flink jobmanager": procs.read_pid(paths.run / "flink-jobmanager.pid"),
-        "flink taskmanager": procs.read_pid(paths.run / "flink-taskmanager.pid"),
+        "kafka": supervisor.program_pid(paths, broker.COMPONENT),
+        "flink jobmanager": supervisor.program_pid(paths, cluster.JOBMANAGER),
+        "flink taskmanager": supervisor.program_pid(paths, cluster.TASKMANAGER),
     }
     out = {name: _rss_kb(pid) / 1024 for name, pid in pids.items() if pid is not None}
     postmaster = postgres.pid(paths)
