@@ -86,10 +86,12 @@ def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
     wait_until(lambda: topic_config(views.views_topic)["retention.ms"] == "604800000", 30, "a week")
 
     assert ensure_topics(views.kafka_bootstrap, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
-    config = topic_config(views.views_topic)
-    assert (config["retention.ms"], config["retention.bytes"], config["cleanup.policy"]) == (
-        "-1",
-        "-1",
-        "delete",
-    )
+    # The correction goes through the same metadata log, so poll for it rather than read once.
+    forever = ("-1", "-1", "delete")
+
+    def kept_forever() -> bool:
+        config = topic_config(views.views_topic)
+        return (config["retention.ms"], config["retention.bytes"], config["cleanup.policy"]) == forever
+
+    wait_until(kept_forever, 30, "retention forever")
     assert ensure_topics(views.kafka_bootstrap, [spec]) == []
