@@ -7,7 +7,6 @@ Unhealthy means what the shipped alert rules page for (deploy/prometheus/rules.y
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import KafkaException
 
+from deploy.kafka import broker
 from deploy.prometheus.server import CHECKPOINT_AGE_INTERVALS
 from deploy.settings import Settings
 from deploy.stack import Health
@@ -59,10 +59,8 @@ def job_health(settings: Settings) -> Health:
 
 
 def _figures(settings: Settings, job_id: str) -> dict[str, Any]:
-    from deploy.kafka import broker
-
     checkpoints = flinkrest.checkpoints(settings, job_id)
-    completed = (checkpoints.get("latest") or {}).get("completed")
+    completed = flinkrest.last_completed(checkpoints)
     restarts = flinkrest.job_metrics(settings, job_id, ["numRestarts"]).get("numRestarts", 0.0)
     positions = flinkrest.source_offsets(settings, job_id)
     try:
@@ -72,10 +70,8 @@ def _figures(settings: Settings, job_id: str) -> dict[str, Any]:
     # currentOffset is the last offset read (-1 before any); the next to read is one past it.
     lag = {f"{t}/{p}": ends[(t, p)] - max(pos + 1, 0) for (t, p), pos in positions.items() if (t, p) in ends}
     return {
-        "checkpoint_age_s": None
-        if completed is None
-        else time.time() - completed["latest_ack_timestamp"] / 1000,
-        "checkpoint_duration_s": None if completed is None else completed["end_to_end_duration"] / 1000,
+        "checkpoint_age_s": None if completed is None else completed.age_s,
+        "checkpoint_duration_s": None if completed is None else completed.duration_s,
         "checkpoints_failed": checkpoints["counts"]["failed"],
         "restarts": int(restarts),
         "lag": lag,

@@ -17,6 +17,7 @@ connection: ROUND_TRIPS_PER_ROOT_FIELD = 6. So a query needs at most MAX_ROUND_T
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from graphql import (
@@ -41,13 +42,23 @@ MAX_ROOT_FIELDS = 5
 MAX_MUTATIONS = 1
 ROUND_TRIPS_PER_ROOT_FIELD = 6
 MAX_ROUND_TRIPS = MAX_ROOT_FIELDS * ROUND_TRIPS_PER_ROOT_FIELD
+COSTLY = "QUERY_TOO_COSTLY"
+# The refusals of graphql-core's token limit and Strawberry's depth and alias rules carry no code, only these
+# messages (graphql-core 3.3, Strawberry 0.341).
+LIBRARY_REFUSAL = re.compile(r"more than \d+ tokens|exceeds maximum operation depth|aliases found\. Allowed")
+
+
+def is_refusal(error: GraphQLError) -> bool:
+    """Whether `error` refuses a request for its cost (any limit in the table above)."""
+    code = (error.extensions or {}).get("code")
+    return code == COSTLY or (error.original_error is None and bool(LIBRARY_REFUSAL.search(error.message)))
 
 
 def too_costly(message: str, limit: str, maximum: int) -> GraphQLError:
     return GraphQLError(
         message,
         extensions={
-            "code": "QUERY_TOO_COSTLY",
+            "code": COSTLY,
             "limit": limit,
             "maximum": maximum,
             "suggestion": "Split the work into several requests.",

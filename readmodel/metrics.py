@@ -35,11 +35,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from readmodel.errors import DatabaseUnavailableError
 from readmodel.store import MovieStatsStore
 
-# prometheus_client's own variable: `movieviews serve` sets it before any worker imports prometheus_client.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
 if TYPE_CHECKING:
     from readmodel.health import KafkaProbe  # health imports the REST module, which counts through this one
+
+# prometheus_client's own variable: `movieviews serve` sets it before any worker imports prometheus_client.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # From a cached response (~0.1 ms) to a publish that waits out a broker timeout (5 s).
@@ -87,7 +87,8 @@ SUBSCRIPTIONS_OPEN = Gauge(
 )
 RATE_LIMIT_REFUSALS = Counter(
     "movieviews_api_rate_limit_refusals",
-    "Requests refused by a limit (rate: requests per key; cost: query cost per key)",
+    "Requests refused by a limit (rate: requests per key or address; cost: a document over a cost limit of "
+    "readmodel.cost)",
     ["limit"],
 )
 

@@ -58,9 +58,8 @@ class PipelineProbe:
             if not alive:
                 return JobHealth("NOT_RUNNING")
             job_id = alive[0].job_id
-            latest = flinkrest.checkpoints(self._settings, job_id).get("latest", {}).get("completed")
-            acked_ms = latest.get("latest_ack_timestamp") if latest else None
-            age = None if acked_ms is None else time.time() - acked_ms / 1000
+            completed = flinkrest.last_completed(flinkrest.checkpoints(self._settings, job_id))
+            age = None if completed is None else completed.age_s
             return JobHealth(alive[0].state, age, flinkrest.dead_letters(self._settings, job_id))
         except (StreamError, KeyError, TypeError, ValueError):
             return JobHealth("UNREACHABLE")

@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext, Info
 from readmodel import cursor
 from readmodel.commands import MovieInput, ViewInput
 from readmodel.context import ReadModelContext
-from readmodel.cost import MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE
+from readmodel.cost import MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE, is_refusal
 from readmodel.errors import (
     ForbiddenError,
     InvalidArgumentError,
@@ -30,6 +30,7 @@ from readmodel.errors import (
     ReadModelError,
     UnauthenticatedError,
 )
+from readmodel.metrics import RATE_LIMIT_REFUSALS
 from readmodel.pipeline import PipelineStatus
 from readmodel.store import MovieRow, TopPage, TrendingPage
 from readmodel.types import (
@@ -230,6 +231,9 @@ class ReadModelSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # Called once per request with errors, validation errors cached or not: one refusal per request.
+        if any(is_refusal(error) for error in errors):
+            RATE_LIMIT_REFUSALS.labels("cost").inc()
         # A client's mistake or a known outage is answered, not logged with a stack trace; the rest are bugs.
         for error in errors:
             if is_unexpected(error):

@@ -5,6 +5,7 @@ Anything with a `flink_rest` base URL (deploy's settings) will do."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -133,6 +134,21 @@ def restored_since(settings: FlinkSettings, job_id: str, epoch_ms: float) -> boo
 def checkpoints(settings: FlinkSettings, job_id: str) -> dict[str, Any]:
     """`/jobs/<id>/checkpoints`: counts, the latest completed one, and min/avg/max of size and duration."""
     return dict(_call(settings, f"/jobs/{job_id}/checkpoints"))
+
+
+@dataclass(frozen=True)
+class CompletedCheckpoint:
+    age_s: float  # now minus its last acknowledgement
+    duration_s: float  # end to end
+
+
+def last_completed(checkpoints: dict[str, Any]) -> CompletedCheckpoint | None:
+    """The latest completed checkpoint of a `checkpoints()` answer; None before the first."""
+    completed = (checkpoints.get("latest") or {}).get("completed")
+    if not completed:
+        return None
+    age_s = time.time() - completed["latest_ack_timestamp"] / 1000
+    return CompletedCheckpoint(age_s, completed["end_to_end_duration"] / 1000)
 
 
 def vertex_metrics(settings: FlinkSettings, job_id: str, names: list[str]) -> dict[str, dict[str, float]]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from readmodel.apikeys import Principal
 from readmodel.commands import Commands
@@ -129,6 +130,23 @@ async def test_query_depth_is_limited() -> None:
     deep = "{ topMovies { entries { movie { a { b { c { d { e } } } } } } } }"
     result = await execute(deep)
     assert any("exceeds maximum operation depth of 6" in e.message for e in result.errors)
+
+
+def cost_refusals() -> float:
+    return REGISTRY.get_sample_value("movieviews_api_rate_limit_refusals_total", {"limit": "cost"}) or 0.0
+
+
+@pytest.mark.anyio
+async def test_each_request_refused_for_its_cost_is_counted_once_and_nothing_else_is() -> None:
+    deep = "{ topMovies { entries { movie { a { b { c { d { e } } } } } } } }"
+    aliased = "{" + " ".join(f'a{i}: movie(id: "m") {{ id }}' for i in range(11)) + "}"
+    long = "{" + " ".join(f"a{i}: topMovies(limit: 1) {{ entries {{ rank }} }}" for i in range(200)) + "}"
+    before = cost_refusals()
+    for query in (deep, deep, aliased, long):  # the second `deep` is a validation-cache hit
+        assert (await execute(query)).errors
+    assert cost_refusals() == before + 4
+    assert (await execute("{ nope }")).errors and (await execute(TOP, limit=0)).errors
+    assert cost_refusals() == before + 4
 
 
 @pytest.mark.anyio
