@@ -128,7 +128,7 @@ class Settings:
 
     def to_env(self) -> dict[str, str]:
         """The environment that rebuilds these settings in another process (`from_env` of it)."""
-        return {DECLARED[f.name].env: str(getattr(self, f.name)) for f in fields(self)}
+        return {DECLARED[f.name].env: _text(getattr(self, f.name)) for f in fields(self)}
 
     def pg_url(
         self, role: str, password: str, driver: str | None = "psycopg", database: str | None = None
@@ -177,6 +177,13 @@ class Settings:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.prometheus_port}"
+
+
+def _text(value: object) -> str:
+    """A value as `_cast` reads it back: booleans are on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def _cast(env: str, raw: str, type_name: str) -> object:

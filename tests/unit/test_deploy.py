@@ -31,6 +31,12 @@ def test_settings_read_their_declared_variables() -> None:
     assert (settings.pg_port, settings.views_topic) == (6000, "v")
 
 
+def test_settings_travel_to_another_process_through_the_environment() -> None:
+    settings = Settings.from_env({"MOVIEVIEWS_JSON_LOGS": "on", "MOVIEVIEWS_PG_PORT": "6000"})
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings.from_env(Settings.from_env({}).to_env()).json_logs is False
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
