@@ -36,7 +36,7 @@ def create_app(
     stream job whose health the dashboard shows; `buckets_file` is the rate-limit table the server's worker
     processes share (readmodel.ratelimit): without it the buckets are this process's own."""
     runtime = Runtime(settings, publisher, job_name, buckets_file)
-    graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache)
+    graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache, runtime.fanout)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from readmodel.errors import DatabaseUnavailableError
-from readmodel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,91 @@ MIN_INTERVAL_S = 0.2
 RETRY_S = 1.0
 
 
-class Feed(Generic[T]):
+class Latest(Generic[T]):
+    """The newest of a sequence of values and its version number. A reader remembers only the version it
+    took last and waits for a newer one: a slow reader skips to the newest (what it missed coalesced into
+    one), holds no backlog, and never gets a stale value last."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.version = 0
+        self.closed = False
+        self._published = asyncio.Event()
+
+    def publish(self, value: T) -> None:
+        self.value = value
+        self.version += 1
+        self._wake()
+
+    def close(self) -> None:
+        """No more values: readers end once they have the last one."""
+        self.closed = True
+        self._wake()
+
+    async def values(self) -> AsyncIterator[T]:
+        seen = 0
+        while True:
+            while self.version == seen:
+                if self.closed:
+                    return
+                await self._published.wait()
+            seen = self.version
+            yield self.value  # type: ignore[misc]  # set before the first version is published
+
+    def _wake(self) -> None:
+        published, self._published = self._published, asyncio.Event()
+        published.set()
+
+
+class Source(Generic[T]):
+    """A task publishing into a `Latest`, read by `subscribers` readers (`Shared`)."""
+
+    task: asyncio.Task[None]
+
+    def __init__(self) -> None:
+        self.latest: Latest[T] = Latest()
+        self.subscribers = 0
+
+
+S = TypeVar("S", bound=Source[Any])
+
+
+class Shared(Generic[S]):
+    """Sources kept while they have readers: readers with equal keys share one source; the last one leaving
+    stops its task."""
+
+    def __init__(self) -> None:
+        self.sources: dict[Hashable, S] = {}
+
+    async def read(self, key: Hashable, start: Callable[[], S]) -> AsyncIterator[Any]:
+        source = self.sources.get(key)
+        if source is None or source.latest.closed:
+            source = self.sources[key] = start()
+        source.subscribers += 1
+        try:
+            async for value in source.latest.values():
+                yield value
+        finally:
+            source.subscribers -= 1
+            if source.subscribers == 0 and self.sources.get(key) is source:
+                del self.sources[key]
+                source.task.cancel()
+
+    @property
+    def subscribers(self) -> int:
+        return sum(source.subscribers for source in self.sources.values())
+
+    async def stop(self) -> None:
+        sources = list(self.sources.values())
+        self.sources.clear()
+        for source in sources:
+            source.task.cancel()
+        await asyncio.gather(*(source.task for source in sources), return_exceptions=True)
+
+
+class Feed(Source[T]):
+    """One query's results: reloaded on each change (or on a clock), published when they differ."""
+
     def __init__(
         self,
         name: str,
@@ -39,6 +122,7 @@ class Feed(Generic[T]):
         period_s: float | None,
         compared: Callable[[T], object],
     ) -> None:
+        super().__init__()
         self._load = load
         self._compared = compared
         self._min_interval_s = min_interval_s
@@ -46,24 +130,12 @@ class Feed(Generic[T]):
         self._dirty = asyncio.Event()
         self._dirty.set()
         self._force = False
-        self._published = asyncio.Event()
-        self._value: T | None = None
-        self.version = 0
-        self.subscribers = 0
         self.task = asyncio.create_task(self._run(), name=f"live-feed:{name}")
 
     def mark_dirty(self, force: bool = False) -> None:
         """A change happened; `force` re-sends the next result even if it equals the last one."""
         self._force = self._force or force
         self._dirty.set()
-
-    async def values(self) -> AsyncIterator[T]:
-        seen = 0
-        while True:
-            while self.version == seen:
-                await self._published.wait()
-            seen = self.version
-            yield self._value  # type: ignore[misc]  # set before the first version is published
 
     async def _run(self) -> None:
         last_load = -math.inf
@@ -88,8 +160,8 @@ class Feed(Generic[T]):
                 self.mark_dirty(force)
                 await asyncio.sleep(RETRY_S)
                 continue
-            if force or self.version == 0 or self._changed(value):
-                self._publish(value)
+            if force or self.latest.version == 0 or self._changed(value):
+                self.latest.publish(value)
 
     async def _wait_for_change(self) -> None:
         if self.clocked is None:
@@ -101,13 +173,7 @@ class Feed(Generic[T]):
             self._dirty.set()
 
     def _changed(self, value: T) -> bool:
-        return self._compared(value) != self._compared(self._value)  # type: ignore[arg-type]
-
-    def _publish(self, value: T) -> None:
-        self._value = value
-        self.version += 1
-        published, self._published = self._published, asyncio.Event()
-        published.set()
+        return self._compared(value) != self._compared(self.latest.value)  # type: ignore[arg-type]
 
 
 class Hub:
@@ -115,9 +181,9 @@ class Hub:
 
     def __init__(self, min_interval_s: float = MIN_INTERVAL_S) -> None:
         self._min_interval_s = min_interval_s
-        self._feeds: dict[Hashable, Feed[Any]] = {}
+        self._feeds: Shared[Feed[Any]] = Shared()
 
-    async def subscribe(
+    def subscribe(
         self,
         key: Hashable,
         load: Callable[[], Awaitable[T]],
@@ -127,33 +193,20 @@ class Hub:
         """The current result first, then one whenever `compared(result)` changes. With `period_s`, the
         feed reloads on that clock instead of on notifications (results that are not in Postgres).
         `key` names the query and its arguments: subscribers with equal keys share one feed."""
-        found: Feed[T] | None = self._feeds.get(key)
-        feed = found or Feed(repr(key), load, self._min_interval_s, period_s, compared)
-        self._feeds[key] = feed
-        feed.subscribers += 1
-        SUBSCRIPTIONS_OPEN.inc()
-        try:
-            async for value in feed.values():
-                yield value
-        finally:
-            SUBSCRIPTIONS_OPEN.dec()
-            feed.subscribers -= 1
-            if feed.subscribers == 0 and self._feeds.get(key) is feed:
-                del self._feeds[key]
-                feed.task.cancel()
+        return self._feeds.read(key, lambda: Feed(repr(key), load, self._min_interval_s, period_s, compared))
 
     @property
     def feeds(self) -> int:
-        return len(self._feeds)
+        return len(self._feeds.sources)
 
     @property
     def subscribers(self) -> int:
-        return sum(feed.subscribers for feed in self._feeds.values())
+        return self._feeds.subscribers
 
     # The two calls of `freshness.ChangeObserver`:
 
     def invalidate(self) -> None:
-        for feed in self._feeds.values():
+        for feed in self._feeds.sources.values():
             if feed.clocked is None:
                 feed.mark_dirty()
 
@@ -161,12 +214,8 @@ class Hub:
         # Listening (again): changes made while the connection was down were never announced, so every
         # subscriber gets the current result again, changed or not.
         if enabled:
-            for feed in self._feeds.values():
+            for feed in self._feeds.sources.values():
                 feed.mark_dirty(force=True)
 
     async def stop(self) -> None:
-        feeds = list(self._feeds.values())
-        self._feeds.clear()
-        for feed in feeds:
-            feed.task.cancel()
-        await asyncio.gather(*(feed.task for feed in feeds), return_exceptions=True)
+        await self._feeds.stop()

@@ -10,6 +10,7 @@ from readmodel.apikeys import KeyRing
 from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
 from readmodel.context import ReadModelContext
+from readmodel.fanout import FanOut
 from readmodel.guard import GuardConfig
 from readmodel.health import KafkaProbe
 from readmodel.live import Hub
@@ -56,6 +57,7 @@ class Runtime:
             settings.kafka_bootstrap, settings.views_topic, settings.movies_topic, settings.schemas_topic
         )
         self.hub = Hub()
+        self.fanout = FanOut()
         commands = Commands(self.publisher)
         pipeline = PipelineProbe(settings, self.store, job_name)
         self.context = ReadModelContext(self.store, commands, settings.top_limit_max, self.hub, pipeline)
@@ -77,6 +79,7 @@ class Runtime:
         await self.keys.stop()
         self.buckets.close()
         await self.listener.stop()
+        await self.fanout.stop()
         await self.hub.stop()
         self.publisher.close()
         await self.engine.dispose()

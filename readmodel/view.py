@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -19,13 +19,19 @@ from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.utils.aio import aclosing
 
 from readmodel.cache import ResponseCache
 from readmodel.context import ReadModelContext
 from readmodel.cost import MAX_TOKENS
 from readmodel.errors import ReadModelError, UnauthenticatedError, http_headers
+from readmodel.fanout import FanOut
 from readmodel.guard import refusal
-from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE
+from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE, SUBSCRIPTIONS_OPEN
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -52,16 +58,61 @@ class TextFrames(ASGIWebSocketAdapter):
     would send as binary frames (browsers then hand the client a Blob)."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        await self.send_text(orjson.dumps(message).decode())
+
+    async def send_text(self, text: str) -> None:
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
 
+class FanOutHandler(BaseGraphQLTransportWSHandler[ReadModelContext, None]):
+    """Subscriptions through the process's `FanOut` (readmodel.fanout): equal requests share one execution
+    and its encoded messages. Anything else (a query sent over the socket, a document that does not parse)
+    runs as Strawberry runs it."""
+
+    async def run_operation(self, operation: Operation[ReadModelContext, None]) -> None:
+        kind, _ = _classify_operation(operation.query, operation.operation_name)
+        if kind != OperationType.SUBSCRIPTION:
+            await super().run_operation(operation)
+            return
+        principal = self.context.principal
+        variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
+        # The key's principal: no subscription reads it today, but a result is never shared across keys.
+        key = (operation.query, variables, operation.operation_name, principal and principal.key_id)
+
+        async def results() -> Any:
+            return await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        fanout: FanOut = cast("ReadModelGraphQL", self.view).fanout
+        websocket = cast("TextFrames", self.websocket)
+        SUBSCRIPTIONS_OPEN.inc()
+        try:
+            async with aclosing(fanout.subscribe(key, results)) as messages:
+                async for encoded in messages:
+                    if encoded.type == "error":
+                        operation.completed = True
+                        self.forget_id(operation.id)
+                    await websocket.send_text(encoded.message(operation.id))
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        finally:
+            SUBSCRIPTIONS_OPEN.dec()
+
+
 class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
     websocket_adapter_class = TextFrames
+    graphql_transport_ws_handler_class = FanOutHandler
 
-    def __init__(self, schema: BaseSchema, context: ReadModelContext, cache: ResponseCache) -> None:
+    def __init__(
+        self, schema: BaseSchema, context: ReadModelContext, cache: ResponseCache, fanout: FanOut
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -72,6 +123,7 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
         )
         self._context = context
         self._cache = cache
+        self.fanout = fanout
         self._in_flight: dict[bytes, asyncio.Future[Response]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

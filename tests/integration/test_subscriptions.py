@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -50,7 +51,8 @@ async def quiet(client: LiveClient, seconds: float) -> bool:
 
 
 def feed_tasks() -> list[asyncio.Task[Any]]:
-    return [t for t in asyncio.all_tasks() if t.get_name().startswith("live-feed:") and not t.done()]
+    """The feeds' and the broadcasts' tasks still running."""
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("live-") and not t.done()]
 
 
 async def test_top_movies_changed_sends_the_ranking_then_each_change(isolated: Settings, api: Api) -> None:
@@ -114,17 +116,43 @@ async def test_a_connection_may_hold_a_limited_number_of_subscriptions(api: Api)
 
 async def test_disconnects_leave_no_feed_task_or_subscriber_behind(isolated: Settings, api: Api) -> None:
     upsert(isolated, SEED_RANKING)
-    hub = api.runtime.hub
+    hub, fanout = api.runtime.hub, api.runtime.fanout
     async with api.client() as first, api.client() as second:
         for client in (first, second):
             await client.subscribe("top", TOP, limit=3)
             await client.subscribe("m", MOVIE, id="m-0001")
             await client.receive(WAIT_S)
             await client.receive(WAIT_S)
-        assert (hub.feeds, hub.subscribers) == (2, 4)
+        assert (fanout.broadcasts, fanout.subscribers) == (2, 4)
         await first.complete("m")
-        await until(lambda: hub.subscribers == 3)
-    await until(lambda: (hub.feeds, hub.subscribers, len(feed_tasks())) == (0, 0, 0))
+        await until(lambda: fanout.subscribers == 3)
+        assert fanout.broadcasts == hub.feeds == 2
+    await until(lambda: (fanout.broadcasts, fanout.subscribers, hub.feeds, len(feed_tasks())) == (0, 0, 0, 0))
+
+
+async def test_equal_subscriptions_share_one_execution_and_each_gets_every_change(
+    isolated: Settings, api: Api
+) -> None:
+    upsert(isolated, SEED_RANKING)
+    hub, fanout = api.runtime.hub, api.runtime.fanout
+    ids = "subscription { topMoviesChanged(limit: 3) { entries { movie { id } } } }"
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(api.client()) for _ in range(20)]
+        for n, client in enumerate(clients):
+            await client.subscribe(f"s{n}", TOP, limit=3)
+        firsts = [await client.receive(WAIT_S) for client in clients]
+        assert [m["id"] for m in firsts] == [f"s{n}" for n in range(20)]
+        assert all(ranking(m)[0] == ("m-0005", 3_000_000_000) for m in firsts)
+        await clients[0].subscribe("ids", ids)
+        assert (await clients[0].receive(WAIT_S))["id"] == "ids"
+        # Two documents, two executions; one query underneath, shared by both.
+        assert (fanout.broadcasts, fanout.subscribers, hub.feeds, hub.subscribers) == (2, 21, 1, 2)
+        upsert(isolated, [Snapshot("m-0004", 4_000_000_000, version=2)])
+        for n, client in enumerate(clients):
+            message = await client.receive(WAIT_S)
+            while message["id"] != f"s{n}":  # the first client also hears its second subscription
+                message = await client.receive(WAIT_S)
+            assert ranking(message)[0] == ("m-0004", 4_000_000_000)
 
 
 async def test_subscribers_get_the_current_state_again_after_the_database_connection_drops(
