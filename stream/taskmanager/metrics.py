@@ -61,8 +61,9 @@ class DeadLetterMetrics:
 
 
 class StateMetrics:
-    """What the keyed state did (`functions.MovieStats`). `duplicates_ignored` is the hook for events
-    the state recognised as already applied (deduplication by event id).
+    """What the keyed state did (`functions.MovieStats`). Duplicates never reach it: the JVM drops them
+    before the Python batch (stream/DEDUP.md), and Prometheus records how many from that operator's records
+    in and out (`movieviews:duplicates_ignored_total`, deploy/prometheus/rules.yml).
 
     Figures add up in Python and reach Flink's counters at most every PUSH_INTERVAL_S and whenever the
     state's flush timer fires: each counter update crosses into the JVM, and a keyed update happens up to
@@ -73,7 +74,6 @@ class StateMetrics:
         root = group.add_group(GROUP)
         self._counters = [
             root.counter("events_applied_total"),
-            root.counter("duplicates_ignored_total"),
             root.counter("snapshots_written_total"),
             root.counter("update_size_events_count"),
             root.counter("update_size_events_sum"),
@@ -96,9 +96,6 @@ class StateMetrics:
         if time.monotonic() - self._pushed_at >= PUSH_INTERVAL_S:
             self.push()
 
-    def duplicates_ignored(self, events: int = 1) -> None:
-        self._pending[DUPLICATES] += events
-
     def snapshot_written(self) -> None:
         self._pending[SNAPSHOTS] += 1
 
@@ -111,6 +108,6 @@ class StateMetrics:
 
 
 # Positions in StateMetrics' counters.
-EVENTS, DUPLICATES, SNAPSHOTS, UPDATES, UPDATE_SUM, BUCKETS = range(6)
+EVENTS, SNAPSHOTS, UPDATES, UPDATE_SUM, BUCKETS = range(5)
 # How stale the job's own figures may be in Flink's registry; Prometheus scrapes every few seconds anyway.
 PUSH_INTERVAL_S = 0.5

@@ -16,15 +16,18 @@ from deploy.flink import jobs
 from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import REPO_ROOT, Settings
+from deploy.testing import EPOCH_MS, view_payload
 from deploy.wait import wait_until
 from ingest.loadgen import generate
+from ingest.publisher import publish_raw
+from readmodel.metrics import FLINK_LABEL_VALUE
+from schemas.catalog import Catalog
 from stream import flinkrest
 
 # Every metric the operator documentation lists; each must return a sample once a job and the API run.
 LISTED = [
     # the job's own (stream/metrics.py), renamed by the scrape config
     "movieviews_job_events_applied_total",
-    "movieviews_job_duplicates_ignored_total",
     "movieviews_job_snapshots_written_total",
     "movieviews_job_dead_letters_total",
     "movieviews_job_update_size_events_bucket",
@@ -40,6 +43,7 @@ LISTED = [
     "movieviews:restarts_total",
     "movieviews:consumer_lag_records",
     "movieviews:partition_lag_records",
+    "movieviews:duplicates_ignored_total",
     # the API's, summed over its worker processes
     "movieviews_api_request_duration_seconds_bucket",
     "movieviews_api_record_views_total",
@@ -63,8 +67,9 @@ def query(settings: Settings, promql: str) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def running_system(isolated: Settings) -> Iterator[Settings]:
-    """A job and a two-worker API on the ports Prometheus scrapes, both on this test's topics and database."""
+def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
+    """A job and a two-worker API on the ports Prometheus scrapes, both on this test's topics and database;
+    the settings and the job's name."""
     paths = StatePaths(isolated.home)
     if procs.read_pid(paths.pid_file(system.API)):
         pytest.skip("an API from `movieviews up` holds the scraped port")
@@ -83,15 +88,15 @@ def running_system(isolated: Settings) -> Iterator[Settings]:
     pid = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
     try:
         wait_until(lambda: system.api_healthy(isolated), 60, "the API")
-        yield isolated
+        yield isolated, name
     finally:
         procs.stop(pid)
         pid_file.unlink(missing_ok=True)
         flinkrest.cancel(isolated, job_id)
 
 
-def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: Settings) -> None:
-    settings = running_system
+def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: tuple[Settings, str]) -> None:
+    settings, job_name = running_system
     generate(settings, rate=2_000, seconds=2, movies=50)
 
     def targets_up() -> bool:
@@ -111,6 +116,22 @@ def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: 
         raise AssertionError(f"no sample of {missing}") from exc
     applied = query(settings, "sum(movieviews_job_events_applied_total)")
     assert applied and float(applied[0]["value"][1]) > 0  # type: ignore[index]
+
+    # The same 20 views delivered twice (a producer resend): the second copies are dropped, and counted.
+    catalog = Catalog.bundled()
+    views = [(f"dup-{i % 5}", view_payload(catalog, f"dup-{i % 5}", EPOCH_MS + i)) for i in range(20)]
+    publish_raw(settings.kafka_bootstrap, settings.views_topic, views + views)
+    duplicates = f'movieviews:duplicates_ignored_total{{job_name="{FLINK_LABEL_VALUE.sub("_", job_name)}"}}'
+    seen: list[float] = []
+
+    def twenty_ignored() -> bool:
+        seen[:] = [float(sample["value"][1]) for sample in query(settings, duplicates)]  # type: ignore[index]
+        return seen == [20.0]
+
+    try:
+        wait_until(twenty_ignored, DEADLINE_S, "20 duplicates ignored", interval_s=2)
+    except Exception as exc:
+        raise AssertionError(f"duplicates ignored: {seen}, not [20.0]") from exc
 
 
 def test_the_shipped_rules_load(stack: Settings) -> None:
