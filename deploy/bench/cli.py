@@ -9,6 +9,10 @@ import importlib
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "produce": ("deploy.bench.produce", "encode + produce: acknowledged events/s from one process"),
     "read": ("deploy.bench.read", "topMovies and movie(id) latency and req/s at 1, 10, 50 clients"),
+    "write": (
+        "deploy.bench.write",
+        "recordView req/s and p50/p99 at 1, 10, 50 clients (GraphQL and REST), every ack checked in the log",
+    ),
     "guard": (
         "deploy.bench.guard",
         "recordView with keys (vs an API without), reads under a 2,000-alias attack",

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,22 +69,37 @@ def _some_movie_id(base_url: str, limit: int, key: str) -> str:
     return str(entries[0]["movie"]["id"]) if entries else "m-0001"
 
 
-def raw_requests(base_url: str, bodies: list[bytes], key: str | None) -> list[bytes]:
-    """Ready HTTP/1.1 POSTs to /graphql, sent by `key` (None: anonymously)."""
+def raw_requests(
+    base_url: str, bodies: list[bytes], key: str | None, paths: Sequence[str] = ("/graphql",)
+) -> list[bytes]:
+    """Ready HTTP/1.1 POSTs of `bodies` to `paths` (in turn), sent by `key` (None: anonymously)."""
     host = urlsplit(base_url).netloc
     authorization = f"Authorization: Bearer {key}\r\n" if key else ""
     return [
         (
-            f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"POST {paths[i % len(paths)]} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
             f"{authorization}"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
-        for body in bodies
+        for i, body in enumerate(bodies)
     ]
 
 
-async def level(base_url: str, requests: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+def graphql_ok(head: bytes, body: bytes) -> bool:
+    # A GraphQL error still answers 200; the top-level "errors" key is what marks it.
+    return head.startswith(b"HTTP/1.1 200") and b'"errors"' not in body
+
+
+async def level(
+    base_url: str,
+    requests: list[bytes],
+    clients: int,
+    seconds: float,
+    accept: Callable[[bytes, bytes], bool] = graphql_ok,
+) -> dict[str, Any]:
+    """Closed-loop clients sending `requests` in turn for `seconds` after a warm-up; `accept(head, body)`
+    says whether a response succeeded (and sees every response, warm-up included)."""
     url = urlsplit(base_url)
     latencies: list[float] = []
     errors = [0]
@@ -99,8 +114,7 @@ async def level(base_url: str, requests: list[bytes], clients: int, seconds: flo
             i += 1
             head, body = await read_response(reader)
             done = time.perf_counter()
-            # A GraphQL error still answers 200; the top-level "errors" key is what marks it.
-            ok = head.startswith(b"HTTP/1.1 200") and b'"errors"' not in body
+            ok = accept(head, body)
             if now >= measure_from:
                 latencies.append(done - now)
                 errors[0] += not ok

@@ -12,6 +12,8 @@ from deploy.bench.checkpoint_cost import bench_checkpoint_cost
 from deploy.bench.freshness import bench_freshness
 from deploy.bench.state_scale import bench_state_scale
 from deploy.bench.throughput import bench_throughput
+from deploy.bench.write import bench_write
+from deploy.drills.harness import DrillEnv
 from deploy.settings import Settings
 
 
@@ -46,3 +48,16 @@ def test_freshness_measures_each_probe(stack: Settings) -> None:
     result = bench_freshness(stack, rates=[200], probes=3)
     (row,) = result.rows
     assert row["probes"] == 3 and 0 < row["p50_ms"] <= row["p99_ms"]
+
+
+def test_write_finds_every_acknowledged_view_in_the_log(stack: Settings) -> None:
+    with DrillEnv(stack, "bench-write") as env:
+        env.start_api()
+        result = bench_write(env.settings, env.settings.api_url, clients=[2], seconds=0.5)
+    assert [(r["call"], r["clients"], r["errors"]) for r in result.rows] == [
+        ("graphql", 2, 0),
+        ("rest", 2, 0),
+    ]
+    assert all(r["requests"] > 0 for r in result.rows)
+    assert result.figures["acknowledged"] >= sum(r["requests"] for r in result.rows)
+    assert result.figures["missing_from_log"] == 0
