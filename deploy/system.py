@@ -14,7 +14,7 @@ from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.stack import API
 from deploy.wait import wait_until
-from readmodel import apikeys, migrate
+from readmodel import apikeys, migrate, versions
 from stream import flinkrest
 from stream.config import JOB_NAME
 
@@ -49,6 +49,11 @@ def _last_job_file(paths: StatePaths) -> Path:
     return paths.run / f"{JOB_NAME}.job-id"
 
 
+def remember_job(paths: StatePaths, job_id: str) -> None:
+    """The main job `up` resumes next time (from its newest checkpoint or savepoint)."""
+    _last_job_file(paths).write_text(job_id)
+
+
 def restore_point(paths: StatePaths) -> Path | None:
     """Where the main job left off: the newest checkpoint or savepoint of the last job `up` submitted."""
     last = _last_job_file(paths)
@@ -63,10 +68,10 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
     job_id = job_running(settings)
     if job_id is None:
         restore = restore_point(paths)
-        job_id = jobs.submit(
-            settings, jobs.job_config(settings, name=JOB_NAME), str(restore) if restore else None
-        )
-        _last_job_file(paths).write_text(job_id)
+        # It writes the version the API reads (a rebuild may have switched it).
+        config = jobs.job_config(settings, name=JOB_NAME, slot=versions.current_slot(settings.owner_dsn))
+        job_id = jobs.submit(settings, config, str(restore) if restore else None)
+        remember_job(paths, job_id)
         origin = f"restored from {restore}" if restore else "reading the topics from the start"
         say(f"stream job submitted, {origin}")
     say(f"stream job {job_id} running: {settings.flink_rest}/#/job/running/{job_id}/overview")

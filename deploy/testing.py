@@ -10,11 +10,11 @@ import uuid
 import psycopg
 
 from deploy.settings import Settings
+from readmodel.tables import movie_stats
 from schemas.catalog import Catalog
 from schemas.codec import encode
 from schemas.subjects import VIEWED
 from stream.errors import StreamError
-from stream.upsert import TABLE
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so hand-made events are reproducible
 # Polling Postgres more often than this only adds load to what is being measured.
@@ -31,14 +31,17 @@ def view_payload(catalog: Catalog, movie_id: str, occurred_ms: int) -> bytes:
     return encode(catalog, VIEWED, record, version=1)
 
 
-def stored_counts(settings: Settings, table: str = TABLE) -> dict[str, int]:
+def stored_counts(settings: Settings, table: str = movie_stats.name) -> dict[str, int]:
     with psycopg.connect(settings.writer_dsn) as conn:
-        # `table` is one of two constants (the product table, the benchmark's baseline table), never input.
+        # `table` is a constant (the read model's current view, a slot's table, the benchmark's baseline),
+        # never input.
         rows = conn.execute(f"SELECT movie_id, view_count FROM {table}")
         return {movie: count for movie, count in rows}
 
 
-def wait_for_counts(settings: Settings, truth: dict[str, int], timeout_s: float, table: str = TABLE) -> float:
+def wait_for_counts(
+    settings: Settings, truth: dict[str, int], timeout_s: float, table: str = movie_stats.name
+) -> float:
     """Seconds until `table` holds exactly `truth`; raises with the difference when the deadline passes."""
     start = time.monotonic()
     stored: dict[str, int] = {}

@@ -1,4 +1,5 @@
-"""Reads from `movie_stats` as the read-only role, through SQLAlchemy Core on asyncpg."""
+"""Reads the read model's current version (the `_current` views, readmodel.versions) as the read-only role,
+through SQLAlchemy Core on asyncpg."""
 
 from __future__ import annotations
 

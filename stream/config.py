@@ -32,3 +32,7 @@ class JobConfig:
     # 1: the trending windows (stream/taskmanager/trending.py) run and write movie_trending; 0: off (the
     # benchmark's comparison). An int because the job's arguments are ints and strings.
     trending: int
+    # The read-model version (slot) the job writes (stream.upsert.stats_table/trending_table): the live job
+    # writes the one the API reads, a rebuild the other (deploy/rebuild.py).
+    stats_table: str
+    trending_table: str

@@ -16,7 +16,6 @@ from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, 
 from pyflink.java_gateway import get_gateway
 
 from stream.errors import StreamError
-from stream.upsert import PARAMETER_TYPES, UPSERT_SQL
 
 # Snapshots are already coalesced per movie; 1,000 rows or 200 ms a batch keeps statements few, latency low.
 BATCH_SIZE = 1000
@@ -24,10 +23,8 @@ BATCH_INTERVAL_MS = 200
 MAX_RETRIES = 3
 
 
-def postgres_sink(
-    jdbc_url: str, user: str, password: str, sql: str = UPSERT_SQL, sql_types: list[int] = PARAMETER_TYPES
-) -> Sink:
-    """A guarded upsert: by default the movie_stats snapshots; the trending rows with their SQL and types."""
+def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, sql_types: list[int]) -> Sink:
+    """A guarded upsert (stream.upsert): the snapshots or the trending rows, with their SQL and types."""
     jvm = get_gateway().jvm
     connection = (
         jvm.org.apache.flink.connector.jdbc.JdbcConnectionOptions.JdbcConnectionOptionsBuilder()

@@ -21,7 +21,7 @@ from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import dead_letter_sink, postgres_sink
 from stream.taskmanager.functions import DEAD_LETTERS, TRENDING, DecodeBatch, MovieStats, Route
 from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE, TRENDING_TYPE
-from stream.upsert import TRENDING_PARAMETER_TYPES, TRENDING_UPSERT_SQL
+from stream.upsert import PARAMETER_TYPES, TRENDING_PARAMETER_TYPES, trending_upsert_sql, upsert_sql
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
@@ -196,12 +196,18 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     # coalesced snapshots only, so it costs little.
     by_movie = snapshots.key_by(lambda row: row[0], key_type=Types.STRING())
     by_movie.map(lambda row: row, output_type=SNAPSHOT_TYPE).name("unkey").sink_to(
-        postgres_sink(config.jdbc_url, WRITER_ROLE, pg_password)
+        postgres_sink(
+            config.jdbc_url, WRITER_ROLE, pg_password, upsert_sql(config.stats_table), PARAMETER_TYPES
+        )
     ).name("postgres-upsert").uid("postgres-upsert")
     if config.trending:
         trending = snapshots.get_side_output(TRENDING).key_by(lambda row: row[0], key_type=Types.STRING())
         sink = postgres_sink(
-            config.jdbc_url, WRITER_ROLE, pg_password, TRENDING_UPSERT_SQL, TRENDING_PARAMETER_TYPES
+            config.jdbc_url,
+            WRITER_ROLE,
+            pg_password,
+            trending_upsert_sql(config.trending_table),
+            TRENDING_PARAMETER_TYPES,
         )
         trending.map(lambda row: row, output_type=TRENDING_TYPE).name("unkey-trending").sink_to(sink).name(
             "trending-upsert"

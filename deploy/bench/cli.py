@@ -24,6 +24,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "checkpoint-cost": ("deploy.bench.checkpoint_cost", "throughput with checkpoints every 1 s vs off"),
     "state-scale": ("deploy.bench.state_scale", "1M movies: checkpoint size and duration, RSS per process"),
+    "rebuild": (
+        "deploy.bench.rebuild",
+        "movieviews rebuild over a pre-loaded log (default 5M): seconds to switched",
+    ),
     "live": ("deploy.bench.live", "topMoviesChanged fan-out: commit -> message at 100 / 1000 subscribers"),
 }
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("deploy.cli.schemas", "schema catalog: `schemas check` runs the evolution gate"),
     "produce": ("deploy.cli.produce", "publish MovieViewed events: Zipf popularity, ground-truth file"),
     "job": ("deploy.cli.job", "the stream job: submit, run-local, stop, status"),
+    "rebuild": ("deploy.cli.rebuild", "rebuild the read model from the log and switch readers to it"),
     "serve": ("deploy.cli.serve", "serve the GraphQL API (uvicorn)"),
     "keys": ("deploy.cli.keys", "API keys: create (shown once), list, revoke"),
     "demo": ("deploy.cli.demo", "register movies, record views through GraphQL, watch topMovies"),

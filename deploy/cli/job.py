@@ -9,6 +9,7 @@ from deploy.flink import jobs
 from deploy.flink.cluster import flink_env
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from readmodel import versions
 from stream import flinkrest
 from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
 
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
-    parallelism = args.parallelism
-    return jobs.job_config(settings, name=args.name, group_id=args.group_id, parallelism=parallelism)
+    # The version of the read model the API reads (`movieviews rebuild` switches it).
+    slot = versions.current_slot(settings.owner_dsn)
+    return jobs.job_config(settings, args.name, args.group_id, args.parallelism, slot=slot)
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,8 +23,9 @@ from deploy.drills import observed
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
 from deploy.errors import DrillError
 from deploy.flink import cluster, jobs
-from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
+from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES, GraphQLClient, GraphQLClientError
 from deploy.kafka import broker
+from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.events import MovieViewed
@@ -461,6 +464,77 @@ def _client_retries(api: str, key: str, truth: Counter[str], rounds: int, attemp
     return sent
 
 
+# The rebuild's load: steady while the second job reads the log and through the switch, in short rounds so it
+# stops soon after the switch; low enough that both jobs keep up on a loaded machine (at load average 67, two
+# jobs on one TaskManager fell behind 500 events/s by 170k events in 10 minutes).
+REBUILD_RATE = 100
+REBUILD_ROUND_S = 3
+# The log before the rebuild starts: 2 s of the drills' rate, 6,000 events.
+REBUILD_LOG_S = 2
+# From offset zero to caught up, and the handover's submission, on a loaded machine.
+REBUILD_TIMEOUT_S = 600
+# Readers poll the top of the ranking as fast as one client does, throughout.
+READER_TOP = 100
+
+
+def rebuild_under_load(base: Settings) -> DrillReport:
+    """`movieviews rebuild` under load: a second job builds slot 2 from offset zero, is proved equal and takes
+    over; a GraphQL reader polling throughout sees no error and no count go down; the counts end exact."""
+    started = time.monotonic()
+    with DrillEnv(base, "rebuild") as env:
+        env.submit()
+        api = env.start_api()
+        truth: Counter[str] = Counter(_load(env, seconds=REBUILD_LOG_S).result().per_movie)
+        done = threading.Event()
+        load = Background(lambda: _rounds(env, done))
+        reader = Background(lambda: _read_while(api, env.api_key, done))
+        try:
+            live = LiveJob(env.name, env.name)
+            say = functools.partial(print, flush=True)
+            switched = rebuild(env.settings, env.paths, live, say, REBUILD_TIMEOUT_S, False)
+            env.job_id = switched.job_id
+        finally:
+            done.set()
+        truth.update(load.result())
+        requests, errors, decreases = reader.result()
+        notes = [
+            f"switched to slot {switched.slot} ({switched.comparison.summary()}); updates paused "
+            f"{switched.paused_s:.1f}s; reader: {requests} requests, {errors} failed, {decreases} decreases"
+        ]
+        report = _finish(env, "rebuild", started, dict(truth), switched.paused_s, notes)
+        report.passed = report.passed and errors == 0 and decreases == 0 and requests > 0
+        return report
+
+
+def _rounds(env: DrillEnv, done: threading.Event) -> Counter[str]:
+    sent: Counter[str] = Counter()
+    while not done.is_set():
+        result = generate(env.settings, rate=REBUILD_RATE, seconds=REBUILD_ROUND_S, movies=MOVIES)
+        if result.failed:
+            raise DrillError(f"{result.failed} events unacknowledged: no ground truth")
+        sent.update(result.per_movie)
+    return sent
+
+
+def _read_while(api: str, key: str, done: threading.Event) -> tuple[int, int, int]:
+    """topMovies polled until `done`: requests, failed ones, and times a movie's count went down."""
+    seen: dict[str, int] = {}
+    requests = errors = decreases = 0
+    with GraphQLClient(api, key) as client:
+        while not done.is_set():
+            requests += 1
+            try:
+                entries = client.top_movies(READER_TOP)["entries"]
+            except (GraphQLClientError, httpx.HTTPError, ValueError, KeyError):
+                errors += 1
+                continue
+            for entry in entries:
+                movie, count = entry["movie"]["id"], int(entry["viewCount"])
+                decreases += count < seen.get(movie, 0)
+                seen[movie] = max(count, seen.get(movie, 0))
+    return requests, errors, decreases
+
+
 DRILLS: dict[str, Drill] = {
     "taskmanager-kill": taskmanager_kill,
     "jobmanager-kill": jobmanager_kill,
@@ -470,4 +544,5 @@ DRILLS: dict[str, Drill] = {
     "postgres-restart": postgres_restart,
     "kafka-restart": kafka_restart,
     "duplicate-delivery": duplicate_delivery,
+    "rebuild": rebuild_under_load,
 }

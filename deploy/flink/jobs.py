@@ -16,6 +16,7 @@ from deploy.jars import connector_jars
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
+from stream.upsert import stats_table, trending_table
 
 JOB_MODULE = "deploy.flink.jobscript"
 # `flink run -d` returns once the JobManager accepts the graph; building it starts a JVM and Python: ~20 s
@@ -35,6 +36,7 @@ def job_config(
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
     trending: bool = True,
+    slot: int = 1,
 ) -> JobConfig:
     return JobConfig(
         name=name,
@@ -53,6 +55,8 @@ def job_config(
         checkpoint_dir=StatePaths(settings.home).checkpoints.as_uri(),
         dedup_window_s=settings.dedup_window_s if dedup_window_s is None else dedup_window_s,
         trending=int(trending),
+        stats_table=stats_table(slot),
+        trending_table=trending_table(slot),
     )
 
 

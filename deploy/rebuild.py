@@ -1,0 +1,212 @@
+"""Rebuilding the read model from the log into the slot the API does not read, proving it equal to the live
+one, and switching readers to it; rolling back to the version kept; dropping it.
+
+1. A second job (the live job's name + `-v<slot>`, its own consumer group and state) reads the log from offset
+   zero into the other slot's tables, while the live job keeps serving.
+2. Caught up (its Kafka position at or past the live job's, per partition), the live job stops with a
+   savepoint: its tables now hold the projection of one log position, and readers keep reading them.
+3. The rebuilt rows are compared with the live ones, movie by movie, by version (`readmodel.versions`): every
+   movie at the same version must be equal row for row; a movie the rebuild has read further (events that
+   arrived after the stop) must not count less. Until every movie has reached the live version, it waits.
+4. Both views switch to the rebuilt slot in one transaction; then the rebuilt job becomes the live job
+   (stopped with a savepoint, resubmitted under the live name from it). Counts never go down: the frozen live
+   rows are at or below the rebuilt ones at the switch, and the rebuilt rows only grow.
+5. The old slot keeps its rows and its job's savepoint (in `<run>/<live name>.versions.json`) until
+   `--drop-old`; `--rollback` runs the same steps back to it, restoring its job from that savepoint.
+
+If the comparison fails, the live job is resumed from its savepoint and the rebuilt slot is emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.errors import DeployError
+from deploy.flink import jobs
+from deploy.flink.checkpoints import remove_job_state
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+from deploy.wait import wait_until
+from readmodel import versions
+from readmodel.versions import Comparison
+from stream import flinkrest
+
+# How often the catch-up and the comparison are polled: each poll is a few REST calls or two table scans.
+POLL_S = 1.0
+# From the live job's stop until every movie of the rebuild reached its version: the rebuild is caught up by
+# then, so this is its flush interval and JDBC batch, plus a loaded machine's scheduling.
+COMPARE_TIMEOUT_S = 120
+
+
+class RebuildError(DeployError):
+    pass
+
+
+@dataclass(frozen=True)
+class LiveJob:
+    name: str
+    group_id: str
+
+
+@dataclass(frozen=True)
+class Switched:
+    job_id: str  # the new live job
+    slot: int
+    comparison: Comparison
+    paused_s: float  # from the live job's stop to the new live job running: counts frozen, never lower
+
+
+def _versions_file(paths: StatePaths, live: LiveJob) -> Path:
+    return paths.run / f"{live.name}.versions.json"
+
+
+def kept(paths: StatePaths, live: LiveJob) -> dict[str, str | int] | None:
+    """The old version: its slot, its job's id and savepoint; None once dropped (or before any rebuild)."""
+    path = _versions_file(paths, live)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _live_job(settings: Settings, live: LiveJob) -> str:
+    found = flinkrest.alive(settings, live.name)
+    if not found:
+        raise RebuildError(f"no running job named {live.name!r}: start it with `deploy/movieviews up`")
+    return found[0].job_id
+
+
+def _caught_up(settings: Settings, live_id: str, new_id: str) -> bool:
+    ahead = flinkrest.source_offsets(settings, live_id)
+    behind = flinkrest.source_offsets(settings, new_id)
+    return bool(ahead) and all(behind.get(part, -1) >= offset for part, offset in ahead.items())
+
+
+def _compared(settings: Settings, slots: tuple[int, int]) -> Comparison:
+    found: list[Comparison] = []
+
+    def settled() -> bool:
+        found[:] = [versions.compare(*versions.rows(settings.owner_dsn, slots))]
+        return not found[0].behind
+
+    wait_until(
+        settled, COMPARE_TIMEOUT_S, f"every movie of slot {slots[1]} at slot {slots[0]}'s version", POLL_S
+    )
+    return found[0]
+
+
+def switch_to(
+    settings: Settings,
+    paths: StatePaths,
+    live: LiveJob,
+    target: int,
+    restore_from: str | None,
+    say: Callable[[str], None],
+    catch_up_timeout_s: float,
+    accept_changes: bool = False,
+) -> Switched:
+    """Steps 1-5 of the module's docstring, towards `target`: from offset zero, or from a kept savepoint."""
+    live_id = _live_job(settings, live)
+    current = versions.current_slot(settings.owner_dsn)
+    if target == current:
+        raise RebuildError(f"the API already reads slot {target}")
+    name = f"{live.name}-v{target}"
+    new_id = jobs.submit(
+        settings, jobs.job_config(settings, name=name, group_id=name, slot=target), restore_from
+    )
+    origin = f"from savepoint {restore_from}" if restore_from else "from offset zero"
+    say(f"job {name} ({new_id}) builds slot {target} {origin}; {live.name} keeps serving slot {current}")
+    try:
+        waited = wait_until(
+            lambda: _caught_up(settings, live_id, new_id), catch_up_timeout_s, f"{name} caught up", POLL_S
+        )
+        say(f"{name} caught up with {live.name} after {waited:.1f}s")
+        savepoint = jobs.stop_with_savepoint(settings, live_id)
+        stopped = time.monotonic()
+        say(f"{live.name} stopped with savepoint {savepoint}: slot {current} holds one log position")
+    except BaseException:
+        _abandon(settings, paths, new_id, target, restore_from is None)
+        raise
+    try:
+        comparison = _compared(settings, (current, target))
+        say(f"compared: {comparison.summary()}")
+        if comparison.differ and not accept_changes:
+            raise RebuildError(f"slot {target} differs from slot {current}: {comparison.summary()}")
+        versions.switch(settings.owner_dsn, target)
+    except BaseException:
+        jobs.submit(
+            settings,
+            jobs.job_config(settings, name=live.name, group_id=live.group_id, slot=current),
+            savepoint,
+        )
+        say(f"{live.name} resumed from {savepoint}; slot {target} abandoned")
+        _abandon(settings, paths, new_id, target, restore_from is None)
+        raise
+    say(f"readers switched to slot {target}")
+    _versions_file(paths, live).write_text(
+        json.dumps({"slot": current, "job_id": live_id, "savepoint": savepoint})
+    )
+    handover = jobs.stop_with_savepoint(settings, new_id)
+    config = jobs.job_config(settings, name=live.name, group_id=live.group_id, slot=target)
+    job_id = jobs.submit(settings, config, handover)
+    wait_until(lambda: flinkrest.tasks_running(settings, job_id), catch_up_timeout_s, f"{live.name} running")
+    paused = time.monotonic() - stopped
+    # The handover savepoint is needed until the new live job's first checkpoint (Flink's NO_CLAIM restore).
+    wait_until(
+        lambda: flinkrest.checkpoints(settings, job_id)["counts"]["completed"] > 0,
+        catch_up_timeout_s,
+        f"a first checkpoint of {live.name}",
+        POLL_S,
+    )
+    remove_job_state(paths.checkpoints, paths.savepoints, new_id)
+    say(f"{live.name} ({job_id}) now writes slot {target}; updates paused {paused:.1f}s, counts never lower")
+    return Switched(job_id, target, comparison, paused)
+
+
+def _abandon(settings: Settings, paths: StatePaths, job_id: str, slot: int, fresh: bool) -> None:
+    flinkrest.cancel(settings, job_id)
+    wait_until(lambda: flinkrest.job_state(settings, job_id) in flinkrest.ENDED, 60, f"job {job_id} ended")
+    remove_job_state(paths.checkpoints, paths.savepoints, job_id)
+    if fresh:
+        versions.empty(settings.owner_dsn, slot)
+
+
+def rebuild(
+    settings: Settings,
+    paths: StatePaths,
+    live: LiveJob,
+    say: Callable[[str], None],
+    timeout_s: float,
+    accept: bool,
+) -> Switched:
+    if kept(paths, live) is not None:
+        raise RebuildError(
+            "the previous version is still kept: `movieviews rebuild --drop-old` (or --rollback) first"
+        )
+    target = versions.other_slot(versions.current_slot(settings.owner_dsn))
+    if not versions.is_empty(settings.owner_dsn, target):
+        raise RebuildError(f"slot {target} holds rows no rebuild knows of: empty it with --drop-old")
+    return switch_to(settings, paths, live, target, None, say, timeout_s, accept)
+
+
+def rollback(
+    settings: Settings, paths: StatePaths, live: LiveJob, say: Callable[[str], None], timeout_s: float
+) -> Switched:
+    old = kept(paths, live)
+    if old is None:
+        raise RebuildError("no previous version is kept: nothing to roll back to")
+    # The old slot lacks what arrived since the switch: its job catches up from its savepoint first.
+    return switch_to(settings, paths, live, int(old["slot"]), str(old["savepoint"]), say, timeout_s, True)
+
+
+def drop_old(settings: Settings, paths: StatePaths, live: LiveJob, say: Callable[[str], None]) -> None:
+    old = kept(paths, live)
+    if old is None:
+        raise RebuildError("no previous version is kept: nothing to drop")
+    versions.empty(settings.owner_dsn, int(old["slot"]))
+    remove_job_state(paths.checkpoints, paths.savepoints, str(old["job_id"]))
+    shutil.rmtree(str(old["savepoint"]), ignore_errors=True)
+    _versions_file(paths, live).unlink()
+    say(f"dropped the old version: slot {old['slot']} emptied, job {old['job_id']}'s checkpoints removed")
