@@ -20,22 +20,21 @@ from pathlib import Path
 import httpx
 
 from deploy import leftovers, postgres, procs, stack, supervisor, system
-from deploy.drills.harness import Background, DrillEnv, DrillReport
+from deploy.drills.harness import DrillEnv, DrillReport
 from deploy.drills.scenarios import (
-    MOVIES,
-    RATE,
     SECONDS,
     _api_recovers,
     _finish,
     _has_checkpoint,
     _kill9,
+    _load,
     _tasks_running,
 )
 from deploy.graphql_client import MOVIE, RECORD_VIEW
 from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
-from ingest.loadgen import LoadResult, generate
+from ingest.loadgen import LoadResult
 from stream import flinkrest
 
 # The issue's "real outage": minutes, far past the job's first restart delays (capped at 30 s).
@@ -48,14 +47,6 @@ RIDE_OUT_S = LONG_OUTAGE_S + 180
 JOB_BACK_TIMEOUT_S = 180
 API_CLIENTS = 4
 API_DRILL_S = 20
-
-
-def _load(env: DrillEnv, seconds: float, rate: int = RATE) -> Background:
-    return Background(
-        lambda: generate(
-            env.settings, rate=rate, seconds=seconds, movies=MOVIES, delivery_timeout_s=RIDE_OUT_S
-        )
-    )
 
 
 def _restarts(env: DrillEnv) -> int:
@@ -137,21 +128,25 @@ def long_outage(base: Settings) -> DrillReport:
         job_id = env.job_id
         # Load through both outages and the job's return after each (about a minute each on a loaded machine).
         seconds = 2 * (LONG_OUTAGE_S + 60)
-        load = _load(env, seconds, LONG_OUTAGE_RATE)
+        load = _load(env, seconds, rate=LONG_OUTAGE_RATE, ride_out_s=RIDE_OUT_S)
         notes = []
         recover = []
+        _counts_moving(env)
         for program in (postgres.COMPONENT, broker.COMPONENT):
-            time.sleep(10)  # load flowing before the outage, not synchronisation
             supervisor.stop(env.paths, program)
             time.sleep(LONG_OUTAGE_S)  # the outage itself
             supervisor.start(env.paths, program)
-            back_at = time.monotonic()
+            started_at = time.monotonic()
             wait_until(partial(_healthy, program, env.base), 180, f"{program} back")
+            back_at = time.monotonic()
             wait_until(lambda: _same_job_running(env), JOB_BACK_TIMEOUT_S, "the same job running again")
-            recover.append(time.monotonic() - back_at)
+            # Recovered: new counts reach Postgres again (the job may have stayed RUNNING through Kafka's).
+            _counts_moving(env)
+            recover.append(time.monotonic() - started_at)
             notes.append(
-                f"{program} down {LONG_OUTAGE_S}s; job {job_id} running {recover[-1]:.1f}s after it was back "
-                f"({_restarts(env)} restart(s) so far)"
+                f"{program} down {LONG_OUTAGE_S}s, healthy {back_at - started_at:.1f}s after its start; "
+                f"counts moving again after {recover[-1]:.1f}s; same job {job_id}, "
+                f"{_restarts(env)} restart(s) so far"
             )
         result: LoadResult = load.result(timeout_s=seconds + RIDE_OUT_S)
         report = _finish(env, "long-outage", started, result.per_movie, max(recover), notes)
@@ -161,6 +156,12 @@ def long_outage(base: Settings) -> DrillReport:
         return report
 
 
+def _counts_moving(env: DrillEnv) -> None:
+    """Before an outage: the load reaches Postgres through the job (new counts since this was called)."""
+    before = sum(env.stored().values())
+    wait_until(lambda: sum(env.stored().values()) > before, JOB_BACK_TIMEOUT_S, "counts moving", 0.5)
+
+
 def crash_all(base: Settings) -> DrillReport:
     """A power cut: SIGKILL of the supervisor and every process of the stack at one random moment, then
     `up`, which names its repairs. No HA service on one machine: the drill's job is resubmitted from its
@@ -168,7 +169,7 @@ def crash_all(base: Settings) -> DrillReport:
     started = time.monotonic()
     with DrillEnv(base, "crash-all") as env:
         env.submit()
-        load = _load(env, SECONDS)
+        load = _load(env, SECONDS, ride_out_s=RIDE_OUT_S)
         wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
         time.sleep(random.uniform(2, 8))  # the random moment of the power cut
         was_up = {p.name for p in supervisor.info(env.paths) if p.state == "RUNNING"}
