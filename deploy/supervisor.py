@@ -7,9 +7,17 @@ supervisor that installs with the venv. It gives what a hand-grown `procs.py` wo
 restart on exit, retry delays, start order and reverse stop order, stop-then-SIGKILL of a whole process
 group, log capture and rotation, an XML-RPC control socket, and event listeners (our restart counter).
 
-Its restart policy: a program that dies after running `START_S` is respawned at once; one that dies sooner is
-retried after 1 s, 2 s, 3 s... (supervisord's backoff grows by one second per failed start) and marked FATAL
-after `START_RETRIES` failures in a row, which `status` shows.
+Its restart policy (supervisor/process.py, 4.x) is linear, not exponential: a program that dies after
+running `start_s` is respawned at once; one that dies sooner is in BACKOFF and retried after 1 s, 2 s, 3 s...
+(the delay grows by one second per failed start and resets once a start lasts `start_s`), and marked FATAL
+after `START_RETRIES` failures in a row, which `status` shows; nothing retries a FATAL program until `up`.
+Enough here, because what a restart waits for on one machine is short and bounded: a killed JVM's ports
+(seconds), a dead postmaster's orphaned backends (the launcher clears them before it starts), Kafka's log
+recovery (inside one start). The postgres-kill, taskmanager-kill and jobmanager-kill drills measure it. What
+rides out outages of unbounded length is the stream job, whose restart strategy is Flink's exponential-delay
+(1 s doubling to 30 s, never giving up: stream/topology.py), not a process restart. Not covered: a program
+that crashes after `start_s` again and again is respawned at once every time (no growing delay), and one
+that cannot start for longer than the retries last (3.5 min) stays FATAL until a person runs `up`.
 """
 
 from __future__ import annotations
