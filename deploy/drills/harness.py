@@ -243,9 +243,11 @@ class DrillEnv:
 
 
 class Background:
-    """Runs a load function in a thread and keeps its result (or exception) for the drill to collect."""
+    """Runs a load function in a thread and keeps its result (or exception) for the drill to collect; once
+    collected, the work is expected to end by itself within `timeout_s`."""
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, work: Callable[[], Any], timeout_s: float = 600) -> None:
+        self._timeout_s = timeout_s
         self._result: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
@@ -257,8 +259,10 @@ class Background:
         except BaseException as exc:
             self._error = exc
 
-    def result(self, timeout_s: float = 600) -> Any:
-        self._thread.join(timeout_s)
+    def result(self) -> Any:
+        self._thread.join(self._timeout_s)
+        if self._thread.is_alive():
+            raise DrillError(f"the background load still ran {self._timeout_s:.0f}s later: no ground truth")
         if self._error:
             raise self._error
         return self._result
