@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,31 +23,43 @@ import uvloop
 
 from deploy.bench import report
 from deploy.settings import Settings
+from ingest.loadgen import generate
 from readmodel import apikeys
 
 TOP = "query Top($limit: Int!) { topMovies(limit: $limit) { asOf entries { rank viewCount movie { id } } } }"
 MOVIE = "query Movie($id: ID!) { movie(id: $id) { id title viewCount lastViewedAt } }"
 WARMUP_S = 1.0
 BENCH_KEY_RATE = 10_000_000
+# --write-rate: the generator's process starts while the first level warms up; it runs this much longer.
+WRITER_START_S = 3.0
+WRITE_MOVIES = 1000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="API base URL (default: settings api_url)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="concurrency levels")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
+    parser.add_argument(
+        "--write-rate", type=int, default=0, help="views/s produced to the stack's topic while reads run"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report.publish(
-        settings, bench_read(settings, args.url or settings.api_url, tuple(args.clients), args.seconds)
-    )
+    url = args.url or settings.api_url
+    report.publish(settings, bench_read(settings, url, tuple(args.clients), args.seconds, args.write_rate))
     return 0
 
 
 def bench_read(
-    settings: Settings, base_url: str, clients: Sequence[int] = (1, 10, 50), seconds: float = 10.0
+    settings: Settings,
+    base_url: str,
+    clients: Sequence[int] = (1, 10, 50),
+    seconds: float = 10.0,
+    write_rate: int = 0,
 ) -> report.Result:
+    """With `write_rate`, a load generator in a process of its own (not the clients' interpreter) produces
+    that many views/s to the views topic for the whole measurement: reads while the read model changes."""
     # A client like any other, with a key of its own whose rate is far above what it can send.
     key = apikeys.create(settings.owner_dsn, settings.api_key_pepper, "bench-read", [], BENCH_KEY_RATE)
     try:
@@ -55,8 +69,22 @@ def bench_read(
             orjson.dumps({"query": MOVIE, "variables": {"id": movie_id}}),
         ]
         requests = raw_requests(base_url, bodies, key)
-        rows = [uvloop.run(level(base_url, requests, n, seconds)) for n in clients]
-        return report.Result("read", {"url": base_url, "clients": list(clients), "seconds": seconds}, rows)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as writer:
+            produced = (
+                writer.submit(
+                    generate,
+                    settings,
+                    rate=write_rate,
+                    seconds=len(clients) * (WARMUP_S + seconds) + WRITER_START_S,
+                    movies=WRITE_MOVIES,
+                )
+                if write_rate
+                else None
+            )
+            rows = [uvloop.run(level(base_url, requests, n, seconds)) for n in clients]
+            figures = {} if produced is None else {"produced_events/s": round(produced.result().events_per_s)}
+        parameters = {"url": base_url, "clients": list(clients), "seconds": seconds, "write_rate": write_rate}
+        return report.Result("read", parameters, rows, figures)
     finally:
         apikeys.revoke(settings.owner_dsn, apikeys.key_id(key))
 
