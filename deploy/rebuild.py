@@ -145,6 +145,9 @@ def switch_to(
         _abandon(settings, paths, new_id, target, restore_from is None)
         raise
     say(f"readers switched to slot {target}")
+    # A rollback restored the rebuild job from the version kept before: its state goes once the handover has
+    # checkpointed (below), and the version left now is kept instead.
+    previous = kept(paths, live)
     _versions_file(paths, live).write_text(
         json.dumps({"slot": current, "job_id": live_id, "savepoint": savepoint})
     )
@@ -161,6 +164,8 @@ def switch_to(
         POLL_S,
     )
     remove_job_state(paths.checkpoints, paths.savepoints, new_id)
+    if previous is not None:
+        remove_job_state(paths.checkpoints, paths.savepoints, str(previous["job_id"]))
     say(f"{live.name} ({job_id}) now writes slot {target}; updates paused {paused:.1f}s, counts never lower")
     return Switched(job_id, target, comparison, paused)
 
