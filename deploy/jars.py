@@ -1,5 +1,5 @@
-"""Fetching the pinned Maven artifacts: the Kafka broker, the connector jars every Flink job uses, and the
-browser assets (WebJars) the API serves."""
+"""Fetching the pinned Maven artifacts: the Kafka broker, ZooKeeper (cluster profile), the connector jars
+every Flink job uses, and the browser assets (WebJars) the API serves."""
 
 from __future__ import annotations
 
@@ -68,8 +68,10 @@ def _build_shaded_kafka_connector(paths: StatePaths) -> None:
     stamp.write_text(_digest(pom))
 
 
-def ensure_jars(paths: StatePaths) -> None:
+def ensure_jars(paths: StatePaths, zookeeper: bool = False) -> None:
     _copy_dependencies("kafka-broker", paths.kafka / "libs", paths)
+    if zookeeper:
+        _copy_dependencies("zookeeper", paths.zookeeper / "libs", paths)
     _copy_dependencies("flink-connectors", paths.jars, paths)
     _build_shaded_kafka_connector(paths)
 

@@ -43,6 +43,10 @@ class StatePaths:
         return self.home / "kafka"
 
     @property
+    def zookeeper(self) -> Path:
+        return self.home / "zookeeper"
+
+    @property
     def postgres(self) -> Path:
         return self.home / "postgres"
 
@@ -65,6 +69,11 @@ class StatePaths:
     @property
     def savepoints(self) -> Path:
         return self.flink / "savepoints"
+
+    @property
+    def flink_ha(self) -> Path:
+        """JobManager HA storage (cluster profile): job graphs and checkpoint pointers ZooKeeper points at."""
+        return self.flink / "ha"
 
     @property
     def api(self) -> Path:

@@ -28,9 +28,20 @@ class Setting:
 
 # name -> (environment variable, default, meaning). Defaults give a working single-machine stack.
 DECLARED: dict[str, Setting] = {
+    "profile": Setting(
+        "MOVIEVIEWS_PROFILE",
+        "single",
+        "single: one process per component; cluster: 3 Kafka nodes, ZooKeeper, 2 JobManagers, 2 TaskManagers",
+    ),
     "home": Setting("MOVIEVIEWS_HOME", str(REPO_ROOT / ".state"), "state dir: data, logs, pids, checkpoints"),
     "kafka_bootstrap": Setting("MOVIEVIEWS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
     "kafka_controller_port": Setting("MOVIEVIEWS_KAFKA_CONTROLLER_PORT", "9093", "KRaft controller port"),
+    "kafka_controllers": Setting(
+        "MOVIEVIEWS_KAFKA_CONTROLLERS",
+        "auto",
+        "KRaft controllers host:port, one per broker of the bootstrap list (node i is both); "
+        "auto: one, on the first broker's host at MOVIEVIEWS_KAFKA_CONTROLLER_PORT",
+    ),
     "views_topic": Setting("MOVIEVIEWS_VIEWS_TOPIC", "movie-views", "MovieViewed events"),
     "movies_topic": Setting("MOVIEVIEWS_MOVIES_TOPIC", "movies", "MovieRegistered events"),
     "dlq_topic": Setting("MOVIEVIEWS_DLQ_TOPIC", "movie-views-dlq", "dead letters with their reason"),
@@ -52,6 +63,26 @@ DECLARED: dict[str, Setting] = {
     "flink_taskmanager_metrics_port": Setting(
         "MOVIEVIEWS_FLINK_TASKMANAGER_METRICS_PORT", "9250", "TaskManager's Prometheus endpoint (/metrics)"
     ),
+    "flink_standby_rest": Setting(
+        "MOVIEVIEWS_FLINK_STANDBY_REST",
+        "http://127.0.0.1:8082",
+        "standby JobManager's REST (cluster profile)",
+    ),
+    "flink_standby_rpc_port": Setting(
+        "MOVIEVIEWS_FLINK_STANDBY_RPC_PORT", "6124", "standby JobManager's RPC port (cluster profile)"
+    ),
+    "flink_standby_metrics_port": Setting(
+        "MOVIEVIEWS_FLINK_STANDBY_METRICS_PORT", "9251", "standby JobManager's /metrics (cluster profile)"
+    ),
+    "flink_taskmanager_2_metrics_port": Setting(
+        "MOVIEVIEWS_FLINK_TASKMANAGER_2_METRICS_PORT",
+        "9252",
+        "second TaskManager's /metrics (cluster profile)",
+    ),
+    "zookeeper": Setting(
+        "MOVIEVIEWS_ZOOKEEPER", "127.0.0.1:2181", "ZooKeeper for Flink JobManager HA (cluster profile)"
+    ),
+    "job_parallelism": Setting("MOVIEVIEWS_JOB_PARALLELISM", "1", "the stream job's parallelism"),
     "json_logs": Setting(
         "MOVIEVIEWS_JSON_LOGS", "off", "API and CLI log lines as JSON objects, with request ids: on or off"
     ),
@@ -80,12 +111,41 @@ DECLARED: dict[str, Setting] = {
     ),
 }
 
+PROFILES = ("single", "cluster")
+# The cluster profile is a stack of its own beside the single one: its own state dir and ports, each
+# overridable as MOVIEVIEWS_CLUSTER_<NAME> (e.g. MOVIEVIEWS_CLUSTER_PG_PORT). Settings not listed here
+# (topics, passwords, intervals) are shared: MOVIEVIEWS_CLUSTER_<NAME>, then MOVIEVIEWS_<NAME>.
+PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
+    "single": {},
+    "cluster": {
+        "home": str(REPO_ROOT / ".state" / "cluster"),
+        "kafka_bootstrap": "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096",
+        "kafka_controllers": "127.0.0.1:19093,127.0.0.1:19095,127.0.0.1:19097",
+        "zookeeper": "127.0.0.1:19181",
+        "pg_port": "19433",
+        "flink_rest": "http://127.0.0.1:19081",
+        "flink_rpc_port": "19123",
+        "flink_jobmanager_metrics_port": "19249",
+        "flink_taskmanager_metrics_port": "19250",
+        "flink_standby_rest": "http://127.0.0.1:19082",
+        "flink_standby_rpc_port": "19124",
+        "flink_standby_metrics_port": "19251",
+        "flink_taskmanager_2_metrics_port": "19252",
+        "api_port": "19000",
+        "prometheus": "off",
+        "prometheus_port": "19090",
+        "job_parallelism": "2",
+    },
+}
+
 
 @dataclass(frozen=True)
 class Settings:
+    profile: str
     home: Path
     kafka_bootstrap: str
     kafka_controller_port: int
+    kafka_controllers: str
     views_topic: str
     movies_topic: str
     dlq_topic: str
@@ -101,6 +161,12 @@ class Settings:
     flink_rpc_port: int
     flink_jobmanager_metrics_port: int
     flink_taskmanager_metrics_port: int
+    flink_standby_rest: str
+    flink_standby_rpc_port: int
+    flink_standby_metrics_port: int
+    flink_taskmanager_2_metrics_port: int
+    zookeeper: str
+    job_parallelism: int
     json_logs: bool
     prometheus: bool
     prometheus_port: int
@@ -117,18 +183,57 @@ class Settings:
     dedup_window_s: int
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
-        values: dict[str, object] = {}
-        for field in fields(cls):
+    def from_env(
+        cls, environ: Mapping[str, str], profile: str | None = None, **overrides: object
+    ) -> Settings:
+        """`profile` (the CLI's `--profile`) wins over MOVIEVIEWS_PROFILE."""
+        profile = profile or environ.get(DECLARED["profile"].env, DECLARED["profile"].default)
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"Config '{DECLARED['profile'].env}' must be one of {PROFILES}, got {profile!r}"
+            )
+        values: dict[str, object] = {"profile": profile}
+        for field in fields(cls)[1:]:
             declared = DECLARED[field.name]
-            raw = environ.get(declared.env, declared.default)
+            raw = environ.get(_profiled(profile, declared.env))
+            if raw is None:
+                raw = PROFILE_DEFAULTS[profile].get(field.name) or environ.get(declared.env, declared.default)
             values[field.name] = _cast(declared.env, raw, str(field.type))
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.kafka_nodes()  # a malformed broker or controller list fails here, at the entry point
+        return settings
 
     def to_env(self) -> dict[str, str]:
         """The environment that rebuilds these settings in another process (`from_env` of it)."""
-        return {DECLARED[f.name].env: _text(getattr(self, f.name)) for f in fields(self)}
+        env = {}
+        for f in fields(self):
+            name = DECLARED[f.name].env
+            env[name] = env[_profiled(self.profile, name)] = _text(getattr(self, f.name))
+        return env
+
+    @property
+    def clustered(self) -> bool:
+        return self.profile == "cluster"
+
+    @property
+    def kafka_brokers(self) -> list[str]:
+        return self.kafka_bootstrap.split(",")
+
+    def kafka_nodes(self) -> list[tuple[str, str]]:
+        """(broker, controller) host:port of each KRaft node, node ids 1, 2, 3... in this order."""
+        brokers = self.kafka_brokers
+        controllers = (
+            self.kafka_controllers.split(",")
+            if self.kafka_controllers != "auto"
+            else [f"{brokers[0].rsplit(':', 1)[0]}:{self.kafka_controller_port}"]
+        )
+        if len(brokers) != len(controllers) or not all(":" in a for a in brokers + controllers):
+            raise ConfigError(
+                f"Config '{DECLARED['kafka_controllers'].env}' must list one host:port per broker of "
+                f"'{DECLARED['kafka_bootstrap'].env}': {controllers} for {brokers}"
+            )
+        return list(zip(brokers, controllers, strict=True))
 
     def pg_url(
         self, role: str, password: str, driver: str | None = "psycopg", database: str | None = None
@@ -164,11 +269,12 @@ class Settings:
 
     @property
     def kafka_port(self) -> int:
-        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+        """The first broker's port."""
+        return port_of(self.kafka_brokers[0])
 
     @property
     def flink_rest_port(self) -> int:
-        return int(self.flink_rest.rsplit(":", 1)[1])
+        return port_of(self.flink_rest)
 
     @property
     def api_url(self) -> str:
@@ -184,6 +290,16 @@ def _text(value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
+
+
+def port_of(address: str) -> int:
+    """The port of `host:port` or of a URL ending in one."""
+    return int(address.rsplit(":", 1)[1])
+
+
+def _profiled(profile: str, env: str) -> str:
+    """MOVIEVIEWS_X as the profile's own variable: MOVIEVIEWS_CLUSTER_X (the single profile's is itself)."""
+    return env if profile == "single" else env.replace("MOVIEVIEWS_", f"MOVIEVIEWS_{profile.upper()}_", 1)
 
 
 def _cast(env: str, raw: str, type_name: str) -> object:

@@ -20,9 +20,10 @@ from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
 from deploy.paths import VENV_BIN, StatePaths
 from deploy.prometheus import server as prometheus
-from deploy.settings import Settings
+from deploy.settings import Settings, port_of
 from deploy.supervisor import Program
 from deploy.wait import wait_until
+from deploy.zookeeper import server as zookeeper
 from ingest.topics import ensure_topics
 from stream import flinkrest
 
@@ -52,12 +53,13 @@ CHECKS: dict[str, Check] = {
 
 
 def programs(settings: Settings, paths: StatePaths) -> list[Program]:
-    """Every long-lived process of the stack, in start order (supervisord stops them in reverse)."""
+    """Every long-lived process of the stack, in start order (supervisord stops them in reverse); the
+    cluster profile adds Kafka nodes, ZooKeeper, a standby JobManager and a TaskManager."""
     programs = [
         postgres.program(settings, paths),
-        broker.program(paths),
-        cluster.jobmanager_program(settings, paths),
-        cluster.taskmanager_program(settings, paths),
+        *broker.programs(settings, paths),
+        *([zookeeper.program(paths)] if settings.clustered else []),
+        *cluster.programs(settings, paths),
         api_program(settings, paths),
     ]
     return [*programs, prometheus.program(settings, paths)] if settings.prometheus else programs
@@ -127,7 +129,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     require_tools()
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    ensure_jars(paths)
+    ensure_jars(paths, zookeeper=settings.clustered)
     ensure_web_assets(paths)
     timings["jars"] = time.monotonic() - t0
     say(f"jars ready ({timings['jars']:.1f}s)")
@@ -136,6 +138,8 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
         say(f"repaired: {line}")
     postgres.prepare(settings, paths)
     broker.prepare(settings, paths)
+    if settings.clustered:
+        zookeeper.prepare(settings, paths)
     cluster.prepare(settings, paths)
     if settings.prometheus:
         prometheus.prepare(settings, paths)
@@ -152,16 +156,19 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
 
     # Kafka and Flink start in parallel: both are JVMs that spend their first seconds loading classes.
     t0 = time.monotonic()
-    kafka_ports = {settings.kafka_port: "Kafka", settings.kafka_controller_port: "the Kafka controller"}
-    _start(paths, broker.COMPONENT, kafka_ports, say)
-    jobmanager_ports = {
-        settings.flink_rest_port: "the Flink JobManager (REST and web UI)",
-        settings.flink_rpc_port: "the Flink JobManager (RPC)",
-        settings.flink_jobmanager_metrics_port: "the Flink JobManager (metrics)",
-    }
-    _start(paths, cluster.JOBMANAGER, jobmanager_ports, say)
-    taskmanager_ports = {settings.flink_taskmanager_metrics_port: "the Flink TaskManager (metrics)"}
-    _start(paths, cluster.TASKMANAGER, taskmanager_ports, say)
+    for node in broker.nodes(settings):
+        _start(paths, node.program, node.ports(), say)
+    if settings.clustered:
+        # The JobManagers elect their leader in ZooKeeper: it comes first.
+        _start(paths, zookeeper.COMPONENT, {port_of(zookeeper.server(settings)): "ZooKeeper"}, say)
+        _ready("zookeeper", zookeeper.COMPONENT, settings, paths, zookeeper.healthy)
+        say(f"zookeeper ready on {settings.zookeeper}")
+    managers: list[cluster.JobManager | cluster.TaskManager] = [
+        *cluster.jobmanagers(settings),
+        *cluster.taskmanagers(settings),
+    ]
+    for manager in managers:
+        _start(paths, manager.name, manager.ports(), say)
     _ready("kafka", broker.COMPONENT, settings, paths, broker.healthy)
     for fix in ensure_topics(settings.kafka_bootstrap, broker.topics(settings)):
         say(f"corrected topic configuration: {fix}")
@@ -226,8 +233,11 @@ def supervision(paths: StatePaths) -> Health:
 
 
 def status(settings: Settings) -> list[Health]:
-    """The stack's components, Prometheus only when `up` starts it, and the event topics' retention."""
+    """The stack's components, Prometheus only when `up` starts it, ZooKeeper only in the cluster profile,
+    and the event topics' retention."""
     checks = {n: c for n, c in CHECKS.items() if settings.prometheus or n != "prometheus"}
+    if settings.clustered:
+        checks["zookeeper"] = zookeeper.healthy
     results = [Health(name, *check(settings)) for name, check in checks.items()]
     if results[0].ok:  # the topics' retention can only be read from a running broker
         results.insert(1, Health("retention", *broker.retention(settings)))

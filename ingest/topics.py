@@ -21,6 +21,9 @@ from ingest.errors import TopicError
 # Creating a topic is a controller round trip (milliseconds when idle); on a loaded 2-core machine with a
 # broker just started it took more than 10 s, so wait as long as a broker start may take.
 ADMIN_TIMEOUT_S = 30.0
+# A new topic takes the brokers' default.replication.factor (KIP-464): 1 on one broker, 3 on a cluster, set
+# where the brokers are configured and nowhere else.
+BROKER_DEFAULT = -1
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,15 @@ class TopicSpec:
 def ensure_topics(
     bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = ADMIN_TIMEOUT_S
 ) -> list[str]:
-    """Creates the missing topics (single broker: replication 1) and corrects the configuration of the
-    existing ones; returns the corrections made, as "topic: name=value"."""
+    """Creates the missing topics (replicated as the brokers' default.replication.factor says) and corrects
+    the configuration of the existing ones; returns the corrections made, as "topic: name=value"."""
     if not specs:
         return []
     client = _admin(bootstrap)
     new = [
-        NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=dict(s.config))
+        NewTopic(
+            s.name, num_partitions=s.partitions, replication_factor=BROKER_DEFAULT, config=dict(s.config)
+        )
         for s in specs
     ]
     futures = client.create_topics(new, operation_timeout=timeout_s)

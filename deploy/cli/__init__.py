@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from deploy.errors import UsageError
-from deploy.settings import ConfigError, Settings
+from deploy.settings import PROFILES, ConfigError, Settings
 from ground import MovieviewsError
 from readmodel.logs import logging_config
 
@@ -47,6 +47,11 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.add_argument(
+            "--profile",
+            choices=PROFILES,
+            help="the stack to act on (default: MOVIEVIEWS_PROFILE, else single)",
+        )
         if name == selected:
             importlib.import_module(module_name).add_arguments(command_parser)
     return parser
@@ -57,7 +62,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
-        settings = settings or Settings.from_env(os.environ)
+        settings = settings or Settings.from_env(os.environ, profile=args.profile)
         # Warnings and errors of the libraries the commands use; `serve` configures its own (INFO) alike.
         logging.config.dictConfig(logging_config(settings.json_logs, "WARNING"))
         return int(args.run(args, settings))

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local = sub.add_parser("run-local", help="run the job embedded, in the foreground, for development")
     for each in (submit, local):
         each.add_argument("--from", dest="restore", metavar="PATH", help="checkpoint or savepoint to restore")
-        each.add_argument("--parallelism", type=int, default=1)
+        each.add_argument("--parallelism", type=int, help="default: MOVIEVIEWS_JOB_PARALLELISM")
         each.add_argument("--name", default=JOB_NAME)
         each.add_argument("--group-id", default=DEFAULT_GROUP_ID, help="Kafka consumer group")
     stop = sub.add_parser("stop", help="stop the running job")

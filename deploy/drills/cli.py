@@ -10,24 +10,31 @@ from dataclasses import asdict
 from pathlib import Path
 
 from deploy.drills.harness import HEADER, DrillReport
-from deploy.drills.registry import DRILLS
+from deploy.drills.registry import CLUSTER_DRILLS, DRILLS, drills
+from deploy.errors import UsageError
 from deploy.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="+", choices=[*DRILLS, "all"], help="one or more drills, or all")
+    names = dict.fromkeys([*DRILLS, *CLUSTER_DRILLS, "all"])
+    parser.add_argument(
+        "name", nargs="+", choices=list(names), help="one or more drills, or all (of the profile's)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    names = list(DRILLS) if "all" in args.name else args.name
+    available = drills(settings.clustered)
+    names = list(available) if "all" in args.name else args.name
+    if unknown := [name for name in names if name not in available]:
+        raise UsageError(f"not a drill of the {settings.profile} profile: {', '.join(unknown)}")
     reports = []
     for name in names:
         print(f"== drill {name}", flush=True)
         started = time.monotonic()
         try:
-            report = DRILLS[name](settings)
+            report = available[name](settings)
         except Exception as exc:
             traceback.print_exc()
             report = DrillReport(name, False, time.monotonic() - started, notes=[f"error: {exc}"])

@@ -29,7 +29,7 @@ from deploy.flink.checkpoints import latest_restore_point, remove_job_state
 from deploy.graphql_client import GraphQLClient
 from deploy.kafka import broker
 from deploy.paths import StatePaths
-from deploy.settings import DECLARED, REPO_ROOT, Settings
+from deploy.settings import REPO_ROOT, Settings
 from deploy.system import api_healthy
 from deploy.testing import stored_counts
 from deploy.wait import wait_until
@@ -173,7 +173,7 @@ class DrillEnv:
             flinkrest.cancel(self.settings, job_id)
             wait_until(ended, 60, f"job {job_id} ended")
 
-    def submit(self, parallelism: int = 1, restore_from: str | None = None) -> str:
+    def submit(self, parallelism: int | None = None, restore_from: str | None = None) -> str:
         config = jobs.job_config(self.settings, name=self.name, group_id=self.name, parallelism=parallelism)
         self.job_id = jobs.submit(self.settings, config, restore_from)
         wait_until(lambda: self.job_state() == flinkrest.JobState.RUNNING, 120, f"job {self.name} running")
@@ -208,15 +208,8 @@ class DrillEnv:
         if self._api is not None and procs.is_alive(self._api):
             return self.settings.api_url
 
-        env = {
-            **os.environ,
-            DECLARED["pg_database"].env: self.settings.pg_database,
-            DECLARED["api_port"].env: str(self.settings.api_port),
-            DECLARED["api_workers"].env: str(workers),
-            DECLARED["views_topic"].env: self.settings.views_topic,
-            DECLARED["movies_topic"].env: self.settings.movies_topic,
-            DECLARED["schemas_topic"].env: self.settings.schemas_topic,
-        }
+        # The drill's settings whole (the cluster profile's ports too), with its own worker count.
+        env = {**os.environ, **dataclasses.replace(self.settings, api_workers=workers).to_env()}
         log = self.paths.logs / f"{self.name}-api.log"
         pid_file = self.paths.run / f"{self.name}-api.pid"
         movieviews = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "movieviews"

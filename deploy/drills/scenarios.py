@@ -180,25 +180,31 @@ def _has_checkpoint(env: DrillEnv) -> bool:
     return True
 
 
-def savepoint_upgrade(base: Settings) -> DrillReport:
+def _rescale(base: Settings, name: str) -> DrillReport:
+    """Stops the job with a savepoint mid-stream and resumes it at another parallelism: 1 -> 2, or from the
+    profile's parallelism (2 on the cluster) down to 1."""
     started = time.monotonic()
-    with DrillEnv(base, "savepoint-upgrade") as env:
-        job_id = env.submit(parallelism=1)
+    with DrillEnv(base, name) as env:
+        before = base.job_parallelism
+        after = 2 if before == 1 else 1
+        job_id = env.submit(parallelism=before)
         load = _load(env)
         time.sleep(SECONDS / 2)  # stop mid-stream: half the load is in the job, half still coming
         stopped_at = time.monotonic()
         savepoint = jobs.stop_with_savepoint(env.settings, job_id)
-        env.submit(parallelism=2, restore_from=savepoint)
+        env.submit(parallelism=after, restore_from=savepoint)
         recover_s = time.monotonic() - stopped_at
         result: LoadResult = load.result()
-        return _finish(
-            env,
-            "savepoint-upgrade",
-            started,
-            result.per_movie,
-            recover_s,
-            [f"parallelism 1 -> 2 from {savepoint}"],
-        )
+        notes = [f"parallelism {before} -> {after} from {savepoint}"]
+        return _finish(env, name, started, result.per_movie, recover_s, notes)
+
+
+def savepoint_upgrade(base: Settings) -> DrillReport:
+    return _rescale(base, "savepoint-upgrade")
+
+
+def rescale(base: Settings) -> DrillReport:
+    return _rescale(base, "rescale")
 
 
 def schema_evolution(base: Settings) -> DrillReport:

@@ -8,19 +8,23 @@ import shutil
 import string
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyflink
+import yaml
 
 from deploy.errors import FlinkError
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
-from deploy.settings import REPO_ROOT, Settings
+from deploy.settings import REPO_ROOT, Settings, port_of
 from deploy.supervisor import Program
+from deploy.zookeeper import server as zookeeper
 
 PYFLINK_HOME = Path(pyflink.__file__).parent
 FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
+STANDBY_JOBMANAGER, SECOND_TASKMANAGER = f"{JOBMANAGER}-2", f"{TASKMANAGER}-2"
 _JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 
 
@@ -58,21 +62,38 @@ def _write_conf(settings: Settings, paths: StatePaths) -> None:
     ):
         shutil.copy(PYFLINK_HOME / "conf" / name, conf / name)
     template = string.Template((DEPLOY_DIR / "flink" / "config.yaml").read_text())
-    (conf / "config.yaml").write_text(
-        template.substitute(
-            rest_port=settings.flink_rest_port,
-            rpc_port=settings.flink_rpc_port,
-            python=sys.executable,
-            checkpoints=paths.checkpoints,
-            savepoints=paths.savepoints,
-            run=paths.run,
-            logs=paths.logs,
-            tmp=tmp,
-        )
+    config = template.substitute(
+        rest_port=settings.flink_rest_port,
+        rpc_port=settings.flink_rpc_port,
+        python=sys.executable,
+        checkpoints=paths.checkpoints,
+        savepoints=paths.savepoints,
+        run=paths.run,
+        logs=paths.logs,
+        tmp=tmp,
     )
+    if settings.clustered:
+        overlay = string.Template((DEPLOY_DIR / "cluster" / "flink-config.yaml").read_text()).substitute(
+            ha_storage=paths.flink_ha.as_uri(),
+            zookeeper=settings.zookeeper,
+            parallelism=settings.job_parallelism,
+        )
+        merged = _merge(yaml.safe_load(config), yaml.safe_load(overlay))
+        config = yaml.safe_dump(merged, sort_keys=False, width=1000)
+    (conf / "config.yaml").write_text(config)
     # `masters` carries the REST port and overrides rest.port; keep the two in step.
-    (conf / "masters").write_text(f"127.0.0.1:{settings.flink_rest_port}\n")
-    (conf / "workers").write_text("127.0.0.1\n")
+    (conf / "masters").write_text("".join(f"127.0.0.1:{port_of(j.rest)}\n" for j in jobmanagers(settings)))
+    (conf / "workers").write_text("127.0.0.1\n" * len(taskmanagers(settings)))
+
+
+def _merge(base: dict[str, object], overlay: dict[str, object]) -> dict[str, object]:
+    """`overlay`'s values over `base`'s, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        below = merged.get(key)
+        both = isinstance(below, dict) and isinstance(value, dict)
+        merged[key] = _merge(below, value) if both else value  # type: ignore[arg-type]
+    return merged
 
 
 def _link_lib(paths: StatePaths) -> None:
@@ -91,25 +112,104 @@ def prepare(settings: Settings, paths: StatePaths) -> None:
     _link_lib(paths)
 
 
-def _program(name: str, script: str, paths: StatePaths, metrics_port: int) -> Program:
+@dataclass(frozen=True)
+class JobManager:
+    name: str
+    rest: str
+    rpc_port: int
+    metrics_port: int
+
+    def ports(self) -> dict[int, str]:
+        return {
+            port_of(self.rest): f"{self.name} (REST and web UI)",
+            self.rpc_port: f"{self.name} (RPC)",
+            self.metrics_port: f"{self.name} (metrics)",
+        }
+
+
+@dataclass(frozen=True)
+class TaskManager:
+    name: str
+    metrics_port: int
+
+    def ports(self) -> dict[int, str]:
+        return {self.metrics_port: f"{self.name} (metrics)"}
+
+
+def jobmanagers(settings: Settings) -> list[JobManager]:
+    """The leader-to-be first; in the cluster profile a standby that ZooKeeper elects when it dies."""
+    first = JobManager(
+        JOBMANAGER, settings.flink_rest, settings.flink_rpc_port, settings.flink_jobmanager_metrics_port
+    )
+    if not settings.clustered:
+        return [first]
+    standby = JobManager(
+        STANDBY_JOBMANAGER,
+        settings.flink_standby_rest,
+        settings.flink_standby_rpc_port,
+        settings.flink_standby_metrics_port,
+    )
+    return [first, standby]
+
+
+def taskmanagers(settings: Settings) -> list[TaskManager]:
+    first = TaskManager(TASKMANAGER, settings.flink_taskmanager_metrics_port)
+    if not settings.clustered:
+        return [first]
+    return [first, TaskManager(SECOND_TASKMANAGER, settings.flink_taskmanager_2_metrics_port)]
+
+
+def _program(name: str, script: str, paths: StatePaths, options: dict[str, object]) -> Program:
     # start-foreground runs the JVM in place of the script (`exec`), so the supervised pid is Flink's own.
-    # A reporter port per process: one scrape target each, and a restarted TaskManager keeps its target.
-    argv = [
-        "bash",
-        str(PYFLINK_HOME / "bin" / script),
-        "start-foreground",
-        "-D",
-        f"metrics.reporter.prom.port={metrics_port}",
-    ]
+    # Ports per process as dynamic properties: a reporter port each (one scrape target each, kept across a
+    # restart) and, for JobManagers side by side, REST and RPC ports of their own. With HA the RPC port is
+    # high-availability.jobmanager.port (jobmanager.rpc.port is then only the non-HA address).
+    argv = ["bash", str(PYFLINK_HOME / "bin" / script), "start-foreground"]
+    for key, value in options.items():
+        argv += ["-D", f"{key}={value}"]
     return Program(name, argv, paths.flink, flink_vars(paths))
 
 
-def jobmanager_program(settings: Settings, paths: StatePaths) -> Program:
-    return _program(JOBMANAGER, "jobmanager.sh", paths, settings.flink_jobmanager_metrics_port)
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
+    """The JobManagers, then the TaskManagers."""
+    managers = [
+        _program(
+            jm.name,
+            "jobmanager.sh",
+            paths,
+            {
+                "metrics.reporter.prom.port": jm.metrics_port,
+                "rest.port": port_of(jm.rest),
+                "jobmanager.rpc.port": jm.rpc_port,
+                "high-availability.jobmanager.port": jm.rpc_port,
+            },
+        )
+        for jm in jobmanagers(settings)
+    ]
+    workers = [
+        _program(tm.name, "taskmanager.sh", paths, {"metrics.reporter.prom.port": tm.metrics_port})
+        for tm in taskmanagers(settings)
+    ]
+    return managers + workers
 
 
-def taskmanager_program(settings: Settings, paths: StatePaths) -> Program:
-    return _program(TASKMANAGER, "taskmanager.sh", paths, settings.flink_taskmanager_metrics_port)
+# Flink 1.20 keeps each leader's address under <root>/<cluster-id>/leader/<component>/connection_info
+# (Java-serialised: the address string is readable as it is).
+REST_LEADER_ZNODE = "/flink/movieviews/leader/rest_server/connection_info"
+_URL = re.compile(r"https?://[\w.\-]+:(\d+)")
+
+
+def leading_jobmanager(settings: Settings, paths: StatePaths) -> JobManager:
+    """The JobManager ZooKeeper elected: the one whose REST address its leader znode holds."""
+    data = zookeeper.read(settings, paths, REST_LEADER_ZNODE)
+    match = _URL.search(data)
+    if match is None:
+        raise FlinkError(f"no leader address in {REST_LEADER_ZNODE}: {data[-300:]!r}")
+    port = int(match.group(1))
+    found = [jm for jm in jobmanagers(settings) if port_of(jm.rest) == port]
+    if not found:
+        raise FlinkError(f"the leader's REST port {port} is none of this stack's JobManagers")
+    return found[0]
 
 
 def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:

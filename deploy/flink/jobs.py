@@ -32,7 +32,7 @@ def job_config(
     settings: Settings,
     name: str = JOB_NAME,
     group_id: str = DEFAULT_GROUP_ID,
-    parallelism: int = 1,
+    parallelism: int | None = None,
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
     trending: bool = True,
@@ -47,7 +47,7 @@ def job_config(
         schemas_topic=settings.schemas_topic,
         group_id=group_id,
         jdbc_url=settings.writer_jdbc_url,
-        parallelism=parallelism,
+        parallelism=settings.job_parallelism if parallelism is None else parallelism,
         checkpoint_interval_ms=(
             settings.checkpoint_interval_ms if checkpoint_interval_ms is None else checkpoint_interval_ms
         ),

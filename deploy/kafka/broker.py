@@ -1,15 +1,18 @@
-"""The Kafka broker (KRaft, single node) run from Apache Kafka's own jars, and the project's topics."""
+"""The Kafka nodes (KRaft, each broker and controller) run from Apache Kafka's own jars, and the project's
+topics: one node in the single profile, one per address of the bootstrap list in the cluster profile."""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from deploy import procs
 from deploy.paths import DEPLOY_DIR, StatePaths
-from deploy.settings import Settings
+from deploy.settings import Settings, port_of
 from deploy.supervisor import Program
 from ingest.errors import TopicError
 from ingest.topics import TopicSpec, config_drift, topic_configs
@@ -39,6 +42,35 @@ def topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+@dataclass(frozen=True)
+class Node:
+    node_id: int
+    broker: str
+    controller: str
+
+    @property
+    def program(self) -> str:
+        # Node 1 keeps the single broker's name: the single profile's drills stop and start "kafka".
+        return COMPONENT if self.node_id == 1 else f"{COMPONENT}-{self.node_id}"
+
+    def home(self, paths: StatePaths) -> Path:
+        return paths.kafka if self.node_id == 1 else paths.kafka / f"node-{self.node_id}"
+
+    def ports(self) -> dict[int, str]:
+        return {
+            port_of(self.broker): f"Kafka node {self.node_id}",
+            port_of(self.controller): f"the Kafka controller of node {self.node_id}",
+        }
+
+
+def nodes(settings: Settings) -> list[Node]:
+    return [Node(i, b, c) for i, (b, c) in enumerate(settings.kafka_nodes(), start=1)]
+
+
+def node_of(settings: Settings, broker_id: int) -> Node:
+    return nodes(settings)[broker_id - 1]
+
+
 def _java(paths: StatePaths, *args: str) -> list[str]:
     return [
         "java",
@@ -49,33 +81,42 @@ def _java(paths: StatePaths, *args: str) -> list[str]:
     ]
 
 
-def _write_config(settings: Settings, paths: StatePaths) -> None:
+def _write_config(settings: Settings, paths: StatePaths, node: Node) -> None:
+    everyone = nodes(settings)
+    replicas = min(3, len(everyone))
     template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
     rendered = template.format(
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        log_dirs=paths.kafka / "data",
+        node_id=node.node_id,
+        voters=",".join(f"{n.node_id}@{n.controller}" for n in everyone),
+        broker=node.broker,
+        controller=node.controller,
+        log_dirs=node.home(paths) / "data",
+        replicas=replicas,
+        min_isr=max(1, replicas - 1),
     )
-    (paths.kafka / "server.properties").write_text(rendered)
+    node.home(paths).mkdir(parents=True, exist_ok=True)
+    (node.home(paths) / "server.properties").write_text(rendered)
     (paths.kafka / "log4j.properties").write_text((DEPLOY_DIR / "kafka" / "log4j.properties").read_text())
 
 
-def _format_storage(paths: StatePaths) -> None:
-    if (paths.kafka / "data" / "meta.properties").exists():
+def _cluster_id(paths: StatePaths) -> str:
+    """One id for every node's storage, made once (a node formatted with another id is refused)."""
+    known = paths.kafka / "cluster-id"
+    if not known.exists():
+        found = subprocess.run(
+            _java(paths, "kafka.tools.StorageTool", "random-uuid"), capture_output=True, text=True, check=True
+        ).stdout
+        # The id is the last line: log4j's console appender may print before it.
+        known.write_text(found.strip().splitlines()[-1])
+    return known.read_text().strip()
+
+
+def _format_storage(paths: StatePaths, node: Node) -> None:
+    if (node.home(paths) / "data" / "meta.properties").exists():
         return
-    cluster_id = subprocess.run(
-        _java(paths, "kafka.tools.StorageTool", "random-uuid"), capture_output=True, text=True, check=True
-    ).stdout.strip()
+    config = str(node.home(paths) / "server.properties")
     subprocess.run(
-        _java(
-            paths,
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(paths.kafka / "server.properties"),
-        ),
+        _java(paths, "kafka.tools.StorageTool", "format", "-t", _cluster_id(paths), "-c", config),
         capture_output=True,
         text=True,
         check=True,
@@ -99,30 +140,54 @@ def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[t
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:
-    if not procs.port_open(settings.kafka_port):
+    """Healthy once every node answers as a broker in the cluster's metadata."""
+    listening = [b for b in settings.kafka_brokers if procs.port_open(port_of(b))]
+    if not listening:
         return False, f"nothing listens on {settings.kafka_bootstrap}"
     try:
         metadata = admin(settings).list_topics(timeout=3)
     except KafkaException as exc:
         return False, f"metadata request to {settings.kafka_bootstrap} failed: {exc}"
-    return True, f"metadata request answered: {len(metadata.brokers)} broker, {len(metadata.topics)} topics"
+    brokers, wanted = len(metadata.brokers), len(settings.kafka_brokers)
+    detail = f"metadata request answered: {brokers}/{wanted} broker(s), {len(metadata.topics)} topics"
+    return brokers == wanted, detail
 
 
 def prepare(settings: Settings, paths: StatePaths) -> None:
-    """Writes the broker's config and formats its storage on first use."""
+    """Writes each node's config and formats its storage on first use."""
     paths.kafka.mkdir(parents=True, exist_ok=True)
-    _write_config(settings, paths)
-    _format_storage(paths)
+    for node in nodes(settings):
+        _write_config(settings, paths, node)
+        _format_storage(paths, node)
 
 
-def program(paths: StatePaths) -> Program:
-    argv = [
-        "java",
-        *HEAP.split(),
-        "-XX:+UseG1GC",
-        *_java(paths, "kafka.Kafka", str(paths.kafka / "server.properties"))[1:],
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
+    return [
+        Program(
+            node.program,
+            [
+                "java",
+                *HEAP.split(),
+                "-XX:+UseG1GC",
+                *_java(paths, "kafka.Kafka", str(node.home(paths) / "server.properties"))[1:],
+            ],
+            node.home(paths),
+            {"KAFKA_HEAP_OPTS": HEAP},
+        )
+        for node in nodes(settings)
     ]
-    return Program(COMPONENT, argv, paths.kafka, {"KAFKA_HEAP_OPTS": HEAP})
+
+
+def leaders(settings: Settings, topic: str) -> dict[int, int]:
+    """Partition -> the broker id that leads it (-1 while none does)."""
+    metadata = admin(settings).list_topics(topic, timeout=5)
+    return {p.id: p.leader for p in metadata.topics[topic].partitions.values()}
+
+
+def under_replicated(settings: Settings, topic: str) -> list[int]:
+    """The partitions of `topic` whose in-sync replicas are fewer than their replicas."""
+    metadata = admin(settings).list_topics(topic, timeout=5)
+    return [p.id for p in metadata.topics[topic].partitions.values() if len(p.isrs) < len(p.replicas)]
 
 
 def retention(settings: Settings) -> tuple[bool, str]:
