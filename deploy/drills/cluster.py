@@ -9,14 +9,14 @@ import time
 from collections import Counter
 
 from deploy.drills import scenarios
-from deploy.drills.harness import Background, DrillEnv, DrillReport
+from deploy.drills.harness import DrillEnv, DrillReport
 from deploy.drills.scenarios import _finish, _has_checkpoint, _kill9, _load
 from deploy.errors import DrillError
 from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.settings import Settings
 from deploy.wait import wait_until
-from ingest.loadgen import LoadResult, generate
+from ingest.loadgen import LoadResult
 from stream import flinkrest
 from stream.errors import FlinkRestError
 
@@ -35,16 +35,7 @@ def broker_kill(base: Settings) -> DrillReport:
     with DrillEnv(base, "broker-kill") as env:
         env.submit()
         topic = env.settings.views_topic
-        # Producers ride out the leader change: no event may time out (its outcome would be unknown).
-        load = Background(
-            lambda: generate(
-                env.settings,
-                rate=scenarios.RATE,
-                seconds=scenarios.SECONDS,
-                movies=scenarios.MOVIES,
-                delivery_timeout_s=scenarios.OUTAGE_RIDE_OUT_S,
-            )
-        )
+        load = _load(env)  # its producers ride out the leader change: no event may time out
         time.sleep(random.uniform(2, scenarios.SECONDS / 2))  # the random moment of the crash
         leaders = broker.leaders(env.settings, topic)
         victim, led = Counter(leaders.values()).most_common(1)[0]
