@@ -104,7 +104,7 @@ DECLARED: dict[str, Setting] = {
     ),
     "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
     "flush_interval_ms": Setting(
-        "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "longest wait of a change for its snapshot (shorter when idle)"
+        "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
     ),
     "dedup_window_s": Setting(
         "MOVIEVIEWS_DEDUP_WINDOW_S", "86400", "the job remembers an applied event_id this long; 0 = off"

@@ -29,12 +29,8 @@ ONCE_VIEW = "kafka_events_once"
 DECODE_FUNCTION = "decode_batch"
 # A partition's records are batched over this much processing time: at 50k events/s over 4 partitions, one
 # Python call per ~1,250 views, and a few hundred summed rows instead of 5,000 reach the keyed state. Short
-# next to the 250 ms freshness target (plus the adaptive flush and the JDBC batch interval).
+# next to the 1 s freshness target (plus the 200 ms flush and the JDBC batch interval).
 BATCH_MS = 100
-
-# A network buffer leaves when full or after this. Flink's default, 100 ms, is paid at each of the job's
-# shuffles when few events flow; under load buffers fill before it.
-BUFFER_TIMEOUT = "10 ms"
 
 # Trending's event time: the Kafka record timestamp (producers stamp it when the event occurs; the ingest
 # publishers create events and send them in the same moment), watermarked at the source per partition. The
@@ -78,7 +74,6 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # was copied on the way to the decode function, a third of that thread's time. No function
         # here keeps or mutates an input row after returning, which is what object reuse requires.
         "pipeline.object-reuse": "true",
-        "execution.buffer-timeout.interval": BUFFER_TIMEOUT,
         # Table operators get uids derived from the plan, so the Kafka source's offsets survive a savepoint.
         "table.exec.uid.generation": "ALWAYS",
         # Only the event_id deduplication keeps state by TTL (the window aggregate clears its own): an id is

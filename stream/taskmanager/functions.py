@@ -32,7 +32,7 @@ from stream.taskmanager.rows import (
     trend_row,
     trending_row,
 )
-from stream.taskmanager.state import Event, FlushDue, ScheduleFlush, Snapshot, Views, apply, flush_delay_ms
+from stream.taskmanager.state import Event, FlushDue, ScheduleFlush, Snapshot, Views, apply
 from stream.taskmanager.trending import MINUTE_MS, add_views, cross_boundary, minute_of
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
@@ -73,8 +73,7 @@ class Route(ProcessFunction):  # type: ignore[misc]
 
 
 class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by movie id; the `ValueState` is the truth, a change leaves as a snapshot after a flush delay
-    that grows with the movies waiting for theirs, up to the flush interval (`flush_delay_ms`).
+    """Keyed by movie id; the `ValueState` is the truth, snapshots leave at most once per flush interval.
 
     With `trending`, also the movie's event-time windows (`stream.taskmanager.trending`): per-minute counts in
     a `MapState`, totals in a `ValueState`, rows to the TRENDING side output with each flushed snapshot and at
@@ -84,9 +83,6 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
     def __init__(self, flush_interval_ms: int, trending: bool) -> None:
         self._flush_interval_ms = flush_interval_ms
         self._trending = trending
-        # Movies of this subtask whose flush timer is set: the load the flush delay adapts to. A count kept
-        # in memory, not state: after a restore the restored timers fire once more than counted, hence max(0).
-        self._pending = 0
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self._state = runtime_context.get_state(ValueStateDescriptor("movie", STATE_TYPE))
@@ -108,7 +104,6 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         if ctx.time_domain() == TimeDomain.EVENT_TIME:
             yield from self._cross_boundary(timestamp, ctx)
             return
-        self._pending = max(0, self._pending - 1)
         yield from self._apply(FlushDue(), ctx)
         self._metrics.push()
 
@@ -120,9 +115,8 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         for output in outputs:
             if isinstance(output, ScheduleFlush):
                 timers = ctx.timer_service()
-                delay = flush_delay_ms(self._pending, self._flush_interval_ms)
-                timers.register_processing_time_timer(timers.current_processing_time() + delay)
-                self._pending += 1
+                due = timers.current_processing_time() + self._flush_interval_ms
+                timers.register_processing_time_timer(due)
             else:
                 self._metrics.snapshot_written()
                 yield snapshot_row(output)

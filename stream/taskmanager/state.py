@@ -56,7 +56,7 @@ class MovieState:
     # When the registration in title/year/genre happened: the later one wins, whatever the arrival order.
     registered_ms: int | None = None
     version: int = 0
-    # A change is held back until the flush timer fires: one snapshot per movie per flush delay.
+    # A change is held back until the flush timer fires, so Postgres sees one snapshot per movie per interval.
     pending: bool = False
 
 
@@ -79,19 +79,6 @@ class ScheduleFlush:
 
 
 Output = Snapshot | ScheduleFlush
-
-# Snapshots per second a MovieStats subtask sends on before its flushes stretch to the whole interval: what
-# 1,000 busy movies at the 200 ms interval send, the rate `bench throughput` measured its 112k events/s at.
-SNAPSHOT_BUDGET_PER_S = 5000
-# The shortest wait: a movie's views of one source batch (one row per batch) still leave as one snapshot.
-MIN_FLUSH_MS = 5
-
-
-def flush_delay_ms(pending: int, interval_ms: int) -> int:
-    """How long a change waits for its snapshot while `pending` other movies wait for theirs. By Little's law
-    (snapshots/s = pending / wait), a wait of pending / budget holds the snapshots at the budget under load,
-    and an idle subtask flushes within MIN_FLUSH_MS instead of a whole interval."""
-    return max(MIN_FLUSH_MS, min(interval_ms, pending * 1000 // SNAPSHOT_BUDGET_PER_S))
 
 
 def apply(state: MovieState, event: Event) -> tuple[MovieState, tuple[Output, ...]]:

@@ -5,8 +5,6 @@ import itertools
 import pytest
 
 from stream.taskmanager.state import (
-    MIN_FLUSH_MS,
-    SNAPSHOT_BUDGET_PER_S,
     FlushDue,
     MovieState,
     Registered,
@@ -14,7 +12,6 @@ from stream.taskmanager.state import (
     Snapshot,
     Views,
     apply,
-    flush_delay_ms,
 )
 
 
@@ -108,9 +105,3 @@ def test_the_final_snapshot_does_not_depend_on_arrival_order(order: tuple[Views 
 def test_a_flush_before_any_event_emits_nothing() -> None:
     state, outputs = apply(MovieState("m1"), FlushDue())
     assert outputs == () and state == MovieState("m1")
-
-
-def test_an_idle_subtask_flushes_at_once_and_a_busy_one_waits_the_whole_interval() -> None:
-    assert flush_delay_ms(0, 200) == MIN_FLUSH_MS
-    assert flush_delay_ms(SNAPSHOT_BUDGET_PER_S // 10, 200) == 100
-    assert flush_delay_ms(SNAPSHOT_BUDGET_PER_S, 200) == 200
