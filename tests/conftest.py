@@ -10,6 +10,12 @@ INTEGRATION = TESTS / "integration"
 DRILLS = INTEGRATION / "test_drills.py"
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio: the API (Starlette, uvicorn) and its clients do."""
+    return "asyncio"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The folder decides the marker, so `-m "not integration"` runs without any service.
     for item in items:

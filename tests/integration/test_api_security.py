@@ -31,11 +31,6 @@ SEED_ROWS = [Snapshot("m-0001", 5), Snapshot("m-0002", 9), Snapshot("m-0003", 7)
 TOP = "query($limit: Int!) { topMovies(limit: $limit) { entries { movie { id } viewCount } } }"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def new_key(settings: Settings, *scopes: str, rate: int | None = None) -> str:
     return apikeys.create(settings.owner_dsn, settings.api_key_pepper, "tests", list(scopes), rate)
 

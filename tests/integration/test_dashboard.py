@@ -30,11 +30,6 @@ LIVE_S = 1.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def job(isolated: Settings) -> Iterator[str]:
     name = f"test-dashboard-{uuid.uuid4().hex[:8]}"
     job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))

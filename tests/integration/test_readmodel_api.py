@@ -39,11 +39,6 @@ ADMIN = Principal("k-admin", "tests", frozenset({"admin"}), None)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @asynccontextmanager
 async def serve(settings: Settings, key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """The whole app in-process, with a client that sends `key` (by default a new admin key of its own)."""

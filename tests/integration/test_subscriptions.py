@@ -26,11 +26,6 @@ WAIT_S = 5.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def api(isolated: Settings) -> AsyncIterator[Api]:
     async with serve(isolated) as api:
         yield api

@@ -130,8 +130,3 @@ async def test_trending_windows_equal_the_ground_truth_while_they_slide(isolated
             assert [(e["movieId"], e["views"]) for e in entries] == [(m, -v) for v, m in ranked]
     finally:
         await runtime.stop()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

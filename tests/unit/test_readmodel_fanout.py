@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 DEADLINE_S = 5.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Execution:
     """Results pushed by the test; how many times the operation was started."""
 

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 DEADLINE_S = 5.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Source:
     """The "database": a value that changes, and how many times it was read."""
 

@@ -72,11 +72,6 @@ TOP = """query($limit: Int!, $after: String) {
 }"""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("limit", [0, -1, 101])
 async def test_limit_out_of_range_names_the_argument(limit: int) -> None:
