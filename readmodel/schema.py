@@ -53,6 +53,9 @@ DEPTH_RULE = create_validator(MAX_DEPTH, should_ignore=None)
 ALIASES_RULE = aliases_validator(MAX_ALIASES)
 # Distinct query documents a worker keeps parsed and validated; clients send a handful of shapes.
 DOCUMENT_CACHE_SIZE = 256
+# What a client sees of an unexpected error (MaskErrors); the error itself is logged.
+MASKED_MESSAGE = "Internal error; it was logged."
+RECORD_VIEW_SCOPE = "views:write"
 
 ReadModelInfo = Info[ReadModelContext, None]
 
@@ -125,7 +128,7 @@ async def record_view(
     watch_seconds: int | None = None,
     event_id: strawberry.ID | None = None,
 ) -> EventAccepted:
-    require(info, "views:write")
+    require(info, RECORD_VIEW_SCOPE)
     user = None if user_id is None else str(user_id)
     client_id = None if event_id is None else str(event_id)
     view = ViewInput(str(movie_id), user, device, country, watch_seconds, client_id)
@@ -256,8 +259,6 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: AddValidationRules([DEPTH_RULE, ALIASES_RULE, ROOT_FIELDS_RULE]),
-            lambda: MaskErrors(
-                should_mask_error=is_unexpected, error_message="Internal error; it was logged."
-            ),
+            lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         ],
     )

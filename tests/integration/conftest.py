@@ -19,10 +19,14 @@ from psycopg import sql
 
 from deploy import postgres
 from deploy import stack as deploy_stack
+from deploy.flink import jobs
+from deploy.flink.checkpoints import remove_job_state
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from deploy.wait import wait_until
 from ingest.topics import TopicSpec, delete_topics, ensure_topics
 from readmodel.migrate import upgrade
+from stream import flinkrest
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +102,19 @@ def isolated(fresh_database: Settings, topic_factory: Callable[..., str]) -> Set
         dlq_topic=topic_factory("dlq", 1),
         schemas_topic=topic_factory("schemas", 1),
     )
+
+
+@pytest.fixture
+def job(isolated: Settings) -> Iterator[str]:
+    """The stream job against this test's topics and database; cancelled, its state removed, afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
+    yield job_id
+    flinkrest.cancel(isolated, job_id)
+    wait_until(
+        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
+        60,
+        f"job {job_id} cancelled",
+    )
+    paths = StatePaths(isolated.home)
+    remove_job_state(paths.checkpoints, paths.savepoints, job_id)

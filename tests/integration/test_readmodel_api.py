@@ -18,12 +18,16 @@ from confluent_kafka import Consumer
 from readmodel_fixtures import SEED_RANKING, T0, Snapshot, upsert
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from strawberry.http import process_result
 
 from deploy import postgres
 from deploy.settings import Settings
+from deploy.testing import wait_for_counts
 from readmodel import apikeys
 from readmodel.apikeys import Principal
 from readmodel.app import create_app
+from readmodel.commands import Commands
+from readmodel.context import ReadModelContext
 from readmodel.runtime import Runtime
 from readmodel.schema import build_schema
 
@@ -185,6 +189,37 @@ async def test_record_view_answers_after_the_broker_acknowledged(
 
 
 # --- HTTP level ---
+
+RECORD = """mutation View($id: ID!, $event: ID) {
+  recordView(movieId: $id, eventId: $event) { movieId eventId acceptedAt }
+}"""
+# Job start on the cluster (~20-30 s) plus a handful of views, with room for a slow CI machine.
+JOB_DEADLINE_S = 240
+
+
+async def test_views_recorded_through_the_direct_lane_count_exactly_once_each(
+    isolated: Settings, job: str, api: httpx.AsyncClient
+) -> None:
+    # `job` before `api`: submitting it blocks this thread, and with it the app's event loop, for seconds.
+    retried = str(uuid.uuid4())
+    for movie, views in (("m-lane-a", 3), ("m-lane-b", 2)):
+        for _ in range(views):
+            assert (await post(api, RECORD, id=movie))["data"]["recordView"]["movieId"] == movie
+    for _ in range(3):  # a client retrying one view: the same eventId each time, counted once
+        assert (await post(api, RECORD, id="m-lane-b", event=retried))["data"]["recordView"][
+            "eventId"
+        ] == retried
+    malformed = await post(api, RECORD, id="m-lane-b", event="not-a-uuid")
+    assert malformed["data"] is None and malformed["errors"][0]["extensions"]["argument"] == "eventId"
+    # The same answer Strawberry's own execution of that request gives (refused before anything publishes).
+    refusing = ReadModelContext(None, Commands(None), 100, principal=ADMIN)  # type: ignore[arg-type]
+    variables = {"id": "m-lane-b", "event": "not-a-uuid"}
+    assert malformed == process_result(await schema.execute(RECORD, variables, context_value=refusing))
+
+    truth = {"m-lane-a": 3, "m-lane-b": 3}
+    await asyncio.to_thread(wait_for_counts, isolated, truth, JOB_DEADLINE_S)
+    top = (await post(api, TOP, limit=2))["data"]["topMovies"]["entries"]
+    assert [(e["movie"]["id"], e["viewCount"]) for e in top] == [("m-lane-a", 3), ("m-lane-b", 3)]
 
 
 async def test_graphql_over_http_and_graphiql(isolated: Settings, api: httpx.AsyncClient) -> None:

@@ -6,15 +6,10 @@ import base64
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import psycopg
-import pytest
 from confluent_kafka import Consumer
 
-from deploy.flink import jobs
-from deploy.flink.checkpoints import remove_job_state
-from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.testing import EPOCH_MS, stored_counts, view_payload, wait_for_counts
 from deploy.wait import wait_until
@@ -29,22 +24,6 @@ from stream.upsert import UPSERT_SQL
 
 # Job start on the cluster (~20-30 s) plus 100k events at ~10k/s, with room for a slow CI machine.
 DEADLINE_S = 240
-
-
-@pytest.fixture
-def job(isolated: Settings) -> Iterator[str]:
-    """Submits the job against this test's topics and database; cancels it afterwards."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
-    yield job_id
-    flinkrest.cancel(isolated, job_id)
-    wait_until(
-        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
-        60,
-        f"job {job_id} cancelled",
-    )
-    paths = StatePaths(isolated.home)
-    remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 
 
 def writer_conninfo(settings: Settings) -> str:

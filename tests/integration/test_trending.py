@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from confluent_kafka import Producer
 
-from deploy.flink import jobs
-from deploy.flink.checkpoints import remove_job_state
-from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.testing import POLL_S, view_payload, wait_for_counts
-from deploy.wait import wait_until
 from readmodel.runtime import Runtime
 from readmodel.schema import build_schema
 from schemas.catalog import Catalog
-from stream import flinkrest
 from stream.errors import StreamError
 from stream.taskmanager.trending import DAY, HOUR, MINUTE_MS, minute_of
 
@@ -32,21 +25,6 @@ MOVIES = [f"m-{n:02d}" for n in range(6)]
 TRENDING = """query($window: TrendingWindow!, $limit: Int!) {
   trending(window: $window, limit: $limit) { windowEnd entries { rank movieId views } } }"""
 Event = tuple[str, int]  # (movie id, occurred_at in epoch ms)
-
-
-@pytest.fixture
-def job(isolated: Settings) -> Iterator[str]:
-    name = f"test-trending-{uuid.uuid4().hex[:8]}"
-    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
-    yield job_id
-    flinkrest.cancel(isolated, job_id)
-    wait_until(
-        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
-        60,
-        f"job {job_id} cancelled",
-    )
-    paths = StatePaths(isolated.home)
-    remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 
 
 def publish(settings: Settings, events: list[Event]) -> None:
