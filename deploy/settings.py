@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from deploy.errors import DeployError
+from stream.config import STATE_BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +110,11 @@ DECLARED: dict[str, Setting] = {
     "dedup_window_s": Setting(
         "MOVIEVIEWS_DEDUP_WINDOW_S", "86400", "the job remembers an applied event_id this long; 0 = off"
     ),
+    "state_backend": Setting(
+        "MOVIEVIEWS_STATE_BACKEND",
+        "hashmap",
+        "the job's state backend: hashmap (heap, full checkpoints) or rocksdb (incremental checkpoints)",
+    ),
 }
 
 PROFILES = ("single", "cluster")
@@ -181,6 +187,7 @@ class Settings:
     checkpoint_interval_ms: int
     flush_interval_ms: int
     dedup_window_s: int
+    state_backend: str
 
     @classmethod
     def from_env(
@@ -202,6 +209,11 @@ class Settings:
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.kafka_nodes()  # a malformed broker or controller list fails here, at the entry point
+        if settings.state_backend not in STATE_BACKENDS:
+            raise ConfigError(
+                f"Config '{DECLARED['state_backend'].env}' must be one of {STATE_BACKENDS}, "
+                f"got {settings.state_backend!r}"
+            )
         return settings
 
     def to_env(self) -> dict[str, str]:

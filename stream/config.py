@@ -10,6 +10,8 @@ DEFAULT_GROUP_ID = "movieviews-stream"
 # The stack's own job: `up` submits it, `down` stops it, `job` acts on it unless told another name, and the
 # API's pipeline probe watches it.
 JOB_NAME = "movieviews"
+# Flink's `state.backend.type` values the job runs on (stream/topology.py says when to pick which).
+STATE_BACKENDS = ("hashmap", "rocksdb")
 
 
 @dataclass(frozen=True)
@@ -36,3 +38,5 @@ class JobConfig:
     # writes the one the API reads, a rebuild the other (deploy/rebuild.py).
     stats_table: str
     trending_table: str
+    # One of STATE_BACKENDS; rocksdb checkpoints incrementally.
+    state_backend: str

@@ -1,6 +1,6 @@
 """The job graph: Kafka (views, movies) -> each partition's records of 100 ms as one batch (SQL, JVM) ->
 decode_batch (Python Table function: decode, sum views per movie) -> route (dead letters off) ->
-key_by(movie) -> MovieStats -> key_by(movie) -> Postgres.
+key_by(movie) -> MovieStats -> Postgres (forward: one writer per movie).
 
 Every record that crosses into Python costs tens of microseconds, so views cross in batches and leave summed
 per movie; the keyed ValueState stays the per-movie truth, and versions stay deterministic (a version counts
@@ -20,7 +20,7 @@ from pyflink.table.udf import udtf
 from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import dead_letter_sink, postgres_sink
 from stream.taskmanager.functions import DEAD_LETTERS, TRENDING, DecodeBatch, MovieStats, Route
-from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE, TRENDING_TYPE
+from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
 from stream.upsert import PARAMETER_TYPES, TRENDING_PARAMETER_TYPES, trending_upsert_sql, upsert_sql
 
 SOURCE_TABLE = "kafka_events"
@@ -40,11 +40,12 @@ WATERMARK_DELAY_S = 1
 # A partition that receives nothing (the registrations topic, mostly) must not hold the watermark back.
 IDLE_TIMEOUT = "2 s"
 
-# hashmap: the state is one small row per movie (~100 bytes; a million movies is ~100 MB of heap), every event
-# reads and writes it from Python, and the heap backend avoids RocksDB's serialisation and JNI on each access.
-# Full checkpoints of a state this size take milliseconds. RocksDB (incremental) becomes the choice once the
-# number of movies outgrows the TaskManager heap.
-STATE_BACKEND = "hashmap"
+# The state backend is a setting (`JobConfig.state_backend`, MOVIEVIEWS_STATE_BACKEND). hashmap, the
+# default: the per-movie state is one small row (~100 bytes; a million movies is ~100 MB of heap), read and
+# written from Python per batch row, and the heap backend avoids RocksDB's serialisation and JNI on each
+# access. Its checkpoints are full copies, though, and the deduplication remembers every event id for a day
+# (70 bytes each): rocksdb with incremental checkpoints uploads only what changed (docs/PERFORMANCE.md has
+# both measured at a million movies).
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
 # seconds, capped at 30 s, so the job resumes within 30 s of the outage's end. A job that cannot start at all
 # keeps restarting too: `movieviews status` shows it RESTARTING with its restart count and last failure
@@ -68,7 +69,9 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         "python.execution-mode": "thread",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
-        "state.backend.type": STATE_BACKEND,
+        "state.backend.type": config.state_backend,
+        # Only the files written since the last checkpoint (rocksdb; the hashmap backend ignores it).
+        "execution.checkpointing.incremental": "true",
         **RESTART_STRATEGY,
         # Without it, chained operators get deep copies of their input: each 100 ms batch (~1,000 payloads)
         # was copied on the way to the decode function, a third of that thread's time. No function
@@ -191,17 +194,16 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
         .name("movie-stats")
         .uid("movie-stats")
     )
-    # Keyed again so one sink subtask owns each movie: two writers' overlapping batches deadlock Postgres.
-    # A Python KeyedStream carries Row(key, value) and `sink_to` does not unwrap it; the map does, on
-    # coalesced snapshots only, so it costs little.
-    by_movie = snapshots.key_by(lambda row: row[0], key_type=Types.STRING())
-    by_movie.map(lambda row: row, output_type=SNAPSHOT_TYPE).name("unkey").sink_to(
+    # One sink subtask owns each movie (two writers' overlapping batches deadlock Postgres): the sinks take
+    # MovieStats's output on a forward edge, so subtask i writes the movies of key groups that subtask i of
+    # the keyed function owns, with no second key_by. A key_by here cost a Python `map` per row to unwrap
+    # the KeyedStream's Row(key, value) (`sink_to` does not), per snapshot and per trending row.
+    snapshots.sink_to(
         postgres_sink(
             config.jdbc_url, WRITER_ROLE, pg_password, upsert_sql(config.stats_table), PARAMETER_TYPES
         )
     ).name("postgres-upsert").uid("postgres-upsert")
     if config.trending:
-        trending = snapshots.get_side_output(TRENDING).key_by(lambda row: row[0], key_type=Types.STRING())
         sink = postgres_sink(
             config.jdbc_url,
             WRITER_ROLE,
@@ -209,6 +211,4 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
             trending_upsert_sql(config.trending_table),
             TRENDING_PARAMETER_TYPES,
         )
-        trending.map(lambda row: row, output_type=TRENDING_TYPE).name("unkey-trending").sink_to(sink).name(
-            "trending-upsert"
-        ).uid("trending-upsert")
+        snapshots.get_side_output(TRENDING).sink_to(sink).name("trending-upsert").uid("trending-upsert")

@@ -59,6 +59,7 @@ def project_job(
     checkpoint_interval_ms: int | None = None,
     dedup_window_s: int | None = None,
     trending: bool = True,
+    state_backend: str | None = None,
 ) -> Callable[[], str]:
     config = jobs.job_config(
         env.settings,
@@ -68,6 +69,7 @@ def project_job(
         checkpoint_interval_ms=checkpoint_interval_ms,
         dedup_window_s=dedup_window_s,
         trending=trending,
+        state_backend=state_backend,
     )
     return lambda: jobs.submit(env.settings, config)
 

@@ -14,6 +14,7 @@ from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from stream.config import STATE_BACKENDS
 
 # Every one of 2^20 movies gets one slot of the load generator's popularity table when the draw is uniform;
 # 3.5M views then touch all but ~4% of them: just over a million distinct movies.
@@ -26,18 +27,26 @@ CHECKPOINTS_AFTER = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=EVENTS, help="views to pre-load (default 3.5M)")
     parser.add_argument("--movies", type=int, default=MOVIES, help="movies to draw from (default 2^20)")
+    parser.add_argument(
+        "--state-backend",
+        choices=STATE_BACKENDS,
+        help="the job's state backend (default: the setting MOVIEVIEWS_STATE_BACKEND)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report.publish(settings, bench_state_scale(settings, args.events, args.movies))
+    backend = args.state_backend or settings.state_backend
+    report.publish(settings, bench_state_scale(settings, args.events, args.movies, backend))
     return 0
 
 
-def bench_state_scale(settings: Settings, events: int, movies: int) -> report.Result:
+def bench_state_scale(settings: Settings, events: int, movies: int, state_backend: str) -> report.Result:
     with DrillEnv(settings, "bench-state-scale") as env:
         load = preload(env, events, movies, zipf=0.0)
-        submit = project_job(env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms)
+        submit = project_job(
+            env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms, state_backend=state_backend
+        )
         run = timed_job(env, load, submit, keep_running=True)
         try:
             checkpoints = checkpoints_after(env, run.job_id, CHECKPOINTS_AFTER)
@@ -47,16 +56,19 @@ def bench_state_scale(settings: Settings, events: int, movies: int) -> report.Re
     latest = checkpoints["latest"]["completed"]
     summary = checkpoints["summary"]
     checkpoint = {
+        "state_backend": state_backend,
         "movies": len(load.truth),
         "interval_ms": settings.checkpoint_interval_ms,
         "latest_size_mb": round(latest["state_size"] / 2**20, 1),
+        # What the checkpoint wrote: all of it on hashmap, only the new files on incremental rocksdb.
+        "latest_written_mb": round(latest["checkpointed_size"] / 2**20, 1),
         "latest_duration_ms": latest["end_to_end_duration"],
         "max_duration_ms": summary["end_to_end_duration"]["max"],
         "avg_duration_ms": summary["end_to_end_duration"]["avg"],
     }
     return report.Result(
         "state-scale",
-        {"events": load.events, "movies": movies},
+        {"events": load.events, "movies": movies, "state_backend": state_backend},
         [checkpoint],
         {"distinct_movies": len(load.truth), "events_per_s": round(run.events_per_s), "rss_mb": rss},
     )

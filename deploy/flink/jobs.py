@@ -37,6 +37,7 @@ def job_config(
     dedup_window_s: int | None = None,
     trending: bool = True,
     slot: int = 1,
+    state_backend: str | None = None,
 ) -> JobConfig:
     return JobConfig(
         name=name,
@@ -57,6 +58,7 @@ def job_config(
         trending=int(trending),
         stats_table=stats_table(slot),
         trending_table=trending_table(slot),
+        state_backend=settings.state_backend if state_backend is None else state_backend,
     )
 
 

@@ -21,7 +21,6 @@ from stream.taskmanager.rows import (
     EVENT_COLUMNS,
     REJECTED,
     STATE_TYPE,
-    TREND_TYPE,
     TRENDING_TYPE,
     batch_row,
     event_from_row,
@@ -29,11 +28,10 @@ from stream.taskmanager.rows import (
     state_from_row,
     state_row,
     trend_from_row,
-    trend_row,
     trending_row,
 )
-from stream.taskmanager.state import Event, FlushDue, ScheduleFlush, Snapshot, Views, apply
-from stream.taskmanager.trending import MINUTE_MS, add_views, cross_boundary, minute_of
+from stream.taskmanager.state import Event, FlushDue, MovieState, ScheduleFlush, Snapshot, Views, apply
+from stream.taskmanager.trending import MINUTE_MS, Trend, add_views, cross_boundary, minute_of
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 TRENDING = OutputTag("trending", TRENDING_TYPE)
@@ -75,10 +73,12 @@ class Route(ProcessFunction):  # type: ignore[misc]
 class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
     """Keyed by movie id; the `ValueState` is the truth, snapshots leave at most once per flush interval.
 
-    With `trending`, also the movie's event-time windows (`stream.taskmanager.trending`): per-minute counts in
-    a `MapState`, totals in a `ValueState`, rows to the TRENDING side output with each flushed snapshot and at
-    each minute boundary (event-time timers). In this function, not a second keyed one, so the summed rows
-    cross into Python once: a second Python operator would cost each row a second crossing."""
+    With `trending`, also the movie's event-time windows (`stream.taskmanager.trending`): the totals and the
+    recent minutes in the same `ValueState` row (one read and one write per row, as without trending), older
+    per-minute counts in a `MapState` touched at minute boundaries (event-time timers); rows to the TRENDING
+    side output with each flushed snapshot and at each boundary that moves a total. In this function, not a
+    second keyed one, so the summed rows cross into Python once: a second Python operator would cost each
+    row a second crossing."""
 
     def __init__(self, flush_interval_ms: int, trending: bool) -> None:
         self._flush_interval_ms = flush_interval_ms
@@ -88,7 +88,6 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         self._state = runtime_context.get_state(ValueStateDescriptor("movie", STATE_TYPE))
         self._metrics = StateMetrics(runtime_context.get_metrics_group())
         if self._trending:
-            self._trend = runtime_context.get_state(ValueStateDescriptor("trend", TREND_TYPE))
             descriptor = MapStateDescriptor("minutes", Types.LONG(), Types.LONG())
             self._minutes = runtime_context.get_map_state(descriptor)
             self._late = runtime_context.get_metrics_group().counter("lateViews")
@@ -96,22 +95,31 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         event = event_from_row(value)
         self._metrics.applied(event.count if isinstance(event, Views) else 1)
-        if self._trending and isinstance(event, Views):
-            self._add_views(event, ctx)
-        return self._apply(event, ctx)
+        row = self._state.value()
+        trend = trend_from_row(row) if self._trending else None
+        if trend is not None and isinstance(event, Views):
+            trend = self._add_views(trend, event, ctx)
+        return self._apply(state_from_row(ctx.get_current_key(), row), trend, event, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        row = self._state.value()
+        state = state_from_row(ctx.get_current_key(), row)
         if ctx.time_domain() == TimeDomain.EVENT_TIME:
-            yield from self._cross_boundary(timestamp, ctx)
+            trend = trend_from_row(row)
+            moved = cross_boundary(trend, self._minutes, timestamp)
+            self._state.update(state_row(state, moved))
+            if moved.version != trend.version:
+                yield TRENDING, trending_row(ctx.get_current_key(), moved, timestamp + MINUTE_MS)
             return
-        yield from self._apply(FlushDue(), ctx)
+        yield from self._apply(state, trend_from_row(row) if self._trending else None, FlushDue(), ctx)
         self._metrics.push()
 
-    def _apply(self, event: Event, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        state = state_from_row(ctx.get_current_key(), self._state.value())
+    def _apply(
+        self, state: MovieState, trend: Trend | None, event: Event, ctx: KeyedProcessFunction.Context
+    ) -> Iterator[Any]:
         new_state, outputs = apply(state, event)
-        if new_state is not state:
-            self._state.update(state_row(new_state))
+        if new_state is not state or isinstance(event, Views):
+            self._state.update(state_row(new_state, trend))
         for output in outputs:
             if isinstance(output, ScheduleFlush):
                 timers = ctx.timer_service()
@@ -120,28 +128,18 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
             else:
                 self._metrics.snapshot_written()
                 yield snapshot_row(output)
-                if self._trending and isinstance(output, Snapshot):
-                    # Trending changes come with views, so they leave with the flushed snapshot.
-                    yield from self._trending_row(ctx)
+                if trend is not None and isinstance(output, Snapshot):
+                    # Trending changes come with views, so they leave with the flushed snapshot. Before the
+                    # first watermark it is Long.MIN_VALUE: the windows end at the epoch until one arrives.
+                    watermark = ctx.timer_service().current_watermark()
+                    window_end = max(minute_of(watermark) + 1, 0) * MINUTE_MS
+                    yield TRENDING, trending_row(ctx.get_current_key(), trend, window_end)
 
-    def _add_views(self, event: Views, ctx: KeyedProcessFunction.Context) -> None:
+    def _add_views(self, trend: Trend, event: Views, ctx: KeyedProcessFunction.Context) -> Trend:
         timers = ctx.timer_service()
-        trend = trend_from_row(self._trend.value())
         added = add_views(trend, self._minutes, timers.current_watermark(), event.minutes)
-        if added.trend is not trend:
-            self._trend.update(trend_row(added.trend))
         for due in added.timers_ms:
             timers.register_event_time_timer(due)
         if added.late:
             self._late.inc(added.late)
-
-    def _cross_boundary(self, timestamp: int, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        trend = cross_boundary(trend_from_row(self._trend.value()), self._minutes, timestamp)
-        self._trend.update(trend_row(trend))
-        yield TRENDING, trending_row(ctx.get_current_key(), trend, timestamp + MINUTE_MS)
-
-    def _trending_row(self, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        trend = trend_from_row(self._trend.value())
-        # Before the first watermark it is Long.MIN_VALUE: the windows end at the epoch until one arrives.
-        window_end = max(minute_of(ctx.timer_service().current_watermark()) + 1, 0) * MINUTE_MS
-        yield TRENDING, trending_row(ctx.get_current_key(), trend, window_end)
+        return added.trend

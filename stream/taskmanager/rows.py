@@ -73,7 +73,14 @@ STATE_FIELDS = [
     "registered_ms",
     "version",
     "pending",
+    # The trending windows' `Trend` (stream.taskmanager.trending), in the same row so a batch row costs one
+    # state read and one write: null while trending is off.
+    "trend_hour",
+    "trend_day",
+    "trend_version",
+    "trend_recent",
 ]
+MOVIE_COLUMNS = 10
 STATE_TYPE = Types.ROW_NAMED(
     STATE_FIELDS,
     [
@@ -87,6 +94,10 @@ STATE_TYPE = Types.ROW_NAMED(
         Types.LONG(),
         Types.LONG(),
         Types.BOOLEAN(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.STRING(),
     ],
 )
 
@@ -134,36 +145,38 @@ def event_from_row(row: Row) -> Views | Registered:
     return Registered(movie_id, title, year, genre, first_ms)
 
 
-def state_row(state: MovieState) -> Row:
+def state_row(state: MovieState, trend: Trend | None) -> Row:
     s = state
     fields = (s.view_count, s.watch_seconds, s.first_ms, s.last_ms, s.title, s.year, s.genre)
-    return Row(*fields, s.registered_ms, s.version, s.pending)
+    if trend is None:
+        return Row(*fields, s.registered_ms, s.version, s.pending, None, None, None, None)
+    trending = (trend.hour, trend.day, trend.version, encode_counts(trend.recent))
+    return Row(*fields, s.registered_ms, s.version, s.pending, *trending)
 
 
 def state_from_row(movie_id: str, row: Row | None) -> MovieState:
     if row is None:
         return MovieState(movie_id)
-    return MovieState(movie_id, *row)
+    return MovieState(movie_id, *row[:MOVIE_COLUMNS])
+
+
+def trend_from_row(row: Row | None) -> Trend:
+    """The `Trend` in a state row (`STATE_TYPE`)."""
+    if row is None or row[MOVIE_COLUMNS] is None:
+        return Trend()
+    hour, day, version, recent = row[MOVIE_COLUMNS:]
+    return Trend(hour, day, version, tuple(decode_counts(recent)))
 
 
 def snapshot_row(snapshot: Snapshot) -> Row:
     return Row(*(getattr(snapshot, name) for name in SNAPSHOT_FIELDS))
 
 
-# Trending: the per-movie totals (ValueState), the per-minute counts (MapState), and the row the sink writes.
-TREND_TYPE = Types.ROW_NAMED(["hour", "day", "version"], [Types.LONG(), Types.LONG(), Types.LONG()])
+# Trending: the row the sink writes (the totals live in the state row above, older minutes in a MapState).
 TRENDING_FIELDS = ["movie_id", "hour_views", "day_views", "window_end_ms", "version"]
 TRENDING_TYPE = Types.ROW_NAMED(
     TRENDING_FIELDS, [Types.STRING(), Types.LONG(), Types.LONG(), Types.LONG(), Types.LONG()]
 )
-
-
-def trend_row(trend: Trend) -> Row:
-    return Row(trend.hour, trend.day, trend.version)
-
-
-def trend_from_row(row: Row | None) -> Trend:
-    return Trend() if row is None else Trend(*row)
 
 
 def trending_row(movie_id: str, trend: Trend, window_end_ms: int) -> Row:

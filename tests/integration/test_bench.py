@@ -37,11 +37,14 @@ def test_checkpoint_cost_runs_with_and_without_checkpoints(stack: Settings) -> N
     assert len(result.rows) == 2 and result.figures["on/off"] > 0
 
 
-def test_state_scale_reports_checkpoints_and_memory(stack: Settings) -> None:
-    result = bench_state_scale(stack, events=5000, movies=4096)
+def test_state_scale_reports_checkpoints_and_memory_on_rocksdb_with_incremental_checkpoints(
+    stack: Settings,
+) -> None:
+    result = bench_state_scale(stack, events=5000, movies=4096, state_backend="rocksdb")
     assert result.figures["distinct_movies"] > 2500  # uniform draw: 4096 * (1 - e^-1.2) expected
     (checkpoint,) = result.rows
     assert checkpoint["latest_size_mb"] > 0 and checkpoint["latest_duration_ms"] >= 0
+    assert checkpoint["state_backend"] == "rocksdb"
     assert {"kafka", "flink taskmanager", "postgres (all backends)"} <= result.figures["rss_mb"].keys()
 
 

@@ -42,6 +42,10 @@ def test_settings_travel_to_another_process_through_the_environment() -> None:
     [
         ({"MOVIEVIEWS_PG_PORT": "five"}, "Config 'MOVIEVIEWS_PG_PORT' must be an integer, got 'five'"),
         ({"MOVIEVIEWS_KAFKA_BOOTSTRAP": ""}, "Config 'MOVIEVIEWS_KAFKA_BOOTSTRAP' is missing"),
+        (
+            {"MOVIEVIEWS_STATE_BACKEND": "rocks"},
+            r"Config 'MOVIEVIEWS_STATE_BACKEND' must be one of \('hashmap', 'rocksdb'\), got 'rocks'",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
