@@ -3,6 +3,7 @@ recognised."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ ADMIN_TIMEOUT_S = 30.0
 # A new topic takes the brokers' default.replication.factor (KIP-464): 1 on one broker, 3 on a cluster, set
 # where the brokers are configured and nowhere else.
 BROKER_DEFAULT = -1
+# How often a describe of a topic that a broker does not know yet is asked again.
+UNKNOWN_TOPIC_RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,22 @@ def config_drift(actual: Mapping[str, str], wanted: Mapping[str, str]) -> dict[s
 
 
 def _config(client: AdminClient, topic: str, timeout_s: float) -> dict[str, str]:
+    """The topic's configuration. A topic just created may be unknown to the broker asked for a while: each
+    broker learns it from the controller's metadata log on its own (3 KRaft nodes at load average 44: a
+    topic created by one client was "unknown topic or partition" to the next client's describe), so that
+    answer is asked again until the deadline."""
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    try:
-        entries = client.describe_configs([resource])[resource].result(timeout=timeout_s)
-    except KafkaException as exc:
-        raise TopicError(f"cannot read the configuration of topic {topic!r}: {exc}") from exc
-    return {name: entry.value for name, entry in entries.items()}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            entries = client.describe_configs([resource])[resource].result(timeout=timeout_s)
+        except KafkaException as exc:
+            unknown = exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            if unknown and time.monotonic() < deadline:
+                time.sleep(UNKNOWN_TOPIC_RETRY_S)
+                continue
+            raise TopicError(f"cannot read the configuration of topic {topic!r}: {exc}") from exc
+        return {name: entry.value for name, entry in entries.items()}
 
 
 def _correct_config(client: AdminClient, spec: TopicSpec, timeout_s: float) -> list[str]:
