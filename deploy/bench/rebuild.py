@@ -1,15 +1,17 @@
 """`movieviews bench rebuild`: the time `movieviews rebuild` takes over a pre-loaded log (from offset zero to
-readers switched and the rebuilt job handed over), next to the live job's own time over the same log."""
+readers switched and the rebuilt job handed over), next to the live job's own time over the same log, with a
+GraphQL reader polling `topMovies` throughout the rebuild (its failed requests and decreases are reported)."""
 
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 
 from deploy.bench import report
 from deploy.bench.scratch import preload, project_job, timed_job
 from deploy.bench.throughput import row
-from deploy.drills.harness import DrillEnv
+from deploy.drills.harness import Background, DrillEnv, read_while
 from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
@@ -33,10 +35,17 @@ def bench_rebuild(settings: Settings, events: int, movies: int) -> report.Result
     with DrillEnv(settings, "bench-rebuild") as env:
         load = preload(env, events, movies)
         live = timed_job(env, load, project_job(env, "live"), keep_running=True)
+        api = env.start_api()
+        done = threading.Event()
+        reader = Background(lambda: read_while(api, env.api_key, done))
         started = time.monotonic()
         name = f"{env.name}-live"
-        switched = rebuild(env.settings, env.paths, LiveJob(name, name), print, TIMEOUT_S, False)
+        try:
+            switched = rebuild(env.settings, env.paths, LiveJob(name, name), print, TIMEOUT_S, False)
+        finally:
+            done.set()
         seconds = time.monotonic() - started
+        requests, failed, decreases = reader.result()
         env.job_id = switched.job_id
         # The switched-to version (read through the API's view) holds the exact totals.
         wait_for_counts(env.settings, load.truth, 120)
@@ -56,6 +65,9 @@ def bench_rebuild(settings: Settings, events: int, movies: int) -> report.Result
         {
             "rebuild_s": seconds,
             "updates_paused_s": switched.paused_s,
+            "reader_requests": requests,
+            "reader_failed": failed,
+            "reader_decreases": decreases,
             "comparison": switched.comparison.summary(),
         },
     )

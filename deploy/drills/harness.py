@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -26,7 +27,7 @@ from deploy import postgres, procs
 from deploy.errors import DrillError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
-from deploy.graphql_client import GraphQLClient
+from deploy.graphql_client import GraphQLClient, GraphQLClientError
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import REPO_ROOT, Settings
@@ -265,3 +266,26 @@ class Background:
 def timed() -> Iterator[Callable[[], float]]:
     start = time.monotonic()
     yield lambda: time.monotonic() - start
+
+
+# A reader polls the top of the ranking as fast as one client does.
+READER_TOP = 100
+
+
+def read_while(api: str, key: str, done: threading.Event) -> tuple[int, int, int]:
+    """topMovies polled until `done`: requests, failed ones, and times a movie's count went down."""
+    seen: dict[str, int] = {}
+    requests = errors = decreases = 0
+    with GraphQLClient(api, key) as client:
+        while not done.is_set():
+            requests += 1
+            try:
+                entries = client.top_movies(READER_TOP)["entries"]
+            except (GraphQLClientError, httpx.HTTPError, ValueError, KeyError):
+                errors += 1
+                continue
+            for entry in entries:
+                movie, count = entry["movie"]["id"], int(entry["viewCount"])
+                decreases += count < seen.get(movie, 0)
+                seen[movie] = max(count, seen.get(movie, 0))
+    return requests, errors, decreases

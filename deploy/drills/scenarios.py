@@ -20,10 +20,10 @@ from confluent_kafka import Consumer
 
 from deploy import postgres, procs, supervisor, system
 from deploy.drills import observed
-from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict
+from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict, read_while
 from deploy.errors import DrillError
 from deploy.flink import cluster, jobs
-from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES, GraphQLClient, GraphQLClientError
+from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
 from deploy.kafka import broker
 from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
@@ -490,8 +490,6 @@ REBUILD_ROUND_S = 3
 REBUILD_LOG_S = 2
 # From offset zero to caught up, and the handover's submission, on a loaded machine.
 REBUILD_TIMEOUT_S = 600
-# Readers poll the top of the ranking as fast as one client does, throughout.
-READER_TOP = 100
 
 
 def rebuild_under_load(base: Settings) -> DrillReport:
@@ -504,7 +502,7 @@ def rebuild_under_load(base: Settings) -> DrillReport:
         truth: Counter[str] = Counter(_load(env, seconds=REBUILD_LOG_S).result().per_movie)
         done = threading.Event()
         load = Background(lambda: _rounds(env, done))
-        reader = Background(lambda: _read_while(api, env.api_key, done))
+        reader = Background(lambda: read_while(api, env.api_key, done))
         try:
             live = LiveJob(env.name, env.name)
             say = functools.partial(print, flush=True)
@@ -531,25 +529,6 @@ def _rounds(env: DrillEnv, done: threading.Event) -> Counter[str]:
             raise DrillError(f"{result.failed} events unacknowledged: no ground truth")
         sent.update(result.per_movie)
     return sent
-
-
-def _read_while(api: str, key: str, done: threading.Event) -> tuple[int, int, int]:
-    """topMovies polled until `done`: requests, failed ones, and times a movie's count went down."""
-    seen: dict[str, int] = {}
-    requests = errors = decreases = 0
-    with GraphQLClient(api, key) as client:
-        while not done.is_set():
-            requests += 1
-            try:
-                entries = client.top_movies(READER_TOP)["entries"]
-            except (GraphQLClientError, httpx.HTTPError, ValueError, KeyError):
-                errors += 1
-                continue
-            for entry in entries:
-                movie, count = entry["movie"]["id"], int(entry["viewCount"])
-                decreases += count < seen.get(movie, 0)
-                seen[movie] = max(count, seen.get(movie, 0))
-    return requests, errors, decreases
 
 
 DRILLS: dict[str, Drill] = {

@@ -214,15 +214,18 @@ def leading_jobmanager(settings: Settings, paths: StatePaths) -> JobManager:
 
 def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
     """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
-    proc = subprocess.run(
-        ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args],
-        env=flink_env(paths),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args],
+            env=flink_env(paths),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise FlinkError(f"`flink {' '.join(args[:2])}` did not finish in {timeout_s:.0f}s") from exc
     if proc.returncode != 0:
         # Java stack frames bury the Python traceback that says what went wrong: keep everything else.
         lines = [line for line in (proc.stdout + proc.stderr).splitlines() if not _JAVA_FRAME.match(line)]

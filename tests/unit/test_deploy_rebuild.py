@@ -1,0 +1,64 @@
+"""The rebuild's stop-with-savepoint when the job is restarting at that moment (its TaskManager lost): it
+waits for every task to run and tries again until its deadline, saying so; Flink itself is the drills'."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy import rebuild
+from deploy.errors import FlinkError
+from deploy.settings import Settings
+
+REFUSED = "CheckpointException: Not all required tasks are currently running."
+
+
+class Restarting:
+    """A job whose first stop is refused because it restarts, then runs again and stops."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.running_polls = 0
+        self.stops = 0
+
+    def tasks_running(self, _settings: object, _job_id: str) -> bool:
+        self.running_polls += 1
+        return self.running_polls % 2 == 0  # each wait sees it restarting once, then running
+
+    def stop(self, _settings: object, _job_id: str) -> str:
+        self.stops += 1
+        if self.stops <= self.refusals:
+            raise FlinkError(f"`flink stop -m` exited 1:\n{REFUSED}")
+        return "/savepoints/savepoint-1"
+
+    def state(self, _settings: object, _job_id: str) -> str:
+        return "RUNNING"
+
+
+@pytest.fixture
+def job(monkeypatch: pytest.MonkeyPatch) -> Restarting:
+    fake = Restarting(refusals=2)
+    monkeypatch.setattr(rebuild.flinkrest, "tasks_running", fake.tasks_running)
+    monkeypatch.setattr(rebuild.flinkrest, "job_state", fake.state)
+    monkeypatch.setattr(rebuild.jobs, "stop_with_savepoint", fake.stop)
+    monkeypatch.setattr(rebuild, "POLL_S", 0.0)
+    return fake
+
+
+def test_a_stop_refused_while_the_job_restarts_is_retried_once_all_its_tasks_run(job: Restarting) -> None:
+    said: list[str] = []
+    savepoint = rebuild._stop_with_savepoint(Settings.from_env({}), "j1", "live", said.append)
+    assert savepoint == "/savepoints/savepoint-1"
+    assert job.stops == 3
+    retry = f"live: stop-with-savepoint refused ({REFUSED}); retrying once all its tasks run again"
+    assert said == [retry, retry]
+
+
+def test_a_stop_still_refused_at_the_deadline_fails_naming_the_reason(
+    job: Restarting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job.refusals = 10**6
+    job.running_polls = 1  # running at the first look
+    monkeypatch.setattr(rebuild, "STOP_RETRY_S", 0)
+    with pytest.raises(rebuild.RebuildError, match=r"live did not stop with a savepoint: .*Not all required"):
+        rebuild._stop_with_savepoint(Settings.from_env({}), "j1", "live", lambda _line: None)
+    assert job.stops == 1
