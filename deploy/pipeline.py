@@ -16,9 +16,11 @@ from confluent_kafka import KafkaException
 
 from deploy.kafka import broker
 from deploy.prometheus.server import CHECKPOINT_AGE_INTERVALS
+from deploy.rebuild import MAIN, live_job
 from deploy.settings import Settings
 from deploy.stack import Health
 from readmodel.tables import movie_stats
+from readmodel.versions import VersionError
 from stream import flinkrest
 from stream.config import JOB_NAME
 from stream.errors import FlinkRestError
@@ -43,16 +45,15 @@ def api_health(settings: Settings) -> Health:
 
 def job_health(settings: Settings) -> Health:
     try:
-        found = [job for job in flinkrest.jobs(settings) if job.name == JOB_NAME]
-    except FlinkRestError as exc:
+        job = live_job(settings, MAIN)
+        found = [each for each in flinkrest.jobs(settings) if each.name == JOB_NAME]
+    except (FlinkRestError, VersionError) as exc:
         return Health("job", False, str(exc))
-    live = [job for job in found if job.alive]
-    if not live:
+    if job is None:
         last = f"; the last one is {found[0].state}" if found else ""
         return Health(
             "job", False, f"no job named {JOB_NAME} runs{last}: start it with `deploy/movieviews up`"
         )
-    job = live[0]
     figures = _figures(settings, job.job_id)
     figures["state"] = job.state
     return _judge(settings, job.job_id, figures)

@@ -1,15 +1,17 @@
 """Rebuilding the read model from the log into the slot the API does not read, proving it equal to the live
 one, and switching readers to it; rolling back to the version kept; dropping it.
 
-1. A second job (the live job's name + `-v<slot>`, its own consumer group and state) reads the log from offset
-   zero into the other slot's tables, while the live job keeps serving.
+1. A second job (named for the slot it builds, `stream.config.slot_job_name`: `movieviews-v2` for slot 2;
+   its own consumer group and state) reads the log from offset zero into the other slot's tables, while the
+   live job keeps serving.
 2. Caught up (its Kafka position at or past the live job's, per partition), the live job stops with a
    savepoint: its tables now hold the projection of one log position, and readers keep reading them.
 3. The rebuilt rows are compared with the live ones, movie by movie, by version (`readmodel.versions`): every
    movie at the same version must be equal row for row; a movie the rebuild has read further (events that
    arrived after the stop) must not count less. Until every movie has reached the live version, it waits.
-4. Both views switch to the rebuilt slot in one transaction; then the rebuilt job becomes the live job
-   (stopped with a savepoint, resubmitted under the live name from it). Counts never go down: the frozen live
+4. Both views switch to the rebuilt slot in one transaction, and with them which job is live: the live job is
+   the one writing the slot readers read (`up`, `status`, `job` and the API's probe look it up so), so the
+   rebuilt job keeps running as it is, never stopped or resubmitted. Counts never go down: the frozen live
    rows are at or below the rebuilt ones at the switch, and the rebuilt rows only grow.
 5. The old slot keeps its rows and its job's savepoint (in `<run>/<live name>.versions.json`) until
    `--drop-old`; `--rollback` runs the same steps back to it, restoring its job from that savepoint.
@@ -38,6 +40,7 @@ from deploy.wait import wait_until
 from readmodel import versions
 from readmodel.versions import Comparison
 from stream import flinkrest
+from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig, slot_job_name
 from stream.errors import FlinkRestError
 
 # How often the catch-up and the comparison are polled: each poll is a few REST calls or two table scans.
@@ -58,8 +61,24 @@ class RebuildError(DeployError):
 
 @dataclass(frozen=True)
 class LiveJob:
+    """A live job's lineage: `name` and `group_id` are slot 1's job's; slot n's job is named
+    `slot_job_name(name, n)` and has that name as its consumer group."""
+
     name: str
     group_id: str
+
+    def name_in(self, slot: int) -> str:
+        return slot_job_name(self.name, slot)
+
+    def group_in(self, slot: int) -> str:
+        return self.group_id if slot == 1 else self.name_in(slot)
+
+    def config(self, settings: Settings, slot: int) -> JobConfig:
+        return jobs.job_config(settings, name=self.name_in(slot), group_id=self.group_in(slot), slot=slot)
+
+
+# The stack's own job (`up`, `down`, `movieviews rebuild`).
+MAIN = LiveJob(JOB_NAME, DEFAULT_GROUP_ID)
 
 
 @dataclass(frozen=True)
@@ -67,7 +86,7 @@ class Switched:
     job_id: str  # the new live job
     slot: int
     comparison: Comparison
-    paused_s: float  # from the live job's stop to the new live job running: counts frozen, never lower
+    paused_s: float  # from the live job's stop to readers switched: counts frozen, never lower
 
 
 def _versions_file(paths: StatePaths, live: LiveJob) -> Path:
@@ -80,10 +99,17 @@ def kept(paths: StatePaths, live: LiveJob) -> dict[str, str | int] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _live_job(settings: Settings, live: LiveJob) -> str:
-    found = flinkrest.alive(settings, live.name)
+def live_job(settings: Settings, live: LiveJob) -> flinkrest.JobInfo | None:
+    """The job writing the slot readers read, if alive."""
+    return flinkrest.live(settings, live.name, lambda: versions.current_slot(settings.owner_dsn))
+
+
+def _live_job(settings: Settings, live: LiveJob, slot: int) -> str:
+    found = flinkrest.alive(settings, live.name_in(slot))
     if not found:
-        raise RebuildError(f"no running job named {live.name!r}: start it with `deploy/movieviews up`")
+        raise RebuildError(
+            f"no running job named {live.name_in(slot)!r}: start it with `deploy/movieviews up`"
+        )
     return found[0].job_id
 
 
@@ -117,24 +143,22 @@ def switch_to(
     accept_changes: bool = False,
 ) -> Switched:
     """Steps 1-5 of the module's docstring, towards `target`: from offset zero, or from a kept savepoint."""
-    live_id = _live_job(settings, live)
     current = versions.current_slot(settings.owner_dsn)
     if target == current:
         raise RebuildError(f"the API already reads slot {target}")
-    name = f"{live.name}-v{target}"
-    new_id = jobs.submit(
-        settings, jobs.job_config(settings, name=name, group_id=name, slot=target), restore_from
-    )
+    live_name, name = live.name_in(current), live.name_in(target)
+    live_id = _live_job(settings, live, current)
+    new_id = jobs.submit(settings, live.config(settings, target), restore_from)
     origin = f"from savepoint {restore_from}" if restore_from else "from offset zero"
-    say(f"job {name} ({new_id}) builds slot {target} {origin}; {live.name} keeps serving slot {current}")
+    say(f"job {name} ({new_id}) builds slot {target} {origin}; {live_name} keeps serving slot {current}")
     try:
         waited = wait_until(
             lambda: _caught_up(settings, live_id, new_id), catch_up_timeout_s, f"{name} caught up", POLL_S
         )
-        say(f"{name} caught up with {live.name} after {waited:.1f}s")
-        savepoint = _stop_with_savepoint(settings, live_id, live.name, say)
+        say(f"{name} caught up with {live_name} after {waited:.1f}s")
+        savepoint = _stop_with_savepoint(settings, live_id, live_name, say)
         stopped = time.monotonic()
-        say(f"{live.name} stopped with savepoint {savepoint}: slot {current} holds one log position")
+        say(f"{live_name} stopped with savepoint {savepoint}: slot {current} holds one log position")
     except BaseException:
         _abandon(settings, paths, new_id, target, restore_from is None)
         _keep_serving(settings, live, live_id, current, say)
@@ -146,38 +170,28 @@ def switch_to(
             raise RebuildError(f"slot {target} differs from slot {current}: {comparison.summary()}")
         versions.switch(settings.owner_dsn, target)
     except BaseException:
-        jobs.submit(
-            settings,
-            jobs.job_config(settings, name=live.name, group_id=live.group_id, slot=current),
-            savepoint,
-        )
-        say(f"{live.name} resumed from {savepoint}; slot {target} abandoned")
+        jobs.submit(settings, live.config(settings, current), savepoint)
+        say(f"{live_name} resumed from {savepoint}; slot {target} abandoned")
         _abandon(settings, paths, new_id, target, restore_from is None)
         raise
-    say(f"readers switched to slot {target}")
-    # A rollback restored the rebuild job from the version kept before: its state goes once the handover has
-    # checkpointed (below), and the version left now is kept instead.
+    paused = time.monotonic() - stopped
+    say(f"readers switched to slot {target}: {name} ({new_id}) is the live job; updates paused {paused:.1f}s")
+    # A rollback restored the rebuild job from the version kept before: that version's state goes once the
+    # job has a checkpoint of its own (Flink's NO_CLAIM restore needs the savepoint until then), and the
+    # version left now is kept instead.
     previous = kept(paths, live)
     _versions_file(paths, live).write_text(
         json.dumps({"slot": current, "job_id": live_id, "savepoint": savepoint})
     )
-    handover = _stop_with_savepoint(settings, new_id, name, say)
-    config = jobs.job_config(settings, name=live.name, group_id=live.group_id, slot=target)
-    job_id = jobs.submit(settings, config, handover)
-    wait_until(lambda: flinkrest.tasks_running(settings, job_id), catch_up_timeout_s, f"{live.name} running")
-    paused = time.monotonic() - stopped
-    # The handover savepoint is needed until the new live job's first checkpoint (Flink's NO_CLAIM restore).
-    wait_until(
-        lambda: flinkrest.checkpoints(settings, job_id)["counts"]["completed"] > 0,
-        catch_up_timeout_s,
-        f"a first checkpoint of {live.name}",
-        POLL_S,
-    )
-    remove_job_state(paths.checkpoints, paths.savepoints, new_id)
     if previous is not None:
+        wait_until(
+            lambda: flinkrest.checkpoints(settings, new_id)["counts"]["completed"] > 0,
+            catch_up_timeout_s,
+            f"a first checkpoint of {name}",
+            POLL_S,
+        )
         remove_job_state(paths.checkpoints, paths.savepoints, str(previous["job_id"]))
-    say(f"{live.name} ({job_id}) now writes slot {target}; updates paused {paused:.1f}s, counts never lower")
-    return Switched(job_id, target, comparison, paused)
+    return Switched(new_id, target, comparison, paused)
 
 
 def _all_running(settings: Settings, job_id: str) -> bool:
@@ -215,10 +229,11 @@ def _keep_serving(
         return
     taken = (flinkrest.checkpoints(settings, live_id).get("latest") or {}).get("savepoint")
     if not taken:
-        raise RebuildError(f"{live.name} ended without a savepoint: start it with `deploy/movieviews up`")
-    config = jobs.job_config(settings, name=live.name, group_id=live.group_id, slot=slot)
-    jobs.submit(settings, config, taken["external_path"])
-    say(f"{live.name} had ended: resumed from {taken['external_path']}")
+        raise RebuildError(
+            f"{live.name_in(slot)} ended without a savepoint: `deploy/movieviews up` resumes it"
+        )
+    jobs.submit(settings, live.config(settings, slot), taken["external_path"])
+    say(f"{live.name_in(slot)} had ended: resumed from {taken['external_path']}")
 
 
 def _abandon(settings: Settings, paths: StatePaths, job_id: str, slot: int, fresh: bool) -> None:

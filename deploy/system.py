@@ -11,6 +11,7 @@ from deploy import procs, supervisor
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
+from deploy.rebuild import MAIN, live_job
 from deploy.settings import Settings
 from deploy.stack import API
 from deploy.wait import wait_until
@@ -42,7 +43,9 @@ def start_api(settings: Settings, paths: StatePaths) -> None:
 
 
 def job_running(settings: Settings) -> str | None:
-    return next((job.job_id for job in flinkrest.alive(settings, JOB_NAME)), None)
+    """The live job: `movieviews`, or `movieviews-v2` once a rebuild has switched readers to slot 2."""
+    job = live_job(settings, MAIN)
+    return job.job_id if job else None
 
 
 def _last_job_file(paths: StatePaths) -> Path:
@@ -68,8 +71,8 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
     job_id = job_running(settings)
     if job_id is None:
         restore = restore_point(paths)
-        # It writes the version the API reads (a rebuild may have switched it).
-        config = jobs.job_config(settings, name=JOB_NAME, slot=versions.current_slot(settings.owner_dsn))
+        # It writes the version the API reads (a rebuild may have switched it), under that slot's name.
+        config = MAIN.config(settings, versions.current_slot(settings.owner_dsn))
         job_id = jobs.submit(settings, config, str(restore) if restore else None)
         remember_job(paths, job_id)
         origin = f"restored from {restore}" if restore else "reading the topics from the start"

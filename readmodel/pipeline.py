@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ground import MovieviewsError
 from readmodel.store import MovieStatsStore
 from stream import flinkrest
-from stream.errors import StreamError
 
 # One sample per period of the pipeline subscription; five minutes of them make the chart.
 HISTORY = 150
@@ -34,10 +35,20 @@ class PipelineStatus:
 
 
 class PipelineProbe:
-    def __init__(self, settings: flinkrest.FlinkSettings, store: MovieStatsStore, job_name: str) -> None:
+    """Watches the live job of `job_name` (`flinkrest.live`: `movieviews`, or `movieviews-v2` once a rebuild
+    switched readers to slot 2); `current_slot` says which slot readers read while a rebuild runs."""
+
+    def __init__(
+        self,
+        settings: flinkrest.FlinkSettings,
+        store: MovieStatsStore,
+        job_name: str,
+        current_slot: Callable[[], int],
+    ) -> None:
         self._settings = settings
         self._store = store
         self._job_name = job_name
+        self._current_slot = current_slot
         self._last: tuple[float, int] | None = None
         self._rates: deque[tuple[datetime, float]] = deque(maxlen=HISTORY)
 
@@ -54,12 +65,11 @@ class PipelineProbe:
 
     def _job(self) -> JobHealth:
         try:
-            alive = flinkrest.alive(self._settings, self._job_name)
-            if not alive:
+            live = flinkrest.live(self._settings, self._job_name, self._current_slot)
+            if live is None:
                 return JobHealth("NOT_RUNNING")
-            job_id = alive[0].job_id
-            completed = flinkrest.last_completed(flinkrest.checkpoints(self._settings, job_id))
+            completed = flinkrest.last_completed(flinkrest.checkpoints(self._settings, live.job_id))
             age = None if completed is None else completed.age_s
-            return JobHealth(alive[0].state, age, flinkrest.dead_letters(self._settings, job_id))
-        except (StreamError, KeyError, TypeError, ValueError):
+            return JobHealth(live.state, age, flinkrest.dead_letters(self._settings, live.job_id))
+        except (MovieviewsError, KeyError, TypeError, ValueError):
             return JobHealth("UNREACHABLE")

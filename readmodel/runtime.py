@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.publisher import AsyncPublisher, KafkaSettings
+from readmodel import versions
 from readmodel.apikeys import KeyRing
 from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
@@ -59,7 +60,9 @@ class Runtime:
         self.hub = Hub()
         self.fanout = FanOut()
         commands = Commands(self.publisher)
-        pipeline = PipelineProbe(settings, self.store, job_name)
+        # The slot readers read, asked only while a rebuild's job runs beside the live one.
+        reader_dsn = asyncpg_dsn(settings.reader_url)
+        pipeline = PipelineProbe(settings, self.store, job_name, lambda: versions.current_slot(reader_dsn))
         self.context = ReadModelContext(self.store, commands, settings.top_limit_max, self.hub, pipeline)
         self.cache = ResponseCache()
         self.listener = ChangeListener(asyncpg_dsn(settings.reader_url), self.cache, self.hub)

@@ -8,10 +8,18 @@ from dataclasses import dataclass
 WRITER_ROLE = "mv_writer"
 DEFAULT_GROUP_ID = "movieviews-stream"
 # The stack's own job: `up` submits it, `down` stops it, `job` acts on it unless told another name, and the
-# API's pipeline probe watches it.
+# API's pipeline probe watches it. That is the name of the job writing slot 1 of the read model; slot 2's is
+# `movieviews-v2` (`slot_job_name`).
 JOB_NAME = "movieviews"
 # Flink's `state.backend.type` values the job runs on (stream/topology.py says when to pick which).
 STATE_BACKENDS = ("hashmap", "rocksdb")
+
+
+def slot_job_name(base: str, slot: int) -> str:
+    """The job writing read-model slot `slot`: `base` for slot 1, `<base>-v<slot>` otherwise. A rebuild runs
+    its job under the name of the slot it builds, and that job stays the live one once readers switch to that
+    slot: the slot the views read (in Postgres, switched in one transaction) records which job is live."""
+    return base if slot == 1 else f"{base}-v{slot}"
 
 
 @dataclass(frozen=True)

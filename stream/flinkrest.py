@@ -8,12 +8,15 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from stream.config import slot_job_name
 from stream.errors import FlinkRestError
 from stream.taskmanager.metrics import DEAD_LETTER_METRIC
+from stream.upsert import SLOTS
 
 # The JobManager answers in milliseconds; a slow answer means it is busy restarting, worth a few seconds.
 TIMEOUT_S = 10.0
@@ -97,6 +100,16 @@ def jobs(settings: FlinkSettings) -> list[JobInfo]:
 
 def alive(settings: FlinkSettings, name: str) -> list[JobInfo]:
     return [job for job in jobs(settings) if job.name == name and job.alive]
+
+
+def live(settings: FlinkSettings, base: str, current_slot: Callable[[], int]) -> JobInfo | None:
+    """The live job of `base`: the alive job writing a read-model slot (`slot_job_name`). While a rebuild's
+    job runs beside it, the one writing the slot readers read, asked of `current_slot` only then."""
+    names = {slot_job_name(base, slot): slot for slot in SLOTS}
+    found = [job for job in jobs(settings) if job.name in names and job.alive]
+    if len(found) > 1:
+        found = [job for job in found if names[job.name] == current_slot()]
+    return found[0] if found else None
 
 
 def job_state(settings: FlinkSettings, job_id: str) -> str:

@@ -1,6 +1,6 @@
 """`movieviews bench rebuild`: the time `movieviews rebuild` takes over a pre-loaded log (from offset zero to
-readers switched and the rebuilt job handed over), next to the live job's own time over the same log, with a
-GraphQL reader polling `topMovies` throughout the rebuild (its failed requests and decreases are reported)."""
+readers switched), next to the live job's own time over the same log, with a GraphQL reader polling
+`topMovies` throughout the rebuild (its failed requests and decreases are reported)."""
 
 from __future__ import annotations
 

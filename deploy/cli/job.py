@@ -8,6 +8,7 @@ import subprocess
 from deploy.flink import jobs
 from deploy.flink.cluster import flink_env
 from deploy.paths import StatePaths
+from deploy.rebuild import MAIN
 from deploy.settings import Settings
 from readmodel import versions
 from stream import flinkrest
@@ -21,11 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for each in (submit, local):
         each.add_argument("--from", dest="restore", metavar="PATH", help="checkpoint or savepoint to restore")
         each.add_argument("--parallelism", type=int, help="default: MOVIEVIEWS_JOB_PARALLELISM")
-        each.add_argument("--name", default=JOB_NAME)
-        each.add_argument("--group-id", default=DEFAULT_GROUP_ID, help="Kafka consumer group")
+        each.add_argument(
+            "--name", help=f"default: the live job's ({JOB_NAME}, or {JOB_NAME}-v2 after a rebuild)"
+        )
+        each.add_argument(
+            "--group-id",
+            help=f"Kafka consumer group (default: the live job's: {DEFAULT_GROUP_ID} for slot 1)",
+        )
     stop = sub.add_parser("stop", help="stop the running job")
     stop.add_argument("--savepoint", action="store_true", help="take a savepoint first and print its path")
-    stop.add_argument("--name", default=JOB_NAME)
+    stop.add_argument("--name", help="default: the live job's")
     status = sub.add_parser("status", help="jobs on the cluster, and the dead-letter count of running ones")
     submit.set_defaults(run=_submit)
     local.set_defaults(run=_run_local)
@@ -36,12 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
     # The version of the read model the API reads (`movieviews rebuild` switches it).
     slot = versions.current_slot(settings.owner_dsn)
-    return jobs.job_config(settings, args.name, args.group_id, args.parallelism, slot=slot)
+    name, group_id = args.name or MAIN.name_in(slot), args.group_id or MAIN.group_in(slot)
+    return jobs.job_config(settings, name, group_id, args.parallelism, slot=slot)
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    job_id = jobs.submit(settings, _config(args, settings), args.restore)
-    print(f"submitted {args.name}: job {job_id} ({settings.flink_rest}/#/job/running/{job_id}/overview)")
+    config = _config(args, settings)
+    job_id = jobs.submit(settings, config, args.restore)
+    print(f"submitted {config.name}: job {job_id} ({settings.flink_rest}/#/job/running/{job_id}/overview)")
     return 0
 
 
@@ -52,9 +60,10 @@ def _run_local(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stop(args: argparse.Namespace, settings: Settings) -> int:
-    found = flinkrest.alive(settings, args.name)
+    name = args.name or MAIN.name_in(versions.current_slot(settings.owner_dsn))
+    found = flinkrest.alive(settings, name)
     if not found:
-        print(f"no running job named {args.name!r}")
+        print(f"no running job named {name!r}")
         return 1
     for job in found:
         if args.savepoint:

@@ -8,11 +8,10 @@ import argparse
 from deploy import rebuild, system
 from deploy.paths import StatePaths
 from deploy.settings import Settings
-from stream.config import DEFAULT_GROUP_ID, JOB_NAME
 
 # From offset zero at the job's speed on this machine: ~10k events/s quiet, a few hundred at load 30.
 DEFAULT_TIMEOUT_S = 3600
-LIVE = rebuild.LiveJob(JOB_NAME, DEFAULT_GROUP_ID)
+LIVE = rebuild.MAIN
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -488,7 +488,7 @@ REBUILD_RATE = 100
 REBUILD_ROUND_S = 3
 # The log before the rebuild starts: 2 s of the drills' rate, 6,000 events.
 REBUILD_LOG_S = 2
-# From offset zero to caught up, and the handover's submission, on a loaded machine.
+# From offset zero to caught up, on a loaded machine.
 REBUILD_TIMEOUT_S = 600
 
 

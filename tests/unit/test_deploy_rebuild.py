@@ -1,13 +1,19 @@
 """The rebuild's stop-with-savepoint when the job is restarting at that moment (its TaskManager lost): it
-waits for every task to run and tries again until its deadline, saying so; Flink itself is the drills'."""
+waits for every task to run and tries again until its deadline, saying so; and which job is live, before,
+during and after a rebuild. Flink itself is the drills' business."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
 from deploy import rebuild
 from deploy.errors import FlinkError
+from deploy.flink import jobs
 from deploy.settings import Settings
+from stream import flinkrest
+from stream.config import JOB_NAME
 
 REFUSED = "CheckpointException: Not all required tasks are currently running."
 
@@ -37,9 +43,9 @@ class Restarting:
 @pytest.fixture
 def job(monkeypatch: pytest.MonkeyPatch) -> Restarting:
     fake = Restarting(refusals=2)
-    monkeypatch.setattr(rebuild.flinkrest, "tasks_running", fake.tasks_running)
-    monkeypatch.setattr(rebuild.flinkrest, "job_state", fake.state)
-    monkeypatch.setattr(rebuild.jobs, "stop_with_savepoint", fake.stop)
+    monkeypatch.setattr(flinkrest, "tasks_running", fake.tasks_running)
+    monkeypatch.setattr(flinkrest, "job_state", fake.state)
+    monkeypatch.setattr(jobs, "stop_with_savepoint", fake.stop)
     monkeypatch.setattr(rebuild, "POLL_S", 0.0)
     return fake
 
@@ -62,3 +68,34 @@ def test_a_stop_still_refused_at_the_deadline_fails_naming_the_reason(
     with pytest.raises(rebuild.RebuildError, match=r"live did not stop with a savepoint: .*Not all required"):
         rebuild._stop_with_savepoint(Settings.from_env({}), "j1", "live", lambda _line: None)
     assert job.stops == 1
+
+
+def asked_not() -> int:
+    raise AssertionError("the slot is asked only while two jobs run")
+
+
+@pytest.mark.parametrize(
+    ("running", "slot", "live"),
+    [
+        ([("a", "movieviews")], asked_not, "a"),
+        ([("b", "movieviews-v2"), ("x", "other")], asked_not, "b"),
+        ([("a", "movieviews"), ("b", "movieviews-v2")], lambda: 2, "b"),
+        ([("a", "movieviews"), ("b", "movieviews-v2")], lambda: 1, "a"),
+    ],
+)
+def test_the_live_job_is_the_one_writing_the_slot_readers_read(
+    monkeypatch: pytest.MonkeyPatch, running: list[tuple[str, str]], slot: Callable[[], int], live: str
+) -> None:
+    found = [flinkrest.JobInfo(job_id, name, "RUNNING") for job_id, name in running]
+    monkeypatch.setattr(flinkrest, "jobs", lambda _settings: found)
+    job = flinkrest.live(Settings.from_env({}), JOB_NAME, slot)
+    assert job is not None and job.job_id == live
+
+
+def test_no_live_job_when_only_ended_ones_carry_the_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = [
+        flinkrest.JobInfo("a", "movieviews", "FINISHED"),
+        flinkrest.JobInfo("b", "movieviews-v2", "FAILED"),
+    ]
+    monkeypatch.setattr(flinkrest, "jobs", lambda _settings: found)
+    assert flinkrest.live(Settings.from_env({}), JOB_NAME, asked_not) is None
