@@ -20,7 +20,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ground import MovieviewsError
+from readmodel import owner
 from readmodel.errors import DatabaseUnavailableError
 from readmodel.tables import api_keys
 
@@ -54,13 +55,8 @@ class KeyStoreError(ApiKeyError):
     """The key store (the api_keys table, as mv_owner) did not answer or refused; wraps psycopg's error."""
 
 
-@contextlib.contextmanager
-def _key_store(owner_dsn: str) -> Iterator[psycopg.Connection[Any]]:
-    try:
-        with psycopg.connect(owner_dsn) as conn:
-            yield conn
-    except psycopg.Error as exc:
-        raise KeyStoreError(f"the key store refused: {exc}") from exc
+def _key_store(owner_dsn: str) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+    return owner.connect(owner_dsn, KeyStoreError, "the key store")
 
 
 @dataclass(frozen=True)
@@ -151,7 +147,7 @@ def is_live(owner_dsn: str, pepper: str, token: str) -> bool:
     parts = split(token)
     if parts is None:
         return False
-    with psycopg.connect(owner_dsn) as conn:
+    with _key_store(owner_dsn) as conn:
         row = conn.execute(
             "SELECT secret_hash FROM api_keys WHERE key_id = %s AND revoked_at IS NULL", (parts[0],)
         ).fetchone()

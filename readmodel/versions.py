@@ -9,7 +9,7 @@ one transaction: a reader sees the old version or the new one, never a mix. Ever
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from ground import MovieviewsError
+from readmodel import owner
 from readmodel.cache import CHANNEL
 from readmodel.tables import movie_stats, movie_trending
 from stream.upsert import SLOTS, stats_table, trending_table
@@ -42,13 +43,8 @@ class VersionError(MovieviewsError):
     """The read model's versions are not as an operation needs (the message says what to run)."""
 
 
-@contextlib.contextmanager
-def _owner(owner_dsn: str) -> Iterator[psycopg.Connection[Any]]:
-    try:
-        with psycopg.connect(owner_dsn) as conn:
-            yield conn
-    except psycopg.Error as exc:
-        raise VersionError(f"read-model versions: Postgres refused: {exc}") from exc
+def _owner(owner_dsn: str) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+    return owner.connect(owner_dsn, VersionError, "read-model versions: Postgres")
 
 
 def current_slot(owner_dsn: str) -> int:
