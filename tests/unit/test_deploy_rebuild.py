@@ -99,3 +99,20 @@ def test_no_live_job_when_only_ended_ones_carry_the_names(monkeypatch: pytest.Mo
     ]
     monkeypatch.setattr(flinkrest, "jobs", lambda _settings: found)
     assert flinkrest.live(Settings.from_env({}), JOB_NAME, asked_not) is None
+
+
+def test_a_savepoint_that_completes_after_flink_stop_gave_up_is_the_one_stopped_with(
+    job: Restarting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job.refusals = 1
+    # The refused stop's savepoint completes all the same, and the job ends.
+    monkeypatch.setattr(flinkrest, "job_state", lambda _s, _j: "FINISHED" if job.stops else "RUNNING")
+    latest = {"latest": {"savepoint": {"external_path": "file:/savepoints/savepoint-late"}}}
+    monkeypatch.setattr(flinkrest, "checkpoints", lambda _s, _j: latest)
+    said: list[str] = []
+    assert rebuild._stop_with_savepoint(Settings.from_env({}), "j1", "live", said.append).endswith("-late")
+    assert job.stops == 1
+    assert (
+        said[-1]
+        == "live stopped with savepoint file:/savepoints/savepoint-late after `flink stop` gave up waiting"
+    )
