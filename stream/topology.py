@@ -44,11 +44,12 @@ IDLE_TIMEOUT = "2 s"
 # default: the per-movie state is one small row (~100 bytes; a million movies is ~100 MB of heap), read and
 # written from Python per batch row, and the heap backend avoids RocksDB's serialisation and JNI on each
 # access. Its checkpoints are full copies, though, and the deduplication remembers every event id for a day
-# (70 bytes each): rocksdb with incremental checkpoints uploads only what changed (docs/PERFORMANCE.md has
-# both measured at a million movies). A rebuild of 5M events on hashmap failed on 30 Nov 2026: the live job's
-# full checkpoints were 350 MB and the rebuild job's 217 MB, back to back, durations 10 s -> 84 s, then the
-# TaskManager (2.2 GB heap, both jobs' ids on it) logged nothing for a minute, its heartbeat timed out and
-# every job restarted; the rebuild drill passed on rocksdb (docs/PERFORMANCE.md, Rebuild).
+# (70 bytes each): rocksdb with incremental checkpoints uploads only what changed (`bench state-scale
+# --state-backend` compares the two at a million movies; not yet run, docs/PERFORMANCE.md). A rebuild of 5M
+# events on hashmap failed on 30 Nov 2026: the live job's full checkpoints were 350 MB and the rebuild job's
+# 217 MB, back to back, durations 10 s -> 84 s, then the TaskManager (2.2 GB heap, both jobs' ids on it)
+# logged nothing for a minute, its heartbeat timed out and every job restarted; the rebuild drill passed on
+# rocksdb (docs/PERFORMANCE.md, Rebuild).
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
 # seconds, capped at 30 s, so the job resumes within 30 s of the outage's end. A job that cannot start at all
 # keeps restarting too: `movieviews status` shows it RESTARTING with its restart count and last failure
