@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy import leftovers, postgres, procs, supervisor
-from deploy.errors import MissingToolError
+from deploy.errors import DeployError, MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
@@ -242,6 +242,30 @@ def status(settings: Settings) -> list[Health]:
     if results[0].ok:  # the topics' retention can only be read from a running broker
         results.insert(1, Health("retention", *broker.retention(settings)))
     return results
+
+
+def remove_data(settings: Settings, paths: StatePaths) -> list[Path]:
+    """Deletes what a stopped stack stored (events, databases, checkpoints, HA state, pids), keeping its
+    downloads and builds (jars, web assets) and its logs: the next `up` starts empty. Returns what it
+    removed."""
+    if any_running(settings, paths):
+        raise DeployError(f"the stack under {paths.home} still runs: `deploy/movieviews down` first")
+    stored = [
+        paths.postgres,
+        *(node.home(paths) / "data" for node in broker.nodes(settings)),
+        paths.zookeeper / "data",
+        paths.checkpoints,
+        paths.savepoints,
+        paths.flink_ha,
+        paths.flink / "tmp",
+        paths.run,
+        paths.truth,
+        paths.home / "drills",
+    ]
+    removed = [path for path in stored if path.exists()]
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
 
 
 def disk_usage(paths: StatePaths) -> dict[str, int]:

@@ -6,8 +6,10 @@ import pytest
 
 TESTS = Path(__file__).parent
 INTEGRATION = TESTS / "integration"
-# Drills stop and restart shared services; everything else runs before them.
+# Drills stop and restart shared services; everything else runs before them. The cluster profile's drills
+# come last: they bring up a second stack of their own and stop it.
 DRILLS = INTEGRATION / "test_drills.py"
+CLUSTER_DRILLS = INTEGRATION / "test_cluster.py"
 
 
 @pytest.fixture
@@ -21,5 +23,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
-    # Unit tests first (fast feedback), then integration, drills last.
-    items.sort(key=lambda item: (Path(item.fspath) == DRILLS, INTEGRATION in Path(item.fspath).parents))
+    # Unit tests first (fast feedback), then integration, drills, the cluster profile's drills last.
+    items.sort(
+        key=lambda item: (
+            Path(item.fspath) == CLUSTER_DRILLS,
+            Path(item.fspath) == DRILLS,
+            INTEGRATION in Path(item.fspath).parents,
+        )
+    )

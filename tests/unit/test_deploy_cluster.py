@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deploy import stack
 from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.paths import StatePaths
@@ -27,7 +28,7 @@ def test_the_cluster_profile_has_its_own_ports_and_state_dir_beside_the_single_s
 
 
 def test_each_kafka_node_is_broker_and_controller_with_three_replicas(tmp_path: Path) -> None:
-    settings = Settings.from_env({"MOVIEVIEWS_HOME": str(tmp_path)}, profile="cluster")
+    settings = Settings.from_env({"MOVIEVIEWS_CLUSTER_HOME": str(tmp_path)}, profile="cluster")
     nodes = broker.nodes(settings)
     assert [n.program for n in nodes] == ["kafka", "kafka-2", "kafka-3"]
     paths = StatePaths(settings.home)
@@ -54,5 +55,28 @@ def test_flink_on_the_cluster_profile_is_the_single_config_with_zookeeper_ha_ove
     assert config["high-availability"]["zookeeper"]["quorum"] == "127.0.0.1:19181"
     assert config["taskmanager"]["numberOfTaskSlots"] == 2
     assert config["taskmanager"]["memory"]["process"]["size"] == "4096m"  # kept from the single config
+    # Pekko's own remoting start-up timeout, raised for a loaded host, on every Flink JVM of the profile
+    for role in ("jobmanager", "taskmanager"):
+        assert "-Dpekko.remote.classic.startup-timeout=60s" in config["env"]["java"]["opts"][role]
     assert [jm.name for jm in cluster.jobmanagers(settings)] == ["flink-jobmanager", "flink-jobmanager-2"]
     assert len(cluster.taskmanagers(settings)) == 2
+
+
+def test_removing_a_stopped_stacks_data_keeps_its_downloads_and_logs(tmp_path: Path) -> None:
+    settings = Settings.from_env({"MOVIEVIEWS_CLUSTER_HOME": str(tmp_path)}, profile="cluster")
+    paths = StatePaths(settings.home)
+    data = [
+        paths.postgres / "data",
+        paths.kafka / "data",
+        paths.kafka / "node-3" / "data",
+        paths.zookeeper / "data",
+        paths.checkpoints / "job",
+        paths.flink_ha / "job",
+    ]
+    kept = [paths.jars, paths.kafka / "libs", paths.zookeeper / "libs", paths.logs]
+    for folder in data + kept:
+        folder.mkdir(parents=True)
+        (folder / "file").write_text("x")
+    stack.remove_data(settings, paths)
+    assert [folder for folder in data if folder.exists()] == []
+    assert all((folder / "file").exists() for folder in kept)
