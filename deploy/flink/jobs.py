@@ -26,6 +26,9 @@ SUBMIT_TIMEOUT_S = 420
 STOP_TIMEOUT_S = 300
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
+# The JobManager's words when a restore point holds state of an operator this job graph no longer has (seen
+# on 30 Nov 2026: `up` on a stack whose savepoint the job before the trending-row change had taken).
+_NOT_RESTORABLE = "Cannot map checkpoint/savepoint state"
 
 
 def job_config(
@@ -85,7 +88,16 @@ def submit_module(
     run = ["run", "-m", _jobmanager(settings), "-d"]
     if restore_from:
         run += ["-s", restore_from]
-    output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
+    try:
+        output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
+    except FlinkError as error:
+        if restore_from and _NOT_RESTORABLE in str(error):
+            raise FlinkError(
+                f"this version's job cannot restore {restore_from}: it was taken by a job graph with "
+                "operators this one no longer has (the read model keeps its counts). The way across is a "
+                "rebuild from the log: stream/DEDUP.md, 'Restoring across'."
+            ) from error
+        raise
     match = _JOB_ID.search(output)
     if match is None:
         raise FlinkError(f"`flink run` printed no JobID:\n{output[-2000:]}")
