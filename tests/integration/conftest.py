@@ -105,10 +105,15 @@ def isolated(fresh_database: Settings, topic_factory: Callable[..., str]) -> Set
 
 
 @pytest.fixture
-def job(isolated: Settings) -> Iterator[str]:
+def job_name() -> str:
+    """The name (and consumer group) of this test's stream job: what an API started for it probes."""
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def job(isolated: Settings, job_name: str) -> Iterator[str]:
     """The stream job against this test's topics and database; cancelled, its state removed, afterwards."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
+    job_id = jobs.submit(isolated, jobs.job_config(isolated, name=job_name, group_id=job_name))
     yield job_id
     flinkrest.cancel(isolated, job_id)
     wait_until(
