@@ -16,10 +16,11 @@ one, and switching readers to it; rolling back to the version kept; dropping it.
 5. The old slot keeps its rows and its job's savepoint (in `<run>/<live name>.versions.json`) until
    `--drop-old`; `--rollback` runs the same steps back to it, restoring its job from that savepoint.
 
-A job restarting at the moment of a stop (its TaskManager lost, say) cannot take a savepoint: each stop waits
-until all the job's tasks run and tries again, up to `STOP_RETRY_S`, saying so. If the stop still fails, the
-live job keeps serving (a live job that ended all the same is resubmitted from the savepoint it took); if the
-comparison fails, the live job is resumed from its savepoint. Either way the rebuilt slot is emptied.
+A job restarting at the moment of a stop (its TaskManager lost, say) cannot take a savepoint: the stop
+(`deploy.flink.jobs.stop_with_savepoint`) waits until all the job's tasks run and tries again. If it still
+fails, the live job keeps serving (a live job that ended all the same is resubmitted from the savepoint it
+took); if the comparison fails, the live job is resumed from its savepoint. Either way the rebuilt slot is
+emptied.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.errors import DeployError, FlinkError
+from deploy.errors import DeployError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import remove_job_state
 from deploy.paths import StatePaths
@@ -41,18 +42,12 @@ from readmodel import versions
 from readmodel.versions import Comparison
 from stream import flinkrest
 from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig, slot_job_name
-from stream.errors import FlinkRestError
 
 # How often the catch-up and the comparison are polled: each poll is a few REST calls or two table scans.
 POLL_S = 1.0
 # From the live job's stop until every movie of the rebuild reached its version: the rebuild is caught up by
 # then, so this is its flush interval and JDBC batch, plus a loaded machine's scheduling.
 COMPARE_TIMEOUT_S = 120
-# A job restarting cannot take a savepoint: Flink refuses with "Not all required tasks are currently running".
-# Seen at 5M events (`bench rebuild`, 30 Nov 2026): the TaskManager's heartbeat timed out and every job on it
-# restarted just as the live job was to stop. Its restart strategy waits 1-30 s and Python start-up takes
-# ~20 s on a quiet machine, minutes at load: a few restarts fit in this.
-STOP_RETRY_S = 600
 
 
 class RebuildError(DeployError):
@@ -156,7 +151,7 @@ def switch_to(
             lambda: _caught_up(settings, live_id, new_id), catch_up_timeout_s, f"{name} caught up", POLL_S
         )
         say(f"{name} caught up with {live_name} after {waited:.1f}s")
-        savepoint = _stop_with_savepoint(settings, live_id, live_name, say)
+        savepoint = jobs.stop_with_savepoint(settings, live_id, live_name, say)
         stopped = time.monotonic()
         say(f"{live_name} stopped with savepoint {savepoint}: slot {current} holds one log position")
     except BaseException:
@@ -194,60 +189,12 @@ def switch_to(
     return Switched(new_id, target, comparison, paused)
 
 
-def _all_running(settings: Settings, job_id: str) -> bool:
-    try:
-        return flinkrest.tasks_running(settings, job_id)
-    except FlinkRestError:  # a JobManager busy restarting jobs answers late: ask again at the next poll
-        return False
-
-
-def _ended(settings: Settings, job_id: str) -> bool:
-    try:
-        return flinkrest.job_state(settings, job_id) in flinkrest.ENDED
-    except FlinkRestError:
-        return False
-
-
-def _final_savepoint(settings: Settings, job_id: str, name: str) -> str | None:
-    """The savepoint an ended job stopped with (one `flink stop` gave up waiting for); None while it runs."""
-    if not _ended(settings, job_id):
-        return None
-    taken = (flinkrest.checkpoints(settings, job_id).get("latest") or {}).get("savepoint")
-    if not taken:
-        raise RebuildError(f"{name} ended without a savepoint: `movieviews up` resumes it")
-    return str(taken["external_path"])
-
-
-def _stop_with_savepoint(settings: Settings, job_id: str, name: str, say: Callable[[str], None]) -> str:
-    """Stops the job with a savepoint once all its tasks run; a refused stop is retried until STOP_RETRY_S.
-    A stop whose savepoint completes after `flink stop` gave up (measured: 88 s at load 40) counts."""
-    deadline = time.monotonic() + STOP_RETRY_S
-    while True:
-        wait_until(
-            lambda: _all_running(settings, job_id) or _ended(settings, job_id),
-            max(deadline - time.monotonic(), 0),
-            f"every task of {name} running",
-            POLL_S,
-        )
-        taken = _final_savepoint(settings, job_id, name)
-        if taken is not None:
-            say(f"{name} stopped with savepoint {taken} after `flink stop` gave up waiting")
-            return taken
-        try:
-            return jobs.stop_with_savepoint(settings, job_id)
-        except FlinkError as exc:
-            reason = str(exc).strip().splitlines()[-1][-300:]
-            if time.monotonic() >= deadline:
-                raise RebuildError(f"{name} did not stop with a savepoint: {reason}") from exc
-            say(f"{name}: stop-with-savepoint refused ({reason}); retrying once all its tasks run again")
-
-
 def _keep_serving(
     settings: Settings, live: LiveJob, live_id: str, slot: int, say: Callable[[str], None]
 ) -> None:
     """After a failed stop, a live job that ended all the same (its savepoint completed after the rebuild gave
     up) is resubmitted from that savepoint, so its slot keeps being written."""
-    taken = _final_savepoint(settings, live_id, live.name_in(slot))
+    taken = jobs.final_savepoint(settings, live_id, live.name_in(slot))
     if taken is None:
         return
     jobs.submit(settings, live.config(settings, slot), taken)

@@ -86,7 +86,7 @@ def stop_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) 
 
     if not flinkrest.healthy(settings)[0] or (job_id := job_running(settings)) is None:
         return
-    savepoint = jobs.stop_with_savepoint(settings, job_id)
+    savepoint = jobs.stop_with_savepoint(settings, job_id, f"stream job {job_id}", say)
     say(f"stream job {job_id} stopped with savepoint {savepoint}")
 
 

@@ -67,7 +67,7 @@ def _stop(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for job in found:
         if args.savepoint:
-            print(jobs.stop_with_savepoint(settings, job.job_id))
+            print(jobs.stop_with_savepoint(settings, job.job_id, name, print))
         else:
             flinkrest.cancel(settings, job.job_id)
             print(f"cancelled {job.job_id}")

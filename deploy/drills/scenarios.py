@@ -191,11 +191,12 @@ def _rescale(base: Settings, name: str) -> DrillReport:
         load = _load(env)
         time.sleep(SECONDS / 2)  # stop mid-stream: half the load is in the job, half still coming
         stopped_at = time.monotonic()
-        savepoint = jobs.stop_with_savepoint(env.settings, job_id)
+        notes: list[str] = []  # a stop retried while the job (re)starts says so here
+        savepoint = jobs.stop_with_savepoint(env.settings, job_id, f"job {job_id}", notes.append)
         env.submit(parallelism=after, restore_from=savepoint)
         recover_s = time.monotonic() - stopped_at
         result: LoadResult = load.result()
-        notes = [f"parallelism {before} -> {after} from {savepoint}"]
+        notes.append(f"parallelism {before} -> {after} from {savepoint}")
         return _finish(env, name, started, result.per_movie, recover_s, notes)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars
 from deploy.paths import StatePaths
 from deploy.settings import Settings
+from deploy.wait import wait_until
+from stream import flinkrest
 from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
+from stream.errors import FlinkRestError
 from stream.upsert import stats_table, trending_table
 
 JOB_MODULE = "deploy.flink.jobscript"
@@ -24,6 +28,14 @@ JOB_MODULE = "deploy.flink.jobscript"
 SUBMIT_TIMEOUT_S = 420
 # `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
 STOP_TIMEOUT_S = 300
+# A job that is starting or restarting cannot take a savepoint: Flink refuses with "Not all required tasks
+# are currently running". Seen at 5M events (`bench rebuild`, 30 Nov 2026): the TaskManager's heartbeat timed
+# out and every job on it restarted just as the live job was to stop; and in CI's cluster `rescale` drill
+# (30 Nov), a job stopped 15 s after its submission, one of its tasks not yet running. Its restart strategy
+# waits 1-30 s and Python start-up takes ~20 s on a quiet machine, minutes at load: a few restarts fit.
+STOP_RETRY_S = 600
+# How often a stop polls the job's tasks: a few REST calls.
+POLL_S = 1.0
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 # The JobManager's words when a restore point holds state of an operator this job graph no longer has (seen
@@ -104,7 +116,7 @@ def submit_module(
     return match.group(1)
 
 
-def stop_with_savepoint(settings: Settings, job_id: str) -> str:
+def _flink_stop(settings: Settings, job_id: str) -> str:
     target = StatePaths(settings.home).savepoints
     args = ["stop", "-m", _jobmanager(settings), "--savepointPath", str(target), job_id]
     output = flink_cli(StatePaths(settings.home), *args, timeout_s=STOP_TIMEOUT_S)
@@ -112,6 +124,56 @@ def stop_with_savepoint(settings: Settings, job_id: str) -> str:
     if match is None:
         raise FlinkError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
     return match.group(1)
+
+
+def _all_running(settings: Settings, job_id: str) -> bool:
+    try:
+        return flinkrest.tasks_running(settings, job_id)
+    except FlinkRestError:  # a JobManager busy restarting jobs answers late: ask again at the next poll
+        return False
+
+
+def _ended(settings: Settings, job_id: str) -> bool:
+    try:
+        return flinkrest.job_state(settings, job_id) in flinkrest.ENDED
+    except FlinkRestError:
+        return False
+
+
+def final_savepoint(settings: Settings, job_id: str, name: str) -> str | None:
+    """The savepoint an ended job stopped with (one `flink stop` gave up waiting for); None while it runs."""
+    if not _ended(settings, job_id):
+        return None
+    taken = (flinkrest.checkpoints(settings, job_id).get("latest") or {}).get("savepoint")
+    if not taken:
+        raise FlinkError(f"{name} ended without a savepoint: `movieviews up` resumes it")
+    return str(taken["external_path"])
+
+
+def stop_with_savepoint(
+    settings: Settings, job_id: str, name: str = "the job", say: Callable[[str], None] = lambda _line: None
+) -> str:
+    """Stops the job with a savepoint once all its tasks run; a refused stop is retried until STOP_RETRY_S.
+    A stop whose savepoint completes after `flink stop` gave up (measured: 88 s at load 40) counts."""
+    deadline = time.monotonic() + STOP_RETRY_S
+    while True:
+        wait_until(
+            lambda: _all_running(settings, job_id) or _ended(settings, job_id),
+            max(deadline - time.monotonic(), 0),
+            f"every task of {name} running",
+            POLL_S,
+        )
+        taken = final_savepoint(settings, job_id, name)
+        if taken is not None:
+            say(f"{name} stopped with savepoint {taken} after `flink stop` gave up waiting")
+            return taken
+        try:
+            return _flink_stop(settings, job_id)
+        except FlinkError as exc:
+            reason = str(exc).strip().splitlines()[-1][-300:]
+            if time.monotonic() >= deadline:
+                raise FlinkError(f"{name} did not stop with a savepoint: {reason}") from exc
+            say(f"{name}: stop-with-savepoint refused ({reason}); retrying once all its tasks run again")
 
 
 def local_command(settings: Settings, config: JobConfig, restore_from: str | None = None) -> list[str]:

@@ -1,4 +1,6 @@
-"""What `flink run` failures say: a restore point the job graph cannot take is named, with the way across."""
+"""What `flink run` failures say: a restore point the job graph cannot take is named, with the way across.
+And a stop-with-savepoint while the job starts or restarts (its TaskManager lost): it waits for every task to
+run and tries again until its deadline, saying so."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import pytest
 from deploy.errors import FlinkError
 from deploy.flink import jobs
 from deploy.settings import Settings
+from stream import flinkrest
 
 REFUSED = (
     "`flink run -m` exited 31:\nCaused by: java.lang.IllegalStateException: Failed to rollback to "
@@ -34,3 +37,75 @@ def test_other_submit_failures_keep_flinks_own_words(monkeypatch: pytest.MonkeyP
     with pytest.raises(FlinkError) as raised:
         jobs.submit_module(Settings.from_env({}), "m", [])
     assert str(raised.value) == REFUSED
+
+
+STOP_REFUSED = "CheckpointException: Not all required tasks are currently running."
+
+
+class Restarting:
+    """A job whose first stop is refused because it restarts, then runs again and stops."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.running_polls = 0
+        self.stops = 0
+
+    def tasks_running(self, _settings: object, _job_id: str) -> bool:
+        self.running_polls += 1
+        return self.running_polls % 2 == 0  # each wait sees it restarting once, then running
+
+    def stop(self, _settings: object, _job_id: str) -> str:
+        self.stops += 1
+        if self.stops <= self.refusals:
+            raise FlinkError(f"`flink stop -m` exited 1:\n{STOP_REFUSED}")
+        return "/savepoints/savepoint-1"
+
+    def state(self, _settings: object, _job_id: str) -> str:
+        return "RUNNING"
+
+
+@pytest.fixture
+def job(monkeypatch: pytest.MonkeyPatch) -> Restarting:
+    fake = Restarting(refusals=2)
+    monkeypatch.setattr(flinkrest, "tasks_running", fake.tasks_running)
+    monkeypatch.setattr(flinkrest, "job_state", fake.state)
+    monkeypatch.setattr(jobs, "_flink_stop", fake.stop)
+    monkeypatch.setattr(jobs, "POLL_S", 0.0)
+    return fake
+
+
+def test_a_stop_refused_while_the_job_restarts_is_retried_once_all_its_tasks_run(job: Restarting) -> None:
+    said: list[str] = []
+    savepoint = jobs.stop_with_savepoint(Settings.from_env({}), "j1", "live", said.append)
+    assert savepoint == "/savepoints/savepoint-1"
+    assert job.stops == 3
+    retry = f"live: stop-with-savepoint refused ({STOP_REFUSED}); retrying once all its tasks run again"
+    assert said == [retry, retry]
+
+
+def test_a_stop_still_refused_at_the_deadline_fails_naming_the_reason(
+    job: Restarting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job.refusals = 10**6
+    job.running_polls = 1  # running at the first look
+    monkeypatch.setattr(jobs, "STOP_RETRY_S", 0)
+    with pytest.raises(FlinkError, match=r"live did not stop with a savepoint: .*Not all required"):
+        jobs.stop_with_savepoint(Settings.from_env({}), "j1", "live", lambda _line: None)
+    assert job.stops == 1
+
+
+def test_a_savepoint_that_completes_after_flink_stop_gave_up_is_the_one_stopped_with(
+    job: Restarting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job.refusals = 1
+    # The refused stop's savepoint completes all the same, and the job ends.
+    monkeypatch.setattr(flinkrest, "job_state", lambda _s, _j: "FINISHED" if job.stops else "RUNNING")
+    latest = {"latest": {"savepoint": {"external_path": "file:/savepoints/savepoint-late"}}}
+    monkeypatch.setattr(flinkrest, "checkpoints", lambda _s, _j: latest)
+    said: list[str] = []
+    assert jobs.stop_with_savepoint(Settings.from_env({}), "j1", "live", said.append).endswith("-late")
+    assert job.stops == 1
+    assert (
+        said[-1]
+        == "live stopped with savepoint file:/savepoints/savepoint-late after `flink stop` gave up waiting"
+    )
