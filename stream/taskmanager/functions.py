@@ -3,6 +3,7 @@ dead letters off, and per-movie keyed state over `apply`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from schemas.registry import KafkaSchemaResolver
 from stream.taskmanager.batch import decode_batch
 from stream.taskmanager.deadletters import DeadLetter
 from stream.taskmanager.fastdecode import FastViews
-from stream.taskmanager.metrics import DeadLetterMetrics, StateMetrics
+from stream.taskmanager.metrics import PUSH_INTERVAL_S, DeadLetterMetrics, StateMetrics
 from stream.taskmanager.rows import (
     EVENT_COLUMNS,
     REJECTED,
@@ -30,7 +31,15 @@ from stream.taskmanager.rows import (
     trend_from_row,
     trending_row,
 )
-from stream.taskmanager.state import Event, FlushDue, MovieState, ScheduleFlush, Snapshot, Views, apply
+from stream.taskmanager.state import (
+    Event,
+    FlushDue,
+    MovieState,
+    RecentFlushes,
+    ScheduleFlush,
+    Views,
+    apply,
+)
 from stream.taskmanager.trending import MINUTE_MS, Trend, add_views, cross_boundary, minute_of
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
@@ -71,7 +80,8 @@ class Route(ProcessFunction):  # type: ignore[misc]
 
 
 class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by movie id; the `ValueState` is the truth, snapshots leave at most once per flush interval.
+    """Keyed by movie id; the `ValueState` is the truth, snapshots leave at most once per flush interval: at
+    once when the movie's last one is older than that, else at its flush timer (`state.RecentFlushes`).
 
     With `trending`, also the movie's event-time windows (`stream.taskmanager.trending`): the totals and the
     recent minutes in the same `ValueState` row (one read and one write per row, as without trending), older
@@ -87,6 +97,10 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: RuntimeContext) -> None:
         self._state = runtime_context.get_state(ValueStateDescriptor("movie", STATE_TYPE))
         self._metrics = StateMetrics(runtime_context.get_metrics_group())
+        self._recent = RecentFlushes(self._flush_interval_ms)
+        # A change flushed at once leaves no timer behind to push the figures after the last event: one
+        # timer per PUSH_INTERVAL_S at most does (`_push_later`).
+        self._push_due = False
         if self._trending:
             descriptor = MapStateDescriptor("minutes", Types.LONG(), Types.LONG())
             self._minutes = runtime_context.get_map_state(descriptor)
@@ -111,29 +125,51 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
             if moved.version != trend.version:
                 yield TRENDING, trending_row(ctx.get_current_key(), moved, timestamp + MINUTE_MS)
             return
-        yield from self._apply(state, trend_from_row(row) if self._trending else None, FlushDue(), ctx)
+        new_state, outputs = apply(state, FlushDue())
+        yield from self._emit(state, new_state, trend_from_row(row) if self._trending else None, outputs, ctx)
         self._metrics.push()
+        self._push_due = False
 
     def _apply(
         self, state: MovieState, trend: Trend | None, event: Event, ctx: KeyedProcessFunction.Context
     ) -> Iterator[Any]:
         new_state, outputs = apply(state, event)
-        if new_state is not state or isinstance(event, Views):
+        if outputs and isinstance(outputs[0], ScheduleFlush):
+            # Processing time is the wall clock in ms, as Flink's timers count it; time.time() is no JVM call.
+            now = int(time.time() * 1000)
+            if self._recent.lately(state.movie_id, now):
+                ctx.timer_service().register_processing_time_timer(now + self._flush_interval_ms)
+                outputs = ()
+            else:
+                new_state, outputs = apply(new_state, FlushDue())
+                self._push_later(ctx, now)
+        yield from self._emit(state, new_state, trend, outputs, ctx)
+
+    def _emit(
+        self,
+        state: MovieState,
+        new_state: MovieState,
+        trend: Trend | None,
+        outputs: tuple[Any, ...],
+        ctx: KeyedProcessFunction.Context,
+    ) -> Iterator[Any]:
+        if new_state is not state:  # views always make a new state: a trend changes only with them
             self._state.update(state_row(new_state, trend))
         for output in outputs:
-            if isinstance(output, ScheduleFlush):
-                timers = ctx.timer_service()
-                due = timers.current_processing_time() + self._flush_interval_ms
-                timers.register_processing_time_timer(due)
-            else:
-                self._metrics.snapshot_written()
-                yield snapshot_row(output)
-                if trend is not None and isinstance(output, Snapshot):
-                    # Trending changes come with views, so they leave with the flushed snapshot. Before the
-                    # first watermark it is Long.MIN_VALUE: the windows end at the epoch until one arrives.
-                    watermark = ctx.timer_service().current_watermark()
-                    window_end = max(minute_of(watermark) + 1, 0) * MINUTE_MS
-                    yield TRENDING, trending_row(ctx.get_current_key(), trend, window_end)
+            self._recent.flushed(new_state.movie_id, int(time.time() * 1000))
+            self._metrics.snapshot_written()
+            yield snapshot_row(output)
+            if trend is not None:
+                # Trending changes come with views, so they leave with the flushed snapshot. Before the
+                # first watermark it is Long.MIN_VALUE: the windows end at the epoch until one arrives.
+                watermark = ctx.timer_service().current_watermark()
+                window_end = max(minute_of(watermark) + 1, 0) * MINUTE_MS
+                yield TRENDING, trending_row(ctx.get_current_key(), trend, window_end)
+
+    def _push_later(self, ctx: KeyedProcessFunction.Context, now: int) -> None:
+        if not self._push_due:
+            ctx.timer_service().register_processing_time_timer(now + int(PUSH_INTERVAL_S * 1000))
+            self._push_due = True
 
     def _add_views(self, trend: Trend, event: Views, ctx: KeyedProcessFunction.Context) -> Trend:
         timers = ctx.timer_service()
