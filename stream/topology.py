@@ -48,8 +48,9 @@ IDLE_TIMEOUT = "2 s"
 # --state-backend` compares the two at a million movies; not yet run, docs/PERFORMANCE.md). A rebuild of 5M
 # events on hashmap failed on 30 Nov 2026: the live job's full checkpoints were 350 MB and the rebuild job's
 # 217 MB, back to back, durations 10 s -> 84 s, then the TaskManager (2.2 GB heap, both jobs' ids on it)
-# logged nothing for a minute, its heartbeat timed out and every job restarted; the rebuild drill passed on
-# rocksdb (docs/PERFORMANCE.md, Rebuild).
+# logged nothing for a minute, its heartbeat timed out and every job restarted. The rebuild drill passed on
+# rocksdb (41,100 events), but at 5M events its deduplication slowed from ~1,000 to ~150 events/s within ten
+# minutes, mostly inside RocksDB.put (docs/PERFORMANCE.md, Rebuild): neither backend carries 5M here yet.
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
 # seconds, capped at 30 s, so the job resumes within 30 s of the outage's end. A job that cannot start at all
 # keeps restarting too: `movieviews status` shows it RESTARTING with its restart count and last failure
