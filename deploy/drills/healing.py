@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from deploy import leftovers, postgres, procs, stack, supervisor, system
 from deploy.drills.harness import DrillEnv, DrillReport
@@ -97,7 +98,6 @@ def postgres_kill(base: Settings) -> DrillReport:
 def _busy_backend(settings: Settings) -> None:
     """A backend busy in a long query when the postmaster dies: it does not notice and lives on holding the
     shared memory (idle backends exit by themselves), which is what kept a new postmaster from starting."""
-    import psycopg
 
     def query() -> None:
         with contextlib.suppress(psycopg.Error), psycopg.connect(postgres.admin_conninfo(settings)) as conn:
@@ -108,8 +108,6 @@ def _busy_backend(settings: Settings) -> None:
 
 
 def _query_running(settings: Settings) -> bool:
-    import psycopg
-
     with psycopg.connect(postgres.admin_conninfo(settings)) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FROM generate_series%'"

@@ -10,20 +10,21 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psycopg
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 from deploy import postgres, procs, supervisor, system
 from deploy.drills import observed
 from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict, read_while
 from deploy.errors import DrillError
 from deploy.flink import cluster, jobs
-from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES
+from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES, GraphQLClient
 from deploy.kafka import broker
 from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
@@ -440,8 +441,6 @@ def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | No
 
 def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
     """A second producer (not the idempotent one of the load): the same bytes, the same keys, again."""
-    from confluent_kafka import Producer
-
     producer = Producer({"bootstrap.servers": env.settings.kafka_bootstrap, "linger.ms": 20})
     for key, value in records:
         while True:
@@ -458,12 +457,6 @@ def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
 def _client_retries(api: str, key: str, truth: Counter[str], rounds: int, attempts: int) -> int:
     """`rounds` views, each sent `attempts` times with one client id, alternately over GraphQL and REST;
     every answer must carry that id. Adds one view per round to `truth`."""
-    import uuid
-
-    import httpx
-
-    from deploy.graphql_client import GraphQLClient
-
     sent = 0
     auth = {"Authorization": f"Bearer {key}"}
     with GraphQLClient(api, key) as client, httpx.Client(base_url=api, timeout=10, headers=auth) as http:
