@@ -52,17 +52,23 @@ IDLE_TIMEOUT = "2 s"
 # rocksdb (41,100 events), but at 5M events its deduplication slowed from ~1,000 to ~150 events/s within ten
 # minutes, mostly inside RocksDB.put (docs/PERFORMANCE.md, Rebuild): neither backend carries 5M here yet.
 
-# RocksDB's memtables, sized for the slot's share of managed memory. Flink bounds each slot's RocksDB
-# instances by one write buffer manager (half of the slot's share: ~37 MB with deploy/flink/config.yaml), and
-# RocksDB counts a memtable at its arena blocks, write buffer size / 8 each, one per column family written. At
-# the default 64 MB that is 8 MB per column family: the job's operators write about six, past the limit, so
-# RocksDB flushed constantly (thousands of SST files of ~1.7 KB within a minute) and the deduplication ran at
-# ~2,000 events/s. The bloom filter spares a lookup of a new id (most of them) a read of each SST file.
-# One job over 600,000 pre-loaded views, timed to exact totals (30 Nov 2026, load ~3): 64 MB, no filter,
-# ~715 events/s (half counted after 420 s); 16 MB 14,446; 16 MB and the filter 17,386; hashmap 19,354.
+# RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
+# deploy/flink/config.yaml, half of it for memtables). Measured with one job over pre-loaded views, timed to
+# exact totals (30 Nov 2026, load ~3); the hashmap backend did 19,354 events/s over 600,000:
+# - Memtables of 16 MB. RocksDB counts a memtable at its arena blocks (write buffer size / 8 each, one per
+#   column family written); at the default 64 MB, six column families' 8 MB blocks put the slot's write
+#   buffer manager over its limit, and RocksDB flushed constantly: thousands of ~1.7 KB SST files a minute,
+#   ~715 events/s over 600,000 views (half counted after 420 s). 16 MB: 14,446 events/s.
+# - Bloom filters: most ids the deduplication looks up are new, and a filter answers "not here" without
+#   reading the file. 17,386 events/s.
+# - Partitioned index and filter blocks: past ~1M ids the job fell from ~14,000 to ~40 events/s, its
+#   deduplication in RocksDB.get (5 of 6 jstack samples) over one 48 MB SST: most likely that file's whole
+#   filter and index blocks no longer stayed in the cache beside the memtables and each lookup re-read them.
+#   Partitioned, a lookup loads only the partitions it needs: 2M views at 14,391 events/s.
 ROCKSDB = {
     "state.backend.rocksdb.writebuffer.size": "16 mb",
     "state.backend.rocksdb.use-bloom-filter": "true",
+    "state.backend.rocksdb.memory.partitioned-index-filters": "true",
 }
 
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
