@@ -48,9 +48,9 @@ IDLE_TIMEOUT = "2 s"
 # --state-backend` compares the two at a million movies; not yet run, docs/PERFORMANCE.md). A rebuild of 5M
 # events on hashmap failed on 30 Nov 2026: the live job's full checkpoints were 350 MB and the rebuild job's
 # 217 MB, back to back, durations 10 s -> 84 s, then the TaskManager (2.2 GB heap, both jobs' ids on it)
-# logged nothing for a minute, its heartbeat timed out and every job restarted. The rebuild drill passed on
-# rocksdb (41,100 events), but at 5M events its deduplication slowed from ~1,000 to ~150 events/s within ten
-# minutes, mostly inside RocksDB.put (docs/PERFORMANCE.md, Rebuild): neither backend carries 5M here yet.
+# logged nothing for a minute, its heartbeat timed out and every job restarted. On rocksdb, with the settings
+# below, the same rebuild took 684 s from offset zero to switched (docs/PERFORMANCE.md, Rebuild): the backend
+# for a rebuild, or any state past the heap.
 
 # RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
 # deploy/flink/config.yaml, half of it for memtables). Measured with one job over pre-loaded views, timed to
