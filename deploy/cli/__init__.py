@@ -14,6 +14,7 @@ import argparse
 import importlib
 import logging.config
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -71,5 +72,17 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         return 2 if isinstance(exc, UsageError | ConfigError) else 1
 
 
+def entry() -> int:
+    """The console command. SIGTERM (`kill`, `timeout`, a CI runner stopping a step) unwinds like Ctrl-C, so a
+    drill or benchmark stopped that way still deletes its scratch topics, database and jobs on the way out
+    (`DrillEnv.__exit__`); Python's default would end the process where it stands and leave them behind."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    return main()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,33 @@ def test_a_failing_command_says_what_failed_in_one_line_on_stderr(capsys: pytest
     assert main(["produce", "--rate", "10"], Settings.from_env({})) == 2
     captured = capsys.readouterr()
     assert captured.err == "movieviews produce: --rate needs --seconds\n" and captured.out == ""
+
+
+# A command whose run() sends itself SIGTERM, registered in a child process; prints when its cleanup runs.
+SIGTERMED_COMMAND = """
+import os, signal, sys, time, types
+import deploy.cli as cli
+
+def add_arguments(parser):
+    parser.set_defaults(run=run)
+
+def run(args, settings):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+    finally:
+        print("scratch deleted", flush=True)
+    return 0
+
+sys.modules["sigterm_command"] = types.SimpleNamespace(add_arguments=add_arguments)
+cli.COMMANDS["sigterm-me"] = ("sigterm_command", "test")
+sys.argv = ["movieviews", "sigterm-me"]
+sys.exit(cli.entry())
+"""
+
+
+def test_a_command_stopped_by_sigterm_runs_its_cleanup_and_exits_143() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERMED_COMMAND], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (143, "scratch deleted\n"), done.stderr
