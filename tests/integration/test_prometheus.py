@@ -97,7 +97,7 @@ def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
 
 def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: tuple[Settings, str]) -> None:
     settings, job_name = running_system
-    generate(settings, rate=2_000, seconds=2, movies=50)
+    produced = generate(settings, rate=2_000, seconds=2, movies=50)
 
     def targets_up() -> bool:
         found = prometheus.targets(settings)
@@ -114,8 +114,18 @@ def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: 
         wait_until(all_answered, DEADLINE_S, "a sample of each listed metric", interval_s=2)
     except Exception as exc:
         raise AssertionError(f"no sample of {missing}") from exc
-    applied = query(settings, "sum(movieviews_job_events_applied_total)")
-    assert applied and float(applied[0]["value"][1]) > 0  # type: ignore[index]
+    # The counter has a sample (0) from the job's start; the applied views reach it within a push and a scrape.
+    applied: list[float] = []
+
+    def every_view_applied() -> bool:
+        result = query(settings, "sum(movieviews_job_events_applied_total)")
+        applied[:] = [float(sample["value"][1]) for sample in result]  # type: ignore[index]
+        return applied == [float(produced.acknowledged)]
+
+    try:
+        wait_until(every_view_applied, DEADLINE_S, "every acknowledged view applied", interval_s=2)
+    except Exception as exc:
+        raise AssertionError(f"events applied: {applied}, not [{produced.acknowledged}]") from exc
 
     # The same 20 views delivered twice (a producer resend): the second copies are dropped, and counted.
     catalog = Catalog.bundled()
