@@ -12,6 +12,7 @@ Health probes and /metrics are not guarded: an orchestrator and Prometheus must 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,11 +75,11 @@ class Guard:
         principal = None if token is None else await self._keys.authenticate(token)
         if principal is not None:
             rate = principal.rate_per_s or self._config.key_rate
-            self._take(f"key:{principal.key_id}", f"key {principal.key_id!r}", rate)
+            self._take(f"key:{principal.key_id}", rate, lambda: f"key {principal.key_id!r}")
         else:
             client = scope.get("client")
             address = client[0] if client else "unknown"
-            self._take(f"address:{address}", f"client address {address}", self._config.anonymous_rate)
+            self._take(f"address:{address}", self._config.anonymous_rate, lambda: f"client address {address}")
             if token is not None:
                 raise UnauthenticatedError("The API key is not valid (unknown, revoked or mistyped)")
         needed = _rest_write_scope(scope)
@@ -90,11 +91,11 @@ class Guard:
                 raise ForbiddenError(principal.key_id, needed)
         return principal
 
-    def _take(self, bucket: str, who: str, rate: int) -> None:
+    def _take(self, bucket: str, rate: int, who: Callable[[], str]) -> None:
         wait = self._buckets.take(bucket, rate, BURST_FACTOR * rate)
         if wait > 0:
             RATE_LIMIT_REFUSALS.labels("rate").inc()
-            raise RateLimitedError(who, rate, wait)
+            raise RateLimitedError(who(), rate, wait)
 
 
 def _token(scope: Scope) -> str | None:

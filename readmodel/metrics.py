@@ -92,13 +92,12 @@ RATE_LIMIT_REFUSALS = Counter(
     ["limit"],
 )
 
-# Every label value has a sample from the start, so a query for any of them finds one.
-for _operation in OPERATIONS:
-    REQUEST_SECONDS.labels(_operation)
+# Every label value has a sample from the start, so a query for any of them finds one. The per-request ones
+# are bound once: `labels()` took 2 µs a call (lock, tuple, dict), and a cached response costs ~30 µs in all.
+REQUEST_SECONDS_BY_OPERATION = {operation: REQUEST_SECONDS.labels(operation) for operation in OPERATIONS}
 for _outcome in ("acknowledged", "failed", "invalid"):
     RECORD_VIEWS.labels(_outcome)
-for _result in ("hit", "stale", "miss"):
-    RESPONSE_CACHE.labels(_result)
+RESPONSE_CACHE_BY_RESULT = {result: RESPONSE_CACHE.labels(result) for result in ("hit", "stale", "miss")}
 for _limit in ("rate", "cost"):
     RATE_LIMIT_REFUSALS.labels(_limit)
 
@@ -183,7 +182,7 @@ class RequestMetrics:
         try:
             await self._app(scope, receive, send)
         finally:
-            REQUEST_SECONDS.labels(operation_of(scope)).observe(time.perf_counter() - started)
+            REQUEST_SECONDS_BY_OPERATION[operation_of(scope)].observe(time.perf_counter() - started)
 
 
 def operation_of(scope: Scope) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import mmap
 import os
@@ -59,7 +60,7 @@ class TokenBuckets:
         """Takes one token from `key`'s bucket: 0.0 if there was one, else the seconds until there is."""
         interval = 1.0 / rate_per_s
         capacity = burst * interval
-        fingerprint = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
+        fingerprint = _fingerprint(key)
         with self._locked():
             now = time.monotonic()
             offset = self._slot(fingerprint, now) * SLOT.size
@@ -104,3 +105,9 @@ class TokenBuckets:
             yield
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(key: str) -> int:
+    """The key's 64-bit slot tag (never 0, which marks an empty slot); a key asks again on each request."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1

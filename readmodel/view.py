@@ -32,7 +32,7 @@ from readmodel.cost import MAX_TOKENS
 from readmodel.errors import ReadModelError, UnauthenticatedError, http_headers
 from readmodel.fanout import FanOut
 from readmodel.guard import refusal
-from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE, SUBSCRIPTIONS_OPEN
+from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE_BY_RESULT, SUBSCRIPTIONS_OPEN
 from readmodel.recordview import RecordViews
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
         else:
             result = "hit" if fresh else "stale"
         if query:
-            RESPONSE_CACHE.labels(result).inc()
+            RESPONSE_CACHE_BY_RESULT[result].inc()
         await ready(scope, receive, send)
 
     async def _record_view(self, request: Request, data: Any) -> Response | None:
