@@ -114,7 +114,7 @@ def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: 
         wait_until(all_answered, DEADLINE_S, "a sample of each listed metric", interval_s=2)
     except Exception as exc:
         raise AssertionError(f"no sample of {missing}") from exc
-    # The counter has a sample (0) from the job's start; the applied views reach it within a push and a scrape.
+    # The counter has a sample (0) from the job's start; the views reach it within a push and a scrape.
     applied: list[float] = []
 
     def every_view_applied() -> bool:
