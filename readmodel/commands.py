@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ingest.errors import PublishError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
 from readmodel.errors import BrokerUnavailableError, InvalidArgumentError
-from readmodel.metrics import RECORD_VIEWS
+from readmodel.metrics import RECORD_VIEWS_BY_OUTCOME
 
 # Long enough for librdkafka to retry through a broker leader change, short enough that a client facing a dead
 # broker gets its error while it is still waiting for the answer.
@@ -89,12 +89,12 @@ class Commands:
                 raise _invalid(exc) from exc
             accepted = await self._publish(view.movie_id, event)
         except InvalidArgumentError:
-            RECORD_VIEWS.labels("invalid").inc()
+            RECORD_VIEWS_BY_OUTCOME["invalid"].inc()
             raise
         except BrokerUnavailableError:
-            RECORD_VIEWS.labels("failed").inc()
+            RECORD_VIEWS_BY_OUTCOME["failed"].inc()
             raise
-        RECORD_VIEWS.labels("acknowledged").inc()
+        RECORD_VIEWS_BY_OUTCOME["acknowledged"].inc()
         return accepted
 
     async def register_movie(self, movie: MovieInput) -> Accepted:
