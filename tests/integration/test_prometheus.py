@@ -66,6 +66,20 @@ def query(settings: Settings, promql: str) -> list[dict[str, object]]:
     return result
 
 
+def wait_for_values(settings: Settings, promql: str, expected: list[float], what: str) -> None:
+    """Polls `promql` until its samples' values equal `expected`; fails naming what it saw last."""
+    seen: list[float] = []
+
+    def equal() -> bool:
+        seen[:] = [float(sample["value"][1]) for sample in query(settings, promql)]  # type: ignore[index]
+        return seen == expected
+
+    try:
+        wait_until(equal, DEADLINE_S, what, interval_s=2)
+    except Exception as exc:
+        raise AssertionError(f"{what}: {seen}, not {expected}") from exc
+
+
 @pytest.fixture
 def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
     """A job and a two-worker API on the ports Prometheus scrapes, both on this test's topics and database;
@@ -115,33 +129,19 @@ def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: 
     except Exception as exc:
         raise AssertionError(f"no sample of {missing}") from exc
     # The counter has a sample (0) from the job's start; the views reach it within a push and a scrape.
-    applied: list[float] = []
-
-    def every_view_applied() -> bool:
-        result = query(settings, "sum(movieviews_job_events_applied_total)")
-        applied[:] = [float(sample["value"][1]) for sample in result]  # type: ignore[index]
-        return applied == [float(produced.acknowledged)]
-
-    try:
-        wait_until(every_view_applied, DEADLINE_S, "every acknowledged view applied", interval_s=2)
-    except Exception as exc:
-        raise AssertionError(f"events applied: {applied}, not [{produced.acknowledged}]") from exc
+    wait_for_values(
+        settings,
+        "sum(movieviews_job_events_applied_total)",
+        [float(produced.acknowledged)],
+        "events applied",
+    )
 
     # The same 20 views delivered twice (a producer resend): the second copies are dropped, and counted.
     catalog = Catalog.bundled()
     views = [(f"dup-{i % 5}", view_payload(catalog, f"dup-{i % 5}", EPOCH_MS + i)) for i in range(20)]
     publish_raw(settings.kafka_bootstrap, settings.views_topic, views + views)
     duplicates = f'movieviews:duplicates_ignored_total{{job_name="{FLINK_LABEL_VALUE.sub("_", job_name)}"}}'
-    seen: list[float] = []
-
-    def twenty_ignored() -> bool:
-        seen[:] = [float(sample["value"][1]) for sample in query(settings, duplicates)]  # type: ignore[index]
-        return seen == [20.0]
-
-    try:
-        wait_until(twenty_ignored, DEADLINE_S, "20 duplicates ignored", interval_s=2)
-    except Exception as exc:
-        raise AssertionError(f"duplicates ignored: {seen}, not [20.0]") from exc
+    wait_for_values(settings, duplicates, [20.0], "duplicates ignored")
 
 
 def test_the_shipped_rules_load(stack: Settings) -> None:
