@@ -19,9 +19,9 @@ from pyflink.table.udf import udtf
 
 from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import dead_letter_sink, postgres_sink
-from stream.taskmanager.functions import DEAD_LETTERS, TRENDING, DecodeBatch, MovieStats, Route
-from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, SNAPSHOT_TYPE
-from stream.upsert import PARAMETER_TYPES, TRENDING_PARAMETER_TYPES, trending_upsert_sql, upsert_sql
+from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
+from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, FLUSH_TYPE, SNAPSHOT_TYPE
+from stream.upsert import FLUSH_PARAMETER_TYPES, PARAMETER_TYPES, flush_sql, upsert_sql
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
@@ -215,27 +215,21 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     events.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name(
         "dead-letters"
     ).uid("dead-letter-sink")
+    if config.trending:
+        output_type, sql = FLUSH_TYPE, flush_sql(config.stats_table, config.trending_table)
+        sql_types = FLUSH_PARAMETER_TYPES
+    else:
+        output_type, sql, sql_types = SNAPSHOT_TYPE, upsert_sql(config.stats_table), PARAMETER_TYPES
     snapshots = (
         events.key_by(lambda row: row[0], key_type=Types.STRING())
-        .process(MovieStats(config.flush_interval_ms, bool(config.trending)), output_type=SNAPSHOT_TYPE)
+        .process(MovieStats(config.flush_interval_ms, bool(config.trending)), output_type=output_type)
         .name("movie-stats")
         .uid("movie-stats")
     )
-    # One sink subtask owns each movie (two writers' overlapping batches deadlock Postgres): the sinks take
+    # One sink subtask owns each movie (two writers' overlapping batches deadlock Postgres): the sink takes
     # MovieStats's output on a forward edge, so subtask i writes the movies of key groups that subtask i of
     # the keyed function owns, with no second key_by. A key_by here cost a Python `map` per row to unwrap
-    # the KeyedStream's Row(key, value) (`sink_to` does not), per snapshot and per trending row.
-    snapshots.sink_to(
-        postgres_sink(
-            config.jdbc_url, WRITER_ROLE, pg_password, upsert_sql(config.stats_table), PARAMETER_TYPES
-        )
-    ).name("postgres-upsert").uid("postgres-upsert")
-    if config.trending:
-        sink = postgres_sink(
-            config.jdbc_url,
-            WRITER_ROLE,
-            pg_password,
-            trending_upsert_sql(config.trending_table),
-            TRENDING_PARAMETER_TYPES,
-        )
-        snapshots.get_side_output(TRENDING).sink_to(sink).name("trending-upsert").uid("trending-upsert")
+    # the KeyedStream's Row(key, value) (`sink_to` does not), per snapshot.
+    snapshots.sink_to(postgres_sink(config.jdbc_url, WRITER_ROLE, pg_password, sql, sql_types)).name(
+        "postgres-upsert"
+    ).uid("postgres-upsert")

@@ -18,17 +18,30 @@ def trending_table(slot: int) -> str:
     return TRENDING_TABLE if slot == 1 else f"{TRENDING_TABLE}_v{slot}"
 
 
+# The snapshot columns of `stream.taskmanager.rows.SNAPSHOT_FIELDS`, in order, and their guarded update.
+_STATS_COLUMNS = """movie_id, title, year, genre, view_count, watch_seconds, first_viewed_at,
+    last_viewed_at, version, updated_at"""
+_STATS_UPDATE = """ON CONFLICT (movie_id) DO UPDATE SET title = EXCLUDED.title, year = EXCLUDED.year,
+    genre = EXCLUDED.genre, view_count = EXCLUDED.view_count, watch_seconds = EXCLUDED.watch_seconds,
+    first_viewed_at = EXCLUDED.first_viewed_at, last_viewed_at = EXCLUDED.last_viewed_at,
+    version = EXCLUDED.version, updated_at = now()
+WHERE stored.version < EXCLUDED.version"""
+# `<=`, not `<`: the trending version counts changes (views added, minute boundaries crossed), and after a
+# restore the replay may interleave views and watermarks differently, reaching an equal version with the final
+# state.
+_TRENDING_COLUMNS = "movie_id, hour_views, day_views, window_end, version, updated_at"
+_TRENDING_UPDATE = """ON CONFLICT (movie_id) DO UPDATE SET hour_views = EXCLUDED.hour_views,
+    day_views = EXCLUDED.day_views, window_end = EXCLUDED.window_end, version = EXCLUDED.version,
+    updated_at = now()
+WHERE stored.version <= EXCLUDED.version"""
+
+
 def upsert_sql(table: str) -> str:
     """Timestamps travel as epoch millis and are converted in SQL: the JVM's time zone never shifts them."""
     return f"""
-INSERT INTO {table} AS stored (movie_id, title, year, genre, view_count, watch_seconds, first_viewed_at,
-    last_viewed_at, version, updated_at)
+INSERT INTO {table} AS stored ({_STATS_COLUMNS})
 VALUES (?, ?, ?, ?, ?, ?, to_timestamp(? / 1000.0), to_timestamp(? / 1000.0), ?, now())
-ON CONFLICT (movie_id) DO UPDATE SET title = EXCLUDED.title, year = EXCLUDED.year, genre = EXCLUDED.genre,
-    view_count = EXCLUDED.view_count, watch_seconds = EXCLUDED.watch_seconds,
-    first_viewed_at = EXCLUDED.first_viewed_at, last_viewed_at = EXCLUDED.last_viewed_at,
-    version = EXCLUDED.version, updated_at = now()
-WHERE stored.version < EXCLUDED.version
+{_STATS_UPDATE}
 """
 
 
@@ -39,18 +52,29 @@ VARCHAR, INTEGER, BIGINT = 12, 4, -5
 PARAMETER_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT]
 
 
-def trending_upsert_sql(table: str) -> str:
-    """`<=`, not `<`: the version counts changes (views added, minute boundaries crossed), and after a restore
-    the replay may interleave views and watermarks differently, reaching an equal version with the final
-    state."""
+def flush_sql(table: str, trending_table: str) -> str:
+    """With trending, a flush row (stream.taskmanager.rows.FLUSH_FIELDS) writes both tables in one statement,
+    each under its own guard; a row with a null snapshot version (a minute boundary) writes only the windows.
+    Both tables' triggers notify the same channel, so readers hear of either change as before."""
     return f"""
-INSERT INTO {table} AS stored (movie_id, hour_views, day_views, window_end, version, updated_at)
-VALUES (?, ?, ?, to_timestamp(? / 1000.0), ?, now())
-ON CONFLICT (movie_id) DO UPDATE SET hour_views = EXCLUDED.hour_views, day_views = EXCLUDED.day_views,
-    window_end = EXCLUDED.window_end, version = EXCLUDED.version, updated_at = now()
-WHERE stored.version <= EXCLUDED.version
+WITH flushed (movie_id, title, year, genre, view_count, watch_seconds, first_ms, last_ms, version,
+    hour_views, day_views, window_end_ms, trend_version) AS (
+    VALUES (CAST(? AS text), CAST(? AS text), CAST(? AS integer), CAST(? AS text), CAST(? AS bigint),
+        CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint),
+        CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint))
+), stats AS (
+    INSERT INTO {table} AS stored ({_STATS_COLUMNS})
+    SELECT movie_id, title, year, genre, view_count, watch_seconds, to_timestamp(first_ms / 1000.0),
+        to_timestamp(last_ms / 1000.0), version, now()
+    FROM flushed WHERE version IS NOT NULL
+    {_STATS_UPDATE}
+)
+INSERT INTO {trending_table} AS stored ({_TRENDING_COLUMNS})
+SELECT movie_id, hour_views, day_views, to_timestamp(window_end_ms / 1000.0), trend_version, now()
+FROM flushed
+{_TRENDING_UPDATE}
 """
 
 
-# The trending row's placeholders, in order (stream.taskmanager.rows.TRENDING_FIELDS).
-TRENDING_PARAMETER_TYPES = [VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT]
+# The flush row's placeholders, in order (stream.taskmanager.rows.FLUSH_FIELDS).
+FLUSH_PARAMETER_TYPES = [*PARAMETER_TYPES, BIGINT, BIGINT, BIGINT, BIGINT]

@@ -22,14 +22,14 @@ from stream.taskmanager.rows import (
     EVENT_COLUMNS,
     REJECTED,
     STATE_TYPE,
-    TRENDING_TYPE,
     batch_row,
+    boundary_row,
     event_from_row,
+    flush_row,
     snapshot_row,
     state_from_row,
     state_row,
     trend_from_row,
-    trending_row,
 )
 from stream.taskmanager.state import (
     Event,
@@ -43,7 +43,6 @@ from stream.taskmanager.state import (
 from stream.taskmanager.trending import MINUTE_MS, Trend, add_views, cross_boundary, minute_of
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
-TRENDING = OutputTag("trending", TRENDING_TYPE)
 
 
 class DecodeBatch(TableFunction):  # type: ignore[misc]
@@ -85,10 +84,10 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
 
     With `trending`, also the movie's event-time windows (`stream.taskmanager.trending`): the totals and the
     recent minutes in the same `ValueState` row (one read and one write per row, as without trending), older
-    per-minute counts in a `MapState` touched at minute boundaries (event-time timers); rows to the TRENDING
-    side output with each flushed snapshot and at each boundary that moves a total. In this function, not a
-    second keyed one, so the summed rows cross into Python once: a second Python operator would cost each
-    row a second crossing."""
+    per-minute counts in a `MapState` touched at minute boundaries (event-time timers); the windows leave in
+    each flushed snapshot's row (`rows.FLUSH_TYPE`), and in a row of their own at each boundary that moves a
+    total. In this function, not a second keyed one, so the summed rows cross into Python once: a second
+    Python operator would cost each row a second crossing."""
 
     def __init__(self, flush_interval_ms: int, trending: bool) -> None:
         self._flush_interval_ms = flush_interval_ms
@@ -123,7 +122,7 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
             moved = cross_boundary(trend, self._minutes, timestamp)
             self._state.update(state_row(state, moved))
             if moved.version != trend.version:
-                yield TRENDING, trending_row(ctx.get_current_key(), moved, timestamp + MINUTE_MS)
+                yield boundary_row(ctx.get_current_key(), moved, timestamp + MINUTE_MS)
             return
         new_state, outputs = apply(state, FlushDue())
         yield from self._emit(state, new_state, trend_from_row(row) if self._trending else None, outputs, ctx)
@@ -158,13 +157,13 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         for output in outputs:
             self._recent.flushed(new_state.movie_id, int(time.time() * 1000))
             self._metrics.snapshot_written()
-            yield snapshot_row(output)
-            if trend is not None:
+            if trend is None:
+                yield snapshot_row(output)
+            else:
                 # Trending changes come with views, so they leave with the flushed snapshot. Before the
                 # first watermark it is Long.MIN_VALUE: the windows end at the epoch until one arrives.
                 watermark = ctx.timer_service().current_watermark()
-                window_end = max(minute_of(watermark) + 1, 0) * MINUTE_MS
-                yield TRENDING, trending_row(ctx.get_current_key(), trend, window_end)
+                yield flush_row(output, trend, max(minute_of(watermark) + 1, 0) * MINUTE_MS)
 
     def _push_later(self, ctx: KeyedProcessFunction.Context, now: int) -> None:
         if not self._push_due:

@@ -6,7 +6,7 @@ from deploy.flink.jobs import job_config, to_args
 from deploy.flink.jobscript import from_args
 from deploy.settings import Settings
 from readmodel.versions import Comparison, compare, other_slot, view_sql
-from stream.upsert import SLOTS, stats_table, trending_table, trending_upsert_sql, upsert_sql
+from stream.upsert import SLOTS, flush_sql, stats_table, trending_table, upsert_sql
 
 
 def row(version: int, views: int, watch: int = 0, title: str | None = "T") -> tuple[object, ...]:
@@ -49,7 +49,9 @@ def test_slot_one_is_the_original_tables_and_slot_two_the_v2_pair() -> None:
 
 def test_the_upserts_write_the_table_they_are_given() -> None:
     assert "INSERT INTO movie_stats_v2 AS stored" in upsert_sql("movie_stats_v2")
-    assert "INSERT INTO movie_trending_v2 AS stored" in trending_upsert_sql("movie_trending_v2")
+    both = flush_sql("movie_stats_v2", "movie_trending_v2")
+    assert "INSERT INTO movie_stats_v2 AS stored" in both
+    assert "INSERT INTO movie_trending_v2 AS stored" in both
 
 
 def test_the_job_of_a_slot_carries_its_tables_through_the_job_scripts_arguments() -> None:
