@@ -12,13 +12,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Lifespan
 
 from readmodel import health, metrics, rest
+from readmodel.cache import ResponseCache
 from readmodel.commands import Publisher
-from readmodel.guard import Guard
+from readmodel.guard import Admission, Guard
 from readmodel.logs import RequestIds
+from readmodel.reused import ReusedResponses
 from readmodel.runtime import ReadModelSettings, Runtime
 from readmodel.schema import build_schema
 from readmodel.view import WEB_DIR, ReadModelGraphQL
@@ -73,12 +76,31 @@ def create_app(
             name="metrics",
         ),
     ]
-    guard = Middleware(Guard, keys=runtime.keys, buckets=runtime.buckets, config=runtime.guard)
-    # The guard innermost: its refusals get a request id and are counted in the metrics too.
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[Middleware(RequestIds), Middleware(metrics.RequestMetrics), guard],
-    )
+    app = ReadModelApp(routes, runtime.cache, runtime.admission, lifespan)
     app.state.runtime = runtime
     return app
+
+
+class ReadModelApp(Starlette):
+    """The routes behind the request id, the request metrics and the guard, with the lane for reused
+    responses (readmodel.reused) in front of all of Starlette's layers."""
+
+    def __init__(
+        self,
+        routes: list[BaseRoute],
+        cache: ResponseCache,
+        admission: Admission,
+        lifespan: Lifespan[ReadModelApp] | None = None,
+    ) -> None:
+        # The guard innermost: its refusals get a request id and are counted in the metrics too.
+        middleware = [
+            Middleware(RequestIds),
+            Middleware(metrics.RequestMetrics),
+            Middleware(Guard, admission=admission),
+        ]
+        super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
+        self._cache = cache
+        self._admission = admission
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ReusedResponses(super().build_middleware_stack(), self._cache, self._admission)

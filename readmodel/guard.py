@@ -46,31 +46,18 @@ class GuardConfig:
     anonymous_rate: int  # requests/s per client address without a key
 
 
-class Guard:
-    def __init__(self, app: ASGIApp, keys: KeyRing, buckets: TokenBuckets, config: GuardConfig) -> None:
-        self._app = app
+class Admission:
+    """Whether a request may be served, and as whom: its key, one token from its bucket, a REST write's scope.
+    The guard asks it, and so does the lane that answers reused responses before Starlette
+    (readmodel.reused): one check, whichever path serves the request."""
+
+    def __init__(self, keys: KeyRing, buckets: TokenBuckets, config: GuardConfig) -> None:
         self._keys = keys
         self._buckets = buckets
         self._config = config
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED):
-            await self._app(scope, receive, send)
-            return
-        try:
-            principal = await self._admit(scope)
-        except ReadModelError as exc:
-            if scope["type"] == "websocket":
-                # Closed before the handshake is accepted: the client sees HTTP 403, no subscription starts.
-                # (A subscription socket takes one token when it opens; its messages are not counted.)
-                await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
-            else:
-                await refusal(scope["path"], exc)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        await self._app(scope, receive, send)
-
-    async def _admit(self, scope: Scope) -> Principal | None:
+    async def __call__(self, scope: Scope) -> Principal | None:
+        """The request's principal (None: no key); raises the error to refuse it with."""
         token = _token(scope)
         principal = None if token is None else await self._keys.authenticate(token)
         if principal is not None:
@@ -96,6 +83,29 @@ class Guard:
         if wait > 0:
             RATE_LIMIT_REFUSALS.labels("rate").inc()
             raise RateLimitedError(who(), rate, wait)
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+        self._app = app
+        self._admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED):
+            await self._app(scope, receive, send)
+            return
+        try:
+            principal = await self._admission(scope)
+        except ReadModelError as exc:
+            if scope["type"] == "websocket":
+                # Closed before the handshake is accepted: the client sees HTTP 403, no subscription starts.
+                # (A subscription socket takes one token when it opens; its messages are not counted.)
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+            else:
+                await refusal(scope["path"], exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self._app(scope, receive, send)
 
 
 def _token(scope: Scope) -> str | None:

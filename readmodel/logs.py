@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -78,16 +79,26 @@ class RequestIds:
         if scope["type"] not in ("http", "websocket"):
             await self._app(scope, receive, send)
             return
-        given = next((value for name, value in scope.get("headers", ()) if name == HEADER), b"")
-        request_id = given.decode() if CLIENT_ID.fullmatch(given) else f"{_ids['process']}{next(_count):016x}"
+        request_id = request_id_of(scope)
         token = REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (HEADER, request_id.encode())]
+                message["headers"] = with_request_id(message.get("headers", []), request_id)
             await send(message)
 
         try:
             await self._app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's `X-Request-ID` when it is sane, else a new id."""
+    given = next((value for name, value in scope.get("headers", ()) if name == HEADER), b"")
+    return given.decode() if CLIENT_ID.fullmatch(given) else f"{_ids['process']}{next(_count):016x}"
+
+
+def with_request_id(headers: Iterable[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    """A response's headers as the client gets them: the request's id last."""
+    return [*headers, (HEADER, request_id.encode())]

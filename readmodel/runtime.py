@@ -12,7 +12,7 @@ from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
 from readmodel.context import ReadModelContext
 from readmodel.fanout import FanOut
-from readmodel.guard import GuardConfig
+from readmodel.guard import Admission, GuardConfig
 from readmodel.health import KafkaProbe
 from readmodel.live import Hub
 from readmodel.pipeline import PipelineProbe
@@ -69,8 +69,10 @@ class Runtime:
         self.kafka = KafkaProbe(settings.kafka_bootstrap)
         self.keys = KeyRing(self.engine, settings.api_key_pepper)
         self.buckets = TokenBuckets(buckets_file)
-        self.guard = GuardConfig(
-            settings.api_reads_need_key, settings.api_key_rate, settings.api_anonymous_rate
+        self.admission = Admission(
+            self.keys,
+            self.buckets,
+            GuardConfig(settings.api_reads_need_key, settings.api_key_rate, settings.api_anonymous_rate),
         )
 
     async def start(self) -> None:
