@@ -102,6 +102,9 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # was copied on the way to the decode function, a third of that thread's time. No function
         # here keeps or mutates an input row after returning, which is what object reuse requires.
         "pipeline.object-reuse": "true",
+        # A network buffer leaves when full (under load) or after this long (Flink's default 100 ms, paid at
+        # each of the job's two exchanges when few records flow).
+        "execution.buffer-timeout.interval": "10 ms",
         # Table operators get uids derived from the plan, so the Kafka source's offsets survive a savepoint.
         "table.exec.uid.generation": "ALWAYS",
         # Only the event_id deduplication keeps state by TTL (the window aggregate clears its own): an id is
