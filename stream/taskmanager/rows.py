@@ -6,6 +6,8 @@ the JDBC sink needs a `ROW_NAMED` stream anyway.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyflink.common import Row, Types
 from pyflink.table import DataTypes
 
@@ -169,7 +171,11 @@ def trend_from_row(row: Row | None) -> Trend:
 
 
 def snapshot_row(snapshot: Snapshot) -> Row:
-    return Row(*(getattr(snapshot, name) for name in SNAPSHOT_FIELDS))
+    return Row(*_snapshot_values(snapshot))
+
+
+def _snapshot_values(snapshot: Snapshot) -> Iterator[object]:
+    return (getattr(snapshot, name) for name in SNAPSHOT_FIELDS)
 
 
 # With trending, one row a flush carries both the snapshot and the movie's windows, and one statement writes
@@ -184,8 +190,7 @@ _NO_SNAPSHOT = (None,) * (len(SNAPSHOT_FIELDS) - 1)
 
 
 def flush_row(snapshot: Snapshot, trend: Trend, window_end_ms: int) -> Row:
-    values = (getattr(snapshot, name) for name in SNAPSHOT_FIELDS)
-    return Row(*values, trend.hour, trend.day, window_end_ms, trend.version)
+    return Row(*_snapshot_values(snapshot), trend.hour, trend.day, window_end_ms, trend.version)
 
 
 def boundary_row(movie_id: str, trend: Trend, window_end_ms: int) -> Row:
