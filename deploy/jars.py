@@ -1,5 +1,6 @@
 """Fetching the pinned Maven artifacts: the Kafka broker, ZooKeeper (cluster profile), the connector jars
-every Flink job uses, and the browser assets (WebJars) the API serves."""
+every Flink job uses, and the browser assets (WebJars) the API serves; and building the job's own jar (the
+JVM view reader, stream/jvm)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pyflink
+
 from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
+from stream.viewreader import JAR_NAME, SOURCES
 
 MAVEN_DIR = DEPLOY_DIR / "maven"
 # Where a WebJar keeps its files: META-INF/resources/webjars/<package>/<version>/...
@@ -68,12 +72,51 @@ def _build_shaded_kafka_connector(paths: StatePaths) -> None:
     stamp.write_text(_digest(pom))
 
 
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for source in sorted(SOURCES.rglob("*.java")):
+        digest.update(source.relative_to(SOURCES).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
+def stream_jar(paths: StatePaths) -> Path:
+    """The job's own jar (the JVM view reader). Not on the cluster's classpath: every submission ships it
+    with the job, so a job always runs the reader of its own checkout, whatever the running cluster loaded."""
+    return paths.build / JAR_NAME
+
+
+def build_stream_jar(jar: Path) -> None:
+    """Compiles stream/jvm against the Flink jars of the pyflink package (the ones the cluster runs): no Maven
+    download, about a second. Rebuilt when a source changes, into a new file a running job does not hold."""
+    stamp = jar.with_name(f".{jar.name}.sha256")
+    digest = _sources_digest()
+    if jar.exists() and stamp.exists() and stamp.read_text() == digest:
+        return
+    classes = jar.with_name(f"{jar.stem}-classes")
+    shutil.rmtree(classes, ignore_errors=True)
+    partial = jar.with_name(f"{jar.name}.partial")
+    classpath = str(Path(pyflink.__file__).parent / "lib" / "*")
+    sources = [str(p) for p in sorted(SOURCES.rglob("*.java"))]
+    for command in (
+        ["javac", "--release", "17", "-d", str(classes), "-cp", classpath, *sources],
+        ["jar", "--create", "--file", str(partial), "-C", str(classes), "."],
+    ):
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = proc.stderr[-2000:]
+            raise DeployError(f"{command[0]} failed building {jar.name} from {SOURCES}:\n{tail}")
+    partial.replace(jar)
+    stamp.write_text(digest)
+
+
 def ensure_jars(paths: StatePaths, zookeeper: bool = False) -> None:
     _copy_dependencies("kafka-broker", paths.kafka / "libs", paths)
     if zookeeper:
         _copy_dependencies("zookeeper", paths.zookeeper / "libs", paths)
     _copy_dependencies("flink-connectors", paths.jars, paths)
     _build_shaded_kafka_connector(paths)
+    paths.build.mkdir(parents=True, exist_ok=True)
+    build_stream_jar(stream_jar(paths))
 
 
 def connector_jars(paths: StatePaths) -> list[Path]:

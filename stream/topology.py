@@ -1,11 +1,13 @@
-"""The job graph: Kafka (views, movies) -> each partition's records of 100 ms as one batch (SQL, JVM) ->
-decode_batch (Python Table function: decode, sum views per movie) -> route (dead letters off) ->
-key_by(movie) -> MovieStats -> Postgres (forward: one writer per movie).
+"""The job graph: Kafka (views, movies) -> the event_id check (SQL, JVM) -> each view read in the JVM
+(`stream.viewreader`) -> per 100 ms, views summed per movie and minute (SQL window aggregate), and every other
+record batched per partition into decode_batch (Python Table function: registrations, views of writers the JVM
+reader does not know, dead letters) -> route (dead letters off) -> key_by(movie) -> MovieStats -> Postgres
+(forward: one writer per movie).
 
-Every record that crosses into Python costs tens of microseconds, so views cross in batches and leave summed
-per movie; the keyed ValueState stays the per-movie truth, and versions stay deterministic (a version counts
-the events applied, however they were grouped). The source is the Table API Kafka connector with the `raw`
-format and metadata columns, because a dead letter names topic, partition and offset.
+Every record that crosses into Python costs tens of microseconds, so views cross summed per movie: the keyed
+ValueState stays the per-movie truth, and versions stay deterministic (a version counts the events applied,
+however they were grouped). The source is the Table API Kafka connector with the `raw` format and metadata
+columns, because a dead letter names topic, partition and offset.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udtf
 
+from schemas.catalog import Catalog
 from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import dead_letter_sink, postgres_sink
 from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
-from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, FLUSH_TYPE, SNAPSHOT_TYPE
+from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, FLUSH_TYPE, SNAPSHOT_TYPE, VIEWS
 from stream.upsert import FLUSH_PARAMETER_TYPES, PARAMETER_TYPES, flush_sql, upsert_sql
+from stream.viewreader import FUNCTION, FUNCTION_CLASS, LAYOUTS_PARAMETER, view_layouts
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
 ONCE_VIEW = "kafka_events_once"
+# Every record with what the JVM view reader made of it: a movie id, or null for the Python decoder.
+READ_VIEW = "kafka_events_read"
 DECODE_FUNCTION = "decode_batch"
-# A partition's records are batched over this much processing time: at 50k events/s over 4 partitions, one
-# Python call per ~1,250 views, and a few hundred summed rows instead of 5,000 reach the keyed state. Short
-# next to the 1 s freshness target (plus the 200 ms flush and the JDBC batch interval).
+# Views are summed per movie over this much processing time (and the other records batched per partition):
+# at 50k events/s over 1,000 movies, a few hundred summed rows instead of 5,000 views reach the keyed state.
 BATCH_MS = 100
 
 # Trending's event time: the Kafka record timestamp (producers stamp it when the event occurs; the ingest
@@ -111,6 +116,8 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # forgotten this long after it was first seen.
         "table.exec.state.ttl": f"{max(config.dedup_window_s, 1)} s",
         "table.exec.source.idle-timeout": IDLE_TIMEOUT,
+        # The headers of the writers the JVM view reader knows (stream.viewreader); no ',' or ':' inside.
+        "pipeline.global-job-parameters": f"{LAYOUTS_PARAMETER}:{view_layouts(Catalog.bundled())}",
     }
     if config.state_backend == "rocksdb":
         settings |= ROCKSDB
@@ -170,32 +177,54 @@ EVENT_KEY = """CASE
 END"""
 
 
-def once_view_ddl() -> str:
-    """Flink SQL's deduplication (first row per key by processing time: append-only, keyed state in the JVM,
-    no Python per event). Its state is one entry per id, expired by `table.exec.state.ttl`."""
+def first_occurrences(source: str, columns: str) -> str:
+    """`columns` of the rows of `source` (a Kafka table with `topic`, `partition`, `offset`, `payload` and a
+    processing-time `proc`) whose event id was not seen before: Flink SQL's deduplication (first row per key
+    by processing time: append-only, keyed state in the JVM, no Python per event). Its state is one entry per
+    id, expired by `table.exec.state.ttl`. The throughput benchmark's baseline runs the same check."""
     return f"""
-        CREATE TEMPORARY VIEW {ONCE_VIEW} AS
-        SELECT `topic`, `partition`, `offset`, `payload`, `proc` FROM (
+        SELECT {columns} FROM (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY `event_key` ORDER BY `proc` ASC) AS `occurrence`
             FROM (
                 SELECT *, {EVENT_KEY} AS `event_key`
-                FROM (SELECT *, DECODE(`payload`, 'ISO-8859-1') AS `text` FROM {SOURCE_TABLE})
+                FROM (SELECT *, DECODE(`payload`, 'ISO-8859-1') AS `text` FROM {source})
             )
         ) WHERE `occurrence` = 1
     """
 
 
-def events_query(source: str) -> str:
-    """Rows of `stream.taskmanager.rows.EVENT_TYPE` plus the dead letter. Both ARRAY_AGGs see the rows in
-    one order, so
-    offsets and payloads stay aligned; a null value (tombstone) becomes empty bytes, so none is skipped."""
+def read_view_ddl(source: str) -> str:
     return f"""
+        CREATE TEMPORARY VIEW {READ_VIEW} AS
+        SELECT s.`topic`, s.`partition`, s.`offset`, s.`payload`, s.`proc`,
+            v.`movie_id`, v.`occurred_ms`, v.`watch_seconds`, v.`event_minute`
+        FROM {source} AS s
+        LEFT JOIN LATERAL TABLE({FUNCTION}(s.`payload`))
+            AS v(`movie_id`, `occurred_ms`, `watch_seconds`, `event_minute`) ON TRUE
+    """
+
+
+def events_query() -> str:
+    """Rows of `stream.taskmanager.rows.EVENT_TYPE` plus the dead letter: the views the JVM read, summed per
+    movie and event-time minute (`minutes` as `trending.encode_counts` writes it); and what decode_batch
+    makes of the other records. Both ARRAY_AGGs see the rows in one order, so offsets and payloads stay
+    aligned; a null value (tombstone) becomes empty bytes, so none is skipped."""
+    window = f"TABLE(TUMBLE(TABLE {READ_VIEW}, DESCRIPTOR(`proc`), INTERVAL '{BATCH_MS / 1000}' SECOND))"
+    return f"""
+        SELECT `movie_id`, {VIEWS}, COUNT(*), SUM(`watch_seconds`), MIN(`occurred_ms`), MAX(`occurred_ms`),
+            CAST(NULL AS STRING), CAST(NULL AS INT), CAST(NULL AS STRING),
+            CONCAT(CAST(`event_minute` AS STRING), ':', CAST(COUNT(*) AS STRING)), CAST(NULL AS STRING)
+        FROM {window}
+        WHERE `movie_id` IS NOT NULL
+        GROUP BY `window_start`, `window_end`, `movie_id`, `event_minute`
+        UNION ALL
         SELECT b.`movie_id`, CAST(b.`kind` AS INT), b.`count`, b.`watch_seconds`, b.`first_ms`, b.`last_ms`,
             b.`title`, CAST(b.`year` AS INT), b.`genre`, b.`minutes`, b.`letter`
         FROM (
             SELECT `topic`, `partition`, ARRAY_AGG(`offset`) AS `offsets`,
                 ARRAY_AGG(COALESCE(`payload`, X'')) AS `payloads`
-            FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(`proc`), INTERVAL '{BATCH_MS / 1000}' SECOND))
+            FROM {window}
+            WHERE `movie_id` IS NULL
             GROUP BY `window_start`, `window_end`, `topic`, `partition`
         ) AS w,
         LATERAL TABLE({DECODE_FUNCTION}(w.`topic`, w.`partition`, w.`offsets`, w.`payloads`))
@@ -209,11 +238,14 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     t_env.execute_sql(source_ddl(config))
     source = SOURCE_TABLE
     if config.dedup_window_s > 0:
-        t_env.execute_sql(once_view_ddl())
+        columns = "`topic`, `partition`, `offset`, `payload`, `proc`"
+        t_env.execute_sql(f"CREATE TEMPORARY VIEW {ONCE_VIEW} AS {first_occurrences(SOURCE_TABLE, columns)}")
         source = ONCE_VIEW
+    t_env.create_java_temporary_function(FUNCTION, FUNCTION_CLASS)
+    t_env.execute_sql(read_view_ddl(source))
     decode = DecodeBatch(config.bootstrap, config.schemas_topic)
     t_env.create_temporary_function(DECODE_FUNCTION, udtf(decode, result_types=BATCH_OUTPUT_TYPES))
-    rows = t_env.to_data_stream(t_env.sql_query(events_query(source)))
+    rows = t_env.to_data_stream(t_env.sql_query(events_query()))
     events = rows.process(Route(), output_type=EVENT_TYPE).name("route").uid("route")
     events.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name(
         "dead-letters"

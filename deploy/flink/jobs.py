@@ -13,7 +13,7 @@ from pathlib import Path
 
 from deploy.errors import FlinkError, JarsMissingError
 from deploy.flink.cluster import flink_cli, flink_env
-from deploy.jars import connector_jars
+from deploy.jars import connector_jars, stream_jar
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.wait import wait_until
@@ -90,7 +90,8 @@ def _jobmanager(settings: Settings) -> str:
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
     """Submits detached and returns the job id."""
-    return submit_module(settings, JOB_MODULE, to_args(config), restore_from)
+    args = [*to_args(config), "--jar", str(stream_jar(StatePaths(settings.home)))]
+    return submit_module(settings, JOB_MODULE, args, restore_from)
 
 
 def submit_module(
@@ -177,9 +178,11 @@ def stop_with_savepoint(
 
 
 def local_command(settings: Settings, config: JobConfig, restore_from: str | None = None) -> list[str]:
-    jars = connector_jars(StatePaths(settings.home))
+    paths = StatePaths(settings.home)
+    jars = connector_jars(paths)
     if not jars:
-        raise JarsMissingError(f"no connector jars in {StatePaths(settings.home).jars}")
+        raise JarsMissingError(f"no connector jars in {paths.jars}")
+    jars.append(stream_jar(paths))
     argv = [sys.executable, "-m", JOB_MODULE, *to_args(config)]
     for jar in jars:
         argv += ["--jar", str(jar)]

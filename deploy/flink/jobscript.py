@@ -24,7 +24,7 @@ def from_args(argv: Sequence[str]) -> tuple[JobConfig, argparse.Namespace]:
     for field in fields(JobConfig):
         kind = int if field.type == "int" else str
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, required=True)
-    parser.add_argument("--jar", action="append", default=[], help="connector jar to add (local runs)")
+    parser.add_argument("--jar", action="append", default=[], help="jar to add to the job")
     parser.add_argument("--from", dest="restore", help="checkpoint or savepoint to restore (local runs)")
     args = parser.parse_args(argv)
     config = JobConfig(**{field.name: getattr(args, field.name) for field in fields(JobConfig)})

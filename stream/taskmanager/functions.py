@@ -16,7 +16,6 @@ from schemas.catalog import Catalog
 from schemas.registry import KafkaSchemaResolver
 from stream.taskmanager.batch import decode_batch
 from stream.taskmanager.deadletters import DeadLetter
-from stream.taskmanager.fastdecode import FastViews
 from stream.taskmanager.metrics import PUSH_INTERVAL_S, DeadLetterMetrics, StateMetrics
 from stream.taskmanager.rows import (
     EVENT_COLUMNS,
@@ -54,12 +53,11 @@ class DecodeBatch(TableFunction):  # type: ignore[misc]
 
     def open(self, function_context: FunctionContext) -> None:
         self._catalog = Catalog.bundled(resolver=KafkaSchemaResolver(self._bootstrap, self._schemas_topic))
-        self._fast = FastViews(self._catalog)
 
     def eval(
         self, topic: str, partition: int, offsets: list[int], payloads: list[bytes | None]
     ) -> Iterator[Row]:
-        for item in decode_batch(self._catalog, self._fast, (topic, partition), offsets, payloads):
+        for item in decode_batch(self._catalog, (topic, partition), offsets, payloads):
             yield batch_row(item)
 
 

@@ -7,11 +7,9 @@ from schemas.codec import encode
 from schemas.subjects import REGISTERED, VIEWED
 from stream.taskmanager.batch import decode_batch
 from stream.taskmanager.deadletters import DeadLetter
-from stream.taskmanager.fastdecode import FastViews
 from stream.taskmanager.state import Registered, Views
 
 CATALOG = Catalog.bundled()
-FAST = FastViews(CATALOG)
 EVENT_ID = "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11"
 
 
@@ -23,7 +21,7 @@ def view(movie: str, at: int, watched: int | None = None) -> bytes:
 
 
 def run(payloads: list[bytes | None]) -> list[Views | Registered | DeadLetter]:
-    return list(decode_batch(CATALOG, FAST, ("views", 3), list(range(100, 100 + len(payloads))), payloads))
+    return list(decode_batch(CATALOG, ("views", 3), list(range(100, 100 + len(payloads))), payloads))
 
 
 def test_views_of_a_movie_are_summed_with_first_and_last_whatever_the_order() -> None:
