@@ -2,7 +2,9 @@
 
 Kafka source, `GROUP BY movie_id`, JDBC upsert sink; no Python runs after the plan is built. The movie id is
 read from the Kafka key, because Flink has no format for Avro single-object encoding: the baseline neither
-decodes payloads nor sorts out dead letters, so it bounds from above what the project job could reach.
+decodes payloads nor sorts out dead letters, so it bounds from above what the project job could reach. With
+`--dedup-window-s`, it drops repeated event ids first, as the project job does, with the same SQL
+(`stream.topology.first_occurrences`).
 Submitted by `movieviews bench throughput` with `flink run -pym deploy.bench.baseline`.
 """
 
@@ -17,6 +19,7 @@ from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from deploy.settings import Settings
 from stream.config import WRITER_ROLE
+from stream.topology import first_occurrences
 
 TABLE = "baseline_stats"
 CREATE_TABLE = f"""
@@ -35,7 +38,14 @@ TUNING = {
 
 def statements(args: argparse.Namespace, password: str) -> list[str]:
     source = f"""
-        CREATE TABLE view_events (`movie_id` STRING, `payload` BYTES) WITH (
+        CREATE TABLE view_events (
+            `movie_id` STRING,
+            `payload` BYTES,
+            `topic` STRING METADATA VIRTUAL,
+            `partition` INT METADATA VIRTUAL,
+            `offset` BIGINT METADATA VIRTUAL,
+            `proc` AS PROCTIME()
+        ) WITH (
             'connector' = 'kafka',
             'topic' = '{args.topic}',
             'properties.bootstrap.servers' = '{args.bootstrap}',
@@ -67,6 +77,7 @@ def main(argv: Sequence[str]) -> None:
     for name in ("--name", "--bootstrap", "--topic", "--jdbc-url"):
         parser.add_argument(name, required=True)
     parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--dedup-window-s", type=int, default=0, help="0: no event_id check")
     args = parser.parse_args(argv)
     # As in deploy/flink/jobscript.py: the password comes from the environment, never the command line.
     password = Settings.from_env(os.environ).pg_writer_password
@@ -77,7 +88,11 @@ def main(argv: Sequence[str]) -> None:
     conf.set("parallelism.default", str(args.parallelism))
     for ddl in statements(args, password):
         t_env.execute_sql(ddl)
-    t_env.execute_sql("INSERT INTO stats SELECT movie_id, COUNT(*) FROM view_events GROUP BY movie_id")
+    views = "view_events"
+    if args.dedup_window_s > 0:
+        conf.set("table.exec.state.ttl", f"{args.dedup_window_s} s")
+        views = f"({first_occurrences(views, '`movie_id`')})"
+    t_env.execute_sql(f"INSERT INTO stats SELECT movie_id, COUNT(*) FROM {views} GROUP BY movie_id")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`movieviews bench throughput`: pre-load the views topic, run the job from the earliest offset, time until
-Postgres holds the exact per-movie totals; then the same job with trending off, and the Flink SQL baseline,
-on the same log."""
+Postgres holds the exact per-movie totals; then the same job with deduplication off, trending off, and both
+off, and the Flink SQL baseline with and without its own deduplication, on the same log."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ from deploy.flink import jobs
 from deploy.settings import Settings
 
 DEFAULT_EVENTS = 5_000_000
+ALL_OFF = "project, dedup and trending off"
+BASELINE_DEDUP = "flink-sql baseline, dedup"
+BASELINE = "flink-sql baseline"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,16 +70,22 @@ def bench_throughput(
         reset_read_model(env)
         off = project_job(env, "no-trending", parallelism, trending=False)
         runs["project, trending off"] = timed_job(env, load, off)
+        reset_read_model(env)
+        off = project_job(env, "plain", parallelism, dedup_window_s=0, trending=False)
+        runs[ALL_OFF] = timed_job(env, load, off)
         if with_baseline:
-            runs["flink-sql baseline"] = timed_job(
-                env, load, _baseline_job(env, parallelism), table=baseline.TABLE
-            )
+            window_s = env.settings.dedup_window_s
+            for name, dedup in ((BASELINE_DEDUP, window_s), (BASELINE, 0)):
+                job = _baseline_job(env, parallelism, dedup)
+                runs[name] = timed_job(env, load, job, table=baseline.TABLE)
     figures: dict[str, Any] = {
         "preload_events_per_s": round(load.events / load.seconds),
         "trending on/off": runs["project"].events_per_s / runs["project, trending off"].events_per_s,
     }
     if with_baseline:
-        figures["project/baseline"] = runs["project"].events_per_s / runs["flink-sql baseline"].events_per_s
+        # Each against the baseline doing the same work: with the event_id check, and without.
+        figures["project/baseline"] = runs["project"].events_per_s / runs[BASELINE_DEDUP].events_per_s
+        figures["all off/baseline"] = runs[ALL_OFF].events_per_s / runs[BASELINE].events_per_s
     if dedup_compare:
         # Every event of the load has its own id and all arrive within the window: all are remembered.
         figures["dedup"] = {
@@ -120,10 +129,13 @@ def row(name: str, run: JobRun) -> dict[str, Any]:
     }
 
 
-def _baseline_job(env: DrillEnv, parallelism: int) -> Callable[[], str]:
+def _baseline_job(env: DrillEnv, parallelism: int, dedup_window_s: int) -> Callable[[], str]:
     with psycopg.connect(env.settings.owner_dsn) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {baseline.TABLE}")
         conn.execute(baseline.CREATE_TABLE)
     s = env.settings
-    args = ["--name", f"{env.name}-baseline", "--bootstrap", s.kafka_bootstrap, "--topic", s.views_topic]
+    name = f"{env.name}-baseline{'-dedup' if dedup_window_s else ''}"
+    args = ["--name", name, "--bootstrap", s.kafka_bootstrap, "--topic", s.views_topic]
     args += ["--jdbc-url", s.writer_jdbc_url, "--parallelism", str(parallelism)]
+    args += ["--dedup-window-s", str(dedup_window_s)]
     return lambda: jobs.submit_module(s, "deploy.bench.baseline", args)

@@ -18,14 +18,22 @@ from deploy.drills.harness import DrillEnv
 from deploy.settings import Settings
 
 
-def test_throughput_times_the_job_with_and_without_dedup_and_the_flink_sql_baseline(
+def test_throughput_times_the_job_with_and_without_dedup_and_trending_and_both_flink_sql_baselines(
     stack: Settings, tmp_path: Path
 ) -> None:
     result = bench_throughput(stack, events=3000, movies=30)
     jobs = [r["job"] for r in result.rows]
-    assert jobs == ["project", "project, dedup off", "project, trending off", "flink-sql baseline"]
+    assert jobs == [
+        "project",
+        "project, dedup off",
+        "project, trending off",
+        "project, dedup and trending off",
+        "flink-sql baseline, dedup",
+        "flink-sql baseline",
+    ]
     assert all(r["events"] == 3000 and r["events/s"] > 0 for r in result.rows)
     assert result.figures["project/baseline"] > 0 and result.figures["trending on/off"] > 0
+    assert result.figures["all off/baseline"] > 0
     assert result.figures["dedup"]["ids"] == 3000 and result.figures["dedup"]["on_over_off"] > 0
     written = json.loads(report.write(dataclasses.replace(stack, home=tmp_path), result).read_text())
     assert written["benchmark"] == "throughput" and written["machine"]["cpus"] >= 1
