@@ -23,6 +23,15 @@ def _value(settings: Settings, promql: str) -> float | None:
     return max((float(r["value"][1]) for r in result), default=None)
 
 
+def checkpoint_recorded(settings: Settings, job_id: str) -> bool:
+    """Whether Prometheus has seen `job_id` complete a checkpoint: what `movieviews:checkpoint_age_seconds`
+    measures from (before it, the rule shows the job's running time). A drill that breaks checkpoints waits
+    for it: a TaskManager killed 2 s after the first checkpoint, before any scrape saw that checkpoint's id
+    change, left the rule on the running time, and no age rise to see (CI trial, 1 Dec 00:31)."""
+    changes = f'changes(flink_jobmanager_job_lastCompletedCheckpointId{{job_id="{job_id}"}}[5s]) > 0'
+    return _value(settings, f"max_over_time((timestamp({changes}))[30m:2s])") is not None
+
+
 def restart_and_checkpoint_age_moved(settings: Settings, job_id: str, since_s: float) -> tuple[bool, str]:
     """After a TaskManager kill: restarts went up, the checkpoint age rose, and it fell back once the job
     checkpointed again. Returns whether all three were seen, and what was."""

@@ -119,6 +119,9 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         # A kill before the first checkpoint leaves nothing to restore from (seen at load 8: "No checkpoint
         # found during restore", so the drill waited for a restore that could not come).
         wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        if base.prometheus:
+            job_id = str(env.job_id)
+            wait_until(lambda: observed.checkpoint_recorded(base, job_id), 60, "a checkpoint in Prometheus")
         time.sleep(random.uniform(0, SECONDS - 8))  # the random moment of the crash, not synchronisation
         _kill9(env, cluster.TASKMANAGER)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
