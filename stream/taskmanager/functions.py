@@ -134,8 +134,10 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         if outputs and isinstance(outputs[0], ScheduleFlush):
             # Processing time is the wall clock in ms, as Flink's timers count it; time.time() is no JVM call.
             now = int(time.time() * 1000)
-            if self._recent.lately(state.movie_id, now):
-                ctx.timer_service().register_processing_time_timer(now + self._flush_interval_ms)
+            held_until = self._recent.held_until(state.movie_id, now)
+            if held_until is not None:
+                # One timestamp for every change held after one flush: Flink keeps one timer for it.
+                ctx.timer_service().register_processing_time_timer(held_until)
                 outputs = ()
             else:
                 new_state, outputs = apply(new_state, FlushDue())

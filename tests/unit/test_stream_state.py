@@ -108,30 +108,27 @@ def test_a_flush_before_any_event_emits_nothing() -> None:
     assert outputs == () and state == MovieState("m1")
 
 
-def test_a_movie_flushed_less_than_an_interval_ago_is_held_back_and_any_other_leaves_at_once() -> None:
+def test_a_movie_flushed_less_than_an_interval_ago_is_held_until_then_and_any_other_leaves_at_once() -> None:
     recent = RecentFlushes(200)
-    assert not recent.lately("m1", 1_000)
+    assert recent.held_until("m1", 1_000) is None
     recent.flushed("m1", 1_000)
-    assert recent.lately("m1", 1_000) and recent.lately("m1", 1_199)
-    assert not recent.lately("m2", 1_199)
-    assert not recent.lately("m1", 1_400)
+    assert recent.held_until("m1", 1_000) == 1_200 and recent.held_until("m1", 1_199) == 1_200
+    assert recent.held_until("m2", 1_199) is None
+    assert recent.held_until("m1", 1_200) is None
 
 
 @pytest.mark.parametrize("flushed_at", [0, 50, 199, 250, 399, 1_000])
 @pytest.mark.parametrize("step", [1, 37, 120, 199, 450])
-def test_a_flush_is_remembered_for_an_interval_and_forgotten_after_two_however_often_time_is_looked_at(
+def test_a_flush_holds_the_movie_for_exactly_an_interval_however_often_time_is_looked_at(
     flushed_at: int, step: int
 ) -> None:
     """Generations rotate at the calls: whatever the calls before and after, a movie is held back the whole
-    interval after its flush (at most one snapshot per interval) and leaves at once two intervals after it,
-    give or take the gaps between calls (the keyed function calls it per row, milliseconds apart)."""
+    interval after its flush (at most one snapshot per interval), until that interval's end, and not a
+    millisecond after it."""
     recent = RecentFlushes(200)
     for now in range(0, flushed_at, step):
-        recent.lately("other", now)
+        recent.held_until("other", now)
     recent.flushed("m1", flushed_at)
     for now in range(flushed_at, flushed_at + 600, step):
-        held = recent.lately("m1", now)
-        if now - flushed_at < 200:
-            assert held, now
-        elif now - flushed_at >= 2 * (200 + step):
-            assert not held, now
+        expected = flushed_at + 200 if now - flushed_at < 200 else None
+        assert recent.held_until("m1", now) == expected, now
