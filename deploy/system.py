@@ -74,9 +74,11 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
         # It writes the version the API reads (a rebuild may have switched it), under that slot's name.
         config = MAIN.config(settings, versions.current_slot(settings.owner_dsn))
         job_id = jobs.submit(settings, config, str(restore) if restore else None)
-        remember_job(paths, job_id)
         origin = f"restored from {restore}" if restore else "reading the topics from the start"
         say(f"stream job submitted, {origin}")
+    # Also a running job `up` did not submit (`movieviews job submit`): the next `up` after a `down` resumes
+    # that one, not an older job's savepoint.
+    remember_job(paths, job_id)
     say(f"stream job {job_id} running: {settings.flink_rest}/#/job/running/{job_id}/overview")
     return job_id
 
