@@ -73,6 +73,7 @@ def api_program(settings: Settings, paths: StatePaths) -> Program:
 def require_tools() -> None:
     for tool, hint in (
         ("java", "install Java 17: apt-get install -y openjdk-17-jdk-headless"),
+        ("javac", "install a Java 17 JDK (for the job's jar): apt-get install -y openjdk-17-jdk-headless"),
         ("mvn", "install Maven: apt-get install -y maven"),
     ):
         if not shutil.which(tool):
