@@ -1,4 +1,4 @@
-"""Strawberry's ASGI view, with orjson and reuse of ready query responses (see freshness.py)."""
+"""Strawberry's ASGI view, with orjson and reuse of ready query responses (see cache.py)."""
 
 from __future__ import annotations
 
