@@ -12,9 +12,11 @@ from deploy.wait import wait_until
 
 # Recording rules are evaluated every 5 s on samples scraped every 2-5 s: a change shows within this.
 VISIBLE_WITHIN_S = 60
-# A TaskManager kill stops checkpoints for at least the heartbeat timeout (8 s) plus a restart: the age
-# must rise past this (the rule's resolution is the 2 s scrape interval), then fall back under it.
-AGE_RISE_S = 6.0
+# The checkpoint age rule reads 0.3-2.3 s while 2 s checkpoints complete (1 Dec). It lags a stall by up to its
+# 5 s change window and evaluates every 5 s, so the ~8-9 s stall of a TaskManager kill recovered in ~5 s
+# (1 Dec CI trials) showed as a peak of 1-5.3 s depending on the phase: not a dependable rise. A drill checks
+# the restart counter moved and the age is back at its steady values; the peak is reported, not judged.
+STEADY_AGE_S = 4.0
 
 
 def _value(settings: Settings, promql: str) -> float | None:
@@ -32,9 +34,11 @@ def checkpoint_recorded(settings: Settings, job_id: str) -> bool:
     return _value(settings, f"max_over_time((timestamp({changes}))[30m:2s])") is not None
 
 
-def restart_and_checkpoint_age_moved(settings: Settings, job_id: str, since_s: float) -> tuple[bool, str]:
-    """After a TaskManager kill: restarts went up, the checkpoint age rose, and it fell back once the job
-    checkpointed again. Returns whether all three were seen, and what was."""
+def restarts_moved_and_checkpoints_resumed(
+    settings: Settings, job_id: str, since_s: float
+) -> tuple[bool, str]:
+    """After a TaskManager kill: the restart counter went up, and the checkpoint age is at its steady values
+    again. Returns whether both were seen, and what was (with the age's peak over the window)."""
     job = f'{{job_id="{job_id}"}}'
     window = f"[{int(since_s) + 10}s]"
     seen: dict[str, float | None] = {}
@@ -45,14 +49,12 @@ def restart_and_checkpoint_age_moved(settings: Settings, job_id: str, since_s: f
             settings, f"max_over_time(movieviews:checkpoint_age_seconds{job}{window})"
         )
         seen["age_s"] = _value(settings, f"movieviews:checkpoint_age_seconds{job}")
-        restarts, peak, age = seen["restarts"], seen["peak_age_s"], seen["age_s"]
-        return bool(restarts and peak and age is not None and peak >= AGE_RISE_S and age < peak)
+        restarts, age = seen["restarts"], seen["age_s"]
+        return bool(restarts and age is not None and age < STEADY_AGE_S)
 
     try:
         wait_until(moved, VISIBLE_WITHIN_S, "restarts and checkpoint age in Prometheus", interval_s=2)
     except NotReadyError:
         return False, f"prometheus figures did not move as expected: {seen}"
-    return (
-        True,
-        f"prometheus saw {seen['restarts']:.0f} restart(s), checkpoint age peak {seen['peak_age_s']:.1f}s",
-    )
+    peak = seen["peak_age_s"] or 0.0
+    return True, f"prometheus saw {seen['restarts']:.0f} restart(s), checkpoint age peak {peak:.1f}s"

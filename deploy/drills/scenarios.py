@@ -133,7 +133,7 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         seen_ok, seen = True, "prometheus not started (MOVIEVIEWS_PROMETHEUS=off)"
         if base.prometheus:
             since = time.monotonic() - killed_at
-            seen_ok, seen = observed.restart_and_checkpoint_age_moved(base, str(env.job_id), since)
+            seen_ok, seen = observed.restarts_moved_and_checkpoints_resumed(base, str(env.job_id), since)
         report = _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [seen])
         return dataclasses.replace(report, passed=report.passed and seen_ok)
 
