@@ -72,9 +72,9 @@ def _build_shaded_kafka_connector(paths: StatePaths) -> None:
     stamp.write_text(_digest(pom))
 
 
-def _sources_digest() -> str:
+def _sources_digest(sources: list[Path]) -> str:
     digest = hashlib.sha256()
-    for source in sorted(SOURCES.rglob("*.java")):
+    for source in sources:
         digest.update(source.relative_to(SOURCES).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
 
@@ -89,16 +89,16 @@ def build_stream_jar(jar: Path) -> None:
     """Compiles stream/jvm against the Flink jars of the pyflink package (the ones the cluster runs): no Maven
     download, about a second. Rebuilt when a source changes, into a new file a running job does not hold."""
     stamp = jar.with_name(f".{jar.name}.sha256")
-    digest = _sources_digest()
+    sources = sorted(SOURCES.rglob("*.java"))
+    digest = _sources_digest(sources)
     if jar.exists() and stamp.exists() and stamp.read_text() == digest:
         return
     classes = jar.with_name(f"{jar.stem}-classes")
     shutil.rmtree(classes, ignore_errors=True)
     partial = jar.with_name(f"{jar.name}.partial")
     classpath = str(Path(pyflink.__file__).parent / "lib" / "*")
-    sources = [str(p) for p in sorted(SOURCES.rglob("*.java"))]
     for command in (
-        ["javac", "--release", "17", "-d", str(classes), "-cp", classpath, *sources],
+        ["javac", "--release", "17", "-d", str(classes), "-cp", classpath, *map(str, sources)],
         ["jar", "--create", "--file", str(partial), "-C", str(classes), "."],
     ):
         proc = subprocess.run(command, capture_output=True, text=True, check=False)

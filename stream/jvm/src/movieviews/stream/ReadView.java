@@ -8,7 +8,7 @@ import org.apache.flink.types.Row;
 
 /**
  * SQL `read_view(payload)`: one row for a MovieViewed the JVM reads (ViewReader), none otherwise. The known
- * headers come from the job parameter `movieviews.view-layouts` (stream.jvm): without it the function fails
+ * headers come from the job parameter `movieviews.view-layouts` (stream.viewreader): without it the function fails
  * at open, so a job never silently sends every view through Python.
  */
 @FunctionHint(output = @DataTypeHint("ROW<movie_id STRING, occurred_ms BIGINT, watch_seconds BIGINT, event_minute BIGINT>"))

@@ -11,7 +11,7 @@ import java.util.HexFormat;
 
 /**
  * MovieViewed from the writer versions the job knows, read straight from the single-object bytes in the JVM:
- * the job's hot path (stream/jvm/README.md). Anything it does not expect (another writer, malformed bytes, a
+ * the job's hot path (stream/viewreader.py). Anything it does not expect (another writer, malformed bytes, a
  * movie id without a visible ASCII character, trailing bytes) gives null, and the record goes on to the
  * Python decoder (stream.taskmanager.decoding), which stays the only judge of what is rejected and why.
  * Keyed by the header (marker and fingerprint), so a schema that merely looks the same never takes this path.
@@ -31,7 +31,7 @@ public final class ViewReader {
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT);
 
-    /** `layouts`: "<header hex>=<0|1>" items joined by ';' (stream.jvm.view_layouts writes it). */
+    /** `layouts`: "<header hex>=<0|1>" items joined by ';' (stream.viewreader.view_layouts writes it). */
     public ViewReader(String layouts) {
         String[] items = layouts.isEmpty() ? new String[0] : layouts.split(";");
         fingerprints = new long[items.length];
@@ -39,7 +39,7 @@ public final class ViewReader {
         for (int i = 0; i < items.length; i++) {
             String[] parts = items[i].split("=");
             byte[] header = HexFormat.of().parseHex(parts[0]);
-            if (header.length != HEADER_SIZE || header[0] != (byte) 0xC3 || header[1] != 0x01) {
+            if (header.length != HEADER_SIZE || !singleObject(header)) {
                 throw new IllegalArgumentException("not a single-object header: " + parts[0]);
             }
             fingerprints[i] = fingerprint(header);
@@ -48,7 +48,7 @@ public final class ViewReader {
     }
 
     public View read(byte[] data) {
-        if (data == null || data.length < HEADER_SIZE || data[0] != (byte) 0xC3 || data[1] != 0x01) {
+        if (data == null || data.length < HEADER_SIZE || !singleObject(data)) {
             return null;
         }
         long fp = fingerprint(data);
@@ -102,6 +102,11 @@ public final class ViewReader {
             }
         }
         return false;
+    }
+
+    /** Starts with the single-object marker C3 01. */
+    private static boolean singleObject(byte[] data) {
+        return data[0] == (byte) 0xC3 && data[1] == 0x01;
     }
 
     private static long fingerprint(byte[] header) {
