@@ -80,9 +80,13 @@ def _sources_digest(sources: list[Path]) -> str:
 
 
 def stream_jar(paths: StatePaths) -> Path:
-    """The job's own jar (the JVM view reader). Not on the cluster's classpath: every submission ships it
-    with the job, so a job always runs the reader of its own checkout, whatever the running cluster loaded."""
-    return paths.build / JAR_NAME
+    """The job's own jar (the JVM view reader, the Postgres sink), first rebuilt if a source changed. Not on
+    the cluster's classpath: every submission ships it with the job, so a job always runs the Java of its own
+    checkout, whatever the running cluster loaded (a benchmark or rebuild after an edit included)."""
+    paths.build.mkdir(parents=True, exist_ok=True)
+    jar = paths.build / JAR_NAME
+    build_stream_jar(jar)
+    return jar
 
 
 def build_stream_jar(jar: Path) -> None:
@@ -115,8 +119,7 @@ def ensure_jars(paths: StatePaths, zookeeper: bool = False) -> None:
         _copy_dependencies("zookeeper", paths.zookeeper / "libs", paths)
     _copy_dependencies("flink-connectors", paths.jars, paths)
     _build_shaded_kafka_connector(paths)
-    paths.build.mkdir(parents=True, exist_ok=True)
-    build_stream_jar(stream_jar(paths))
+    stream_jar(paths)  # built here, not at the first submission
 
 
 def connector_jars(paths: StatePaths) -> list[Path]:

@@ -1,15 +1,9 @@
-"""The guarded Postgres upsert through Flink's JDBC connector, and the dead-letter Kafka sink.
-
-Python's `JdbcSink.sink()` calls `JdbcOutputFormat.createRowJdbcStatementBuilder(int[])`, which JDBC connector
-3.2+ no longer has. The Sink V2 builder is built through the gateway instead, with the row statement builder
-taken from the connector's package-private `RowJdbcOutputFormat` by reflection: no Java to compile, still the
-connector's own batching, retries and flush on checkpoint.
-"""
+"""The guarded Postgres upserts (stream.upsert) through the project's batch sink, and the dead-letter Kafka
+sink."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from py4j.java_gateway import JavaClass
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream.connectors import DeliveryGuarantee, Sink
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
@@ -17,59 +11,25 @@ from pyflink.java_gateway import get_gateway
 
 from stream.errors import StreamError
 
-# Snapshots are already coalesced per movie. A batch leaves at 1,000 rows (under load) or after 50 ms (when
-# few rows come): the interval only delays a quiet read model's change, a busy one fills batches by size.
+SINK_CLASS = "movieviews.stream.UpsertSink"
+# Snapshots are already coalesced per movie. A batch leaves at 1,000 rows (under load) or 50 ms after its
+# first row (when few rows come): the interval only delays a quiet read model's change, a busy one fills
+# batches by size.
 BATCH_SIZE = 1000
 BATCH_INTERVAL_MS = 50
 MAX_RETRIES = 3
 
 
-def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, sql_types: list[int]) -> Sink:
-    """A guarded upsert (stream.upsert): the snapshots or the trending rows, with their SQL and types."""
-    jvm = get_gateway().jvm
-    connection = (
-        jvm.org.apache.flink.connector.jdbc.JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
-        .withUrl(jdbc_url)
-        .withDriverName("org.postgresql.Driver")
-        .withUsername(user)
-        .withPassword(password)
-        .build()
-    )
-    execution = (
-        jvm.org.apache.flink.connector.jdbc.JdbcExecutionOptions.builder()
-        .withBatchSize(BATCH_SIZE)
-        .withBatchIntervalMs(BATCH_INTERVAL_MS)
-        .withMaxRetries(MAX_RETRIES)
-        .build()
-    )
-    j_sink = (
-        jvm.org.apache.flink.connector.jdbc.core.datastream.sink.JdbcSink.builder()
-        .withQueryStatement(sql, _row_statement_builder(sql_types))
-        .withExecutionOptions(execution)
-        .buildAtLeastOnce(connection)
-    )
-    return Sink(j_sink)
-
-
-def _row_statement_builder(sql_types: list[int]) -> Any:
+def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, element_types: list[str]) -> Sink:
+    """`sql` over one array per column (stream.upsert), a batch of rows each statement (UpsertSink.java)."""
     gateway = get_gateway()
-    jvm = gateway.jvm
-    name = "org.apache.flink.connector.jdbc.internal.RowJdbcOutputFormat"
-    try:
-        loader = jvm.Thread.currentThread().getContextClassLoader()
-        owner = jvm.java.lang.Class.forName(name, False, loader)
-        types = gateway.new_array(jvm.int, len(sql_types))
-        for index, code in enumerate(sql_types):
-            types[index] = code
-        parameter_classes = gateway.new_array(jvm.java.lang.Class, 1)
-        parameter_classes[0] = types.getClass()
-        method = owner.getDeclaredMethod("createRowJdbcStatementBuilder", parameter_classes)
-        method.setAccessible(True)
-        arguments = gateway.new_array(jvm.java.lang.Object, 1)
-        arguments[0] = types
-        return method.invoke(None, arguments)
-    except Exception as exc:  # py4j raises Py4JJavaError/Py4JError; either means the connector jar is wrong
-        raise StreamError(f"{name}.createRowJdbcStatementBuilder(int[]) unavailable: {exc}") from exc
+    types = gateway.new_array(gateway.jvm.String, len(element_types))
+    for index, element in enumerate(element_types):
+        types[index] = element
+    sink_class = gateway.jvm.movieviews.stream.UpsertSink
+    if not isinstance(sink_class, JavaClass):  # py4j names a package when it finds no class
+        raise StreamError(f"{SINK_CLASS} not found: the job runs without the stream jar (stream.viewreader)")
+    return Sink(sink_class(jdbc_url, user, password, sql, types, BATCH_SIZE, BATCH_INTERVAL_MS, MAX_RETRIES))
 
 
 def dead_letter_sink(bootstrap: str, topic: str) -> KafkaSink:

@@ -36,32 +36,40 @@ _TRENDING_UPDATE = """ON CONFLICT (movie_id) DO UPDATE SET hour_views = EXCLUDED
 WHERE stored.version <= EXCLUDED.version"""
 
 
+# A batch of rows is one statement (stream/jvm/src/movieviews/stream/UpsertSink.java): each placeholder is a
+# column's array, read back by unnest. The snapshot columns (stream.taskmanager.rows.SNAPSHOT_FIELDS), in
+# order, with each array's element type as the sink creates it; a flush row's (FLUSH_FIELDS) add trending's.
+ELEMENT_TYPES = ["text", "text", "int4", "text", "int8", "int8", "int8", "int8", "int8"]
+FLUSH_ELEMENT_TYPES = [*ELEMENT_TYPES, "int8", "int8", "int8", "int8"]
+
+
+def _unnest(element_types: list[str]) -> str:
+    return "unnest(" + ", ".join(f"CAST(? AS {element}[])" for element in element_types) + ")"
+
+
 def upsert_sql(table: str) -> str:
     """Timestamps travel as epoch millis and are converted in SQL: the JVM's time zone never shifts them."""
     return f"""
 INSERT INTO {table} AS stored ({_STATS_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, to_timestamp(? / 1000.0), to_timestamp(? / 1000.0), ?, now())
+SELECT movie_id, title, year, genre, view_count, watch_seconds, to_timestamp(first_ms / 1000.0),
+    to_timestamp(last_ms / 1000.0), version, now()
+FROM {_unnest(ELEMENT_TYPES)}
+    AS snapshot (movie_id, title, year, genre, view_count, watch_seconds, first_ms, last_ms, version)
 {_STATS_UPDATE}
 """
 
 
 UPSERT_SQL = upsert_sql(TABLE)
 
-# java.sql.Types codes of the placeholders, in order (stream.taskmanager.rows.SNAPSHOT_FIELDS).
-VARCHAR, INTEGER, BIGINT = 12, 4, -5
-PARAMETER_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT]
-
 
 def flush_sql(table: str, trending_table: str) -> str:
-    """With trending, a flush row (stream.taskmanager.rows.FLUSH_FIELDS) writes both tables in one statement,
+    """With trending, flush rows (stream.taskmanager.rows.FLUSH_FIELDS) write both tables in one statement,
     each under its own guard; a row with a null snapshot version (a minute boundary) writes only the windows.
     Both tables' triggers notify the same channel, so readers hear of either change as before."""
     return f"""
 WITH flushed (movie_id, title, year, genre, view_count, watch_seconds, first_ms, last_ms, version,
     hour_views, day_views, window_end_ms, trend_version) AS (
-    VALUES (CAST(? AS text), CAST(? AS text), CAST(? AS integer), CAST(? AS text), CAST(? AS bigint),
-        CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint),
-        CAST(? AS bigint), CAST(? AS bigint), CAST(? AS bigint))
+    SELECT * FROM {_unnest(FLUSH_ELEMENT_TYPES)}
 ), stats AS (
     INSERT INTO {table} AS stored ({_STATS_COLUMNS})
     SELECT movie_id, title, year, genre, view_count, watch_seconds, to_timestamp(first_ms / 1000.0),
@@ -74,7 +82,3 @@ SELECT movie_id, hour_views, day_views, to_timestamp(window_end_ms / 1000.0), tr
 FROM flushed
 {_TRENDING_UPDATE}
 """
-
-
-# The flush row's placeholders, in order (stream.taskmanager.rows.FLUSH_FIELDS).
-FLUSH_PARAMETER_TYPES = [*PARAMETER_TYPES, BIGINT, BIGINT, BIGINT, BIGINT]

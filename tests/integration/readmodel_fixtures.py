@@ -12,7 +12,7 @@ from deploy.settings import Settings
 from stream.upsert import TABLE, UPSERT_SQL
 
 # The stream job's own statement, guard included: the only way rows reach movie_stats. It binds JDBC `?`
-# placeholders and epoch millis; psycopg binds `%s`.
+# placeholders (one array per column, a batch of rows) and epoch millis; psycopg binds `%s`.
 UPSERT = UPSERT_SQL.replace("?", "%s")
 SET_UPDATED_AT = f"UPDATE {TABLE} SET updated_at = %s WHERE movie_id = %s AND version = %s"
 
@@ -30,20 +30,17 @@ class Snapshot:
     watch_seconds: int = 0
     updated_at: datetime = T0
 
-    def params(self) -> tuple[object, ...]:
+    def params(self) -> tuple[list[object], ...]:
+        """The job's statement's parameters for this snapshot alone: a batch of one row."""
         title = self.title or f"Title {self.movie_id}"
         t0_ms = int(T0.timestamp() * 1000)
-        return (
-            self.movie_id,
-            title,
-            self.year,
-            self.genre,
-            self.view_count,
-            self.watch_seconds,
-            t0_ms,
-            t0_ms,
-            self.version,
-        )
+        row = (self.movie_id, title, self.year, self.genre, self.view_count, self.watch_seconds)
+        return batch((*row, t0_ms, t0_ms, self.version))
+
+
+def batch(*rows: Sequence[object]) -> tuple[list[object], ...]:
+    """The upsert statements' parameters (stream.upsert) for `rows`: one array per column."""
+    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 # Five movies over two genres, a tie at 50 and a count past 2^31.

@@ -9,6 +9,7 @@ from collections import Counter
 
 import psycopg
 from confluent_kafka import Consumer
+from readmodel_fixtures import batch
 
 from deploy.settings import Settings
 from deploy.testing import EPOCH_MS, stored_counts, view_payload, wait_for_counts
@@ -117,7 +118,7 @@ def test_an_older_snapshot_leaves_the_row_unchanged(isolated: Settings, job: str
         stale = (movie, None, None, None, 1, 0, EPOCH_MS, EPOCH_MS, before[1] - 1)
         same = (*stale[:-1], before[1])
         for replayed in (stale, same):
-            cursor = conn.execute(UPSERT_SQL.replace("?", "%s"), replayed)
+            cursor = conn.execute(UPSERT_SQL.replace("?", "%s"), batch(replayed))
             assert cursor.rowcount == 0
         assert conn.execute(query, (movie,)).fetchone() == before
     assert stored_counts(isolated) == truth
