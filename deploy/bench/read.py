@@ -33,6 +33,9 @@ BENCH_KEY_RATE = 10_000_000
 # --write-rate: the generator's process starts while the first level warms up; it runs this much longer.
 WRITER_START_S = 3.0
 WRITE_MOVIES = 1000
+# #17's, for reads while at least 10k events/s flow.
+TARGET_WRITE_RATE = 10_000
+TARGETS = (report.Target("p99_ms at 50", 5.0, at_most=True),)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +85,12 @@ def bench_read(
                 else None
             )
             rows = [uvloop.run(level(base_url, requests, n, seconds)) for n in clients]
-            figures = {} if produced is None else {"produced_events/s": round(produced.result().events_per_s)}
+            figures: dict[str, Any] = {}
+            if produced is not None:
+                figures["produced_events/s"] = round(produced.result().events_per_s)
+        if write_rate >= TARGET_WRITE_RATE:
+            measured = {f"p99_ms at {row['clients']}": row["p99_ms"] for row in rows}
+            figures["targets"] = report.against(TARGETS, measured)
         parameters = {"url": base_url, "clients": list(clients), "seconds": seconds, "write_rate": write_rate}
         return report.Result("read", parameters, rows, figures)
     finally:

@@ -4,7 +4,8 @@ in one schema, stamped with the machine and its load average (on 2 cores, figure
     {"benchmark", "at", "machine", "load_average", "parameters", "rows", "figures"}
 
 `parameters` are what the run was asked to do, `rows` the table printed, `figures` the headline numbers
-derived from the rows (ratios, costs) and anything that is not a row (memory per process)."""
+derived from the rows (ratios, costs) and anything that is not a row (memory per process); among them
+"targets": each figure an issue set a target for, beside it and whether it was met (`against`)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ class Result:
     parameters: dict[str, Any]
     rows: list[dict[str, Any]]
     figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An issue's target for a figure: at least `bound`, or at most."""
+
+    figure: str
+    bound: float
+    at_most: bool = False
+
+    def verdict(self, measured: float) -> str:
+        met = measured <= self.bound if self.at_most else measured >= self.bound
+        sign = "<=" if self.at_most else ">="
+        return f"{_cell(measured)} (target {sign} {_cell(self.bound)}: {'met' if met else 'missed'})"
+
+
+def against(targets: Sequence[Target], measured: Mapping[str, float]) -> dict[str, str]:
+    """The targets whose figure this run measured, each with the figure and whether it was met."""
+    return {t.figure: t.verdict(measured[t.figure]) for t in targets if t.figure in measured}
 
 
 def publish(settings: Settings, result: Result) -> Path:

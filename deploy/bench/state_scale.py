@@ -20,6 +20,8 @@ from stream.config import STATE_BACKENDS
 # 3.5M views then touch all but ~4% of them: just over a million distinct movies.
 MOVIES = 1 << 20
 EVENTS = 3_500_000
+# #17's, at about one new movie per view.
+TARGETS = (report.Target("events/s", 20_000),)
 # Checkpoints after the totals are exact: every movie is in the state by then.
 CHECKPOINTS_AFTER = 3
 
@@ -70,7 +72,12 @@ def bench_state_scale(settings: Settings, events: int, movies: int, state_backen
         "state-scale",
         {"events": load.events, "movies": movies, "state_backend": state_backend},
         [checkpoint],
-        {"distinct_movies": len(load.truth), "events_per_s": round(run.events_per_s), "rss_mb": rss},
+        {
+            "distinct_movies": len(load.truth),
+            "events_per_s": round(run.events_per_s),
+            "rss_mb": rss,
+            "targets": report.against(TARGETS, {"events/s": run.events_per_s}),
+        },
     )
 
 

@@ -27,6 +27,14 @@ from deploy.settings import Settings
 
 DEFAULT_EVENTS = 5_000_000
 ALL_OFF = "project, dedup and trending off"
+# #17's, at the default 1,000 movies and at 100,000.
+TARGETS = (
+    report.Target("events/s over 1,000 movies", 80_000),
+    report.Target("events/s over 100,000 movies", 60_000),
+    report.Target("events/s, dedup and trending off", 100_000),
+    report.Target("project/baseline", 0.5),
+    report.Target("all off/baseline", 0.6),
+)
 BASELINE_DEDUP = "flink-sql baseline, dedup"
 BASELINE = "flink-sql baseline"
 
@@ -95,6 +103,12 @@ def bench_throughput(
             "checkpoint_bytes_off": state_bytes["off"],
             "state_bytes_per_id": (state_bytes["on"] - state_bytes["off"]) / load.events,
         }
+    measured: dict[str, float] = {
+        f"events/s over {movies:,} movies": runs["project"].events_per_s,
+        "events/s, dedup and trending off": runs[ALL_OFF].events_per_s,
+        **{name: figures[name] for name in ("project/baseline", "all off/baseline") if name in figures},
+    }
+    figures["targets"] = report.against(TARGETS, measured)
     parameters = {
         "events": load.events,
         "movies": len(load.truth),
