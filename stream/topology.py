@@ -143,11 +143,11 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         }
     if restore_from:
         settings["execution.savepoint.path"] = restore_from
-        if config.state_backend != "rocksdb":
-            # The changelog cannot restore in NO_CLAIM mode (Flink's default), which forces a full first
-            # checkpoint: "ChangelogStateBackend does not support enforcing a full snapshot" (tried 1 Dec).
-            # CLAIM: the job owns what it restored from and deletes it once its own checkpoints subsume it.
-            settings["execution.savepoint-restore-mode"] = "CLAIM"
+        # The changelog cannot restore in NO_CLAIM mode (Flink's default), which forces a full first
+        # checkpoint: "ChangelogStateBackend does not support enforcing a full snapshot" (1 Dec). CLAIM: the
+        # job owns what it restored from. For `job run-local`; a submission sets it on the CLI (`flink run
+        # --claimMode`, deploy/flink/jobs.py), whose mode wins over this one.
+        settings["execution.state-recovery.claim-mode"] = "CLAIM"
     for key, value in settings.items():
         conf.set_string(key, value)
     return conf
