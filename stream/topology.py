@@ -48,10 +48,10 @@ IDLE_TIMEOUT = "2 s"
 # The state backend is a setting (`JobConfig.state_backend`, MOVIEVIEWS_STATE_BACKEND). hashmap, the
 # default: the per-movie state is one small row (~100 bytes; a million movies is ~100 MB of heap), read and
 # written from Python per batch row, and the heap backend avoids RocksDB's serialisation and JNI on each
-# access. Its own checkpoints are full copies, and the deduplication remembers every event id for a day
-# (70 bytes each): with the changelog (CHANGELOG, below) a checkpoint uploads only the changes, and rocksdb
-# with incremental checkpoints only its new files (`bench state-scale --state-backend` compares the two,
-# docs/PERFORMANCE.md). A rebuild of 5M
+# access. Its checkpoints are full copies, though, and the deduplication remembers every event id for a day
+# (70 bytes each): rocksdb with incremental checkpoints uploads only its new files (`bench state-scale
+# --state-backend` compares the two, docs/PERFORMANCE.md). Flink's changelog on hashmap was faster at state
+# scale but lost a restored job's state (docs/PERFORMANCE.md, 1 Dec: not shipped). A rebuild of 5M
 # events on hashmap failed on 30 Nov 2026: the live job's full checkpoints were 350 MB and the rebuild job's
 # 217 MB, back to back, durations 10 s -> 84 s, then the TaskManager (2.2 GB heap, both jobs' ids on it)
 # logged nothing for a minute, its heartbeat timed out and every job restarted. On rocksdb, with the settings
@@ -76,16 +76,6 @@ ROCKSDB = {
     "state.backend.rocksdb.use-bloom-filter": "true",
     "state.backend.rocksdb.memory.partitioned-index-filters": "true",
 }
-
-# On hashmap, Flink's changelog (generalized incremental checkpoints): a checkpoint uploads the state changes
-# since the one before, and the whole state is copied only when it is materialized (every 10 minutes, Flink's
-# default), not at every checkpoint. At state scale the full copies had taken the snapshot threads
-# (`AsyncOperations`) to 61% of a core (per-thread CPU over 10 s). `bench state-scale --events 1000000`
-# (644,383 movies; 1 Dec, load 0.6-5.3): 9,624 and 8,942 events/s with it, 7,752 and 7,462 without;
-# checkpoints avg 1.3 s against 2.6-2.8 s. At 1,000 movies no difference to see: `bench
-# throughput --events 2000000 --no-baseline --no-dedup-compare` 88,570 and 88,632 events/s with it, 91,902
-# and 86,088 without. The TaskManager, not the job, creates its storage (deploy/flink/config.yaml).
-CHANGELOG = {"state.changelog.enabled": "true"}
 
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
 # seconds, capped at 30 s, so the job resumes within 30 s of the outage's end. A job that cannot start at all
@@ -132,8 +122,6 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
     }
     if config.state_backend == "rocksdb":
         settings |= ROCKSDB
-    else:
-        settings |= CHANGELOG
     if config.checkpoint_interval_ms > 0:
         settings |= {
             "execution.checkpointing.interval": f"{config.checkpoint_interval_ms} ms",
@@ -143,11 +131,6 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         }
     if restore_from:
         settings["execution.savepoint.path"] = restore_from
-        # The changelog cannot restore in NO_CLAIM mode (Flink's default), which forces a full first
-        # checkpoint: "ChangelogStateBackend does not support enforcing a full snapshot" (1 Dec). CLAIM: the
-        # job owns what it restored from. For `job run-local`; a submission sets it on the CLI (`flink run
-        # --claimMode`, deploy/flink/jobs.py), whose mode wins over this one.
-        settings["execution.state-recovery.claim-mode"] = "CLAIM"
     for key, value in settings.items():
         conf.set_string(key, value)
     return conf

@@ -6,10 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-# Where the TaskManagers keep the jobs' state changelogs, a folder per job (deploy/flink/config.yaml's
-# dstl.dfs.base-path, under the checkpoints dir).
-CHANGELOG_DIR = "changelog"
-
 
 def latest_restore_point(checkpoints: Path, savepoints: Path, job_id: str) -> Path | None:
     """The newest complete one: a directory is complete once Flink wrote its `_metadata` file."""
@@ -23,7 +19,6 @@ def latest_restore_point(checkpoints: Path, savepoints: Path, job_id: str) -> Pa
 
 
 def remove_job_state(checkpoints: Path, savepoints: Path, job_id: str) -> None:
-    """Deletes a job's retained checkpoints, changelog and savepoints: scratch jobs leave nothing behind."""
-    own = [checkpoints / job_id, checkpoints / CHANGELOG_DIR / job_id]
-    for path in [*own, *savepoints.glob(f"savepoint-{job_id[:6]}-*")]:
+    """Deletes a job's retained checkpoints and savepoints: scratch jobs leave nothing behind."""
+    for path in [checkpoints / job_id, *savepoints.glob(f"savepoint-{job_id[:6]}-*")]:
         shutil.rmtree(path, ignore_errors=True)

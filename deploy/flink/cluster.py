@@ -15,7 +15,6 @@ import pyflink
 import yaml
 
 from deploy.errors import FlinkError
-from deploy.flink.checkpoints import CHANGELOG_DIR
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import REPO_ROOT, Settings, port_of
@@ -68,7 +67,6 @@ def _write_conf(settings: Settings, paths: StatePaths) -> None:
         rpc_port=settings.flink_rpc_port,
         python=sys.executable,
         checkpoints=paths.checkpoints,
-        changelog=paths.checkpoints / CHANGELOG_DIR,
         savepoints=paths.savepoints,
         run=paths.run,
         logs=paths.logs,

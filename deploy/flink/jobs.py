@@ -100,10 +100,7 @@ def submit_module(
     """Submits any job script of this repository (the stream job, the benchmark baseline) detached."""
     run = ["run", "-m", _jobmanager(settings), "-d"]
     if restore_from:
-        # CLAIM: the job owns what it restores from (deleted once its own checkpoints subsume it). The stream
-        # job's changelog cannot restore in the default NO_CLAIM mode, which forces a full first checkpoint
-        # (stream/topology.py, CHANGELOG); the CLI's mode wins over the one the job's configuration sets.
-        run += ["-s", restore_from, "--claimMode", "claim"]
+        run += ["-s", restore_from]
     try:
         output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
     except FlinkError as error:
