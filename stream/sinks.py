@@ -3,6 +3,8 @@ sink."""
 
 from __future__ import annotations
 
+from functools import reduce
+
 from py4j.java_gateway import JavaClass
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream.connectors import DeliveryGuarantee, Sink
@@ -26,7 +28,7 @@ def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, element_typ
     types = gateway.new_array(gateway.jvm.String, len(element_types))
     for index, element in enumerate(element_types):
         types[index] = element
-    sink_class = gateway.jvm.movieviews.stream.UpsertSink
+    sink_class = reduce(getattr, SINK_CLASS.split("."), gateway.jvm)
     if not isinstance(sink_class, JavaClass):  # py4j names a package when it finds no class
         raise StreamError(f"{SINK_CLASS} not found: the job runs without the stream jar (stream.viewreader)")
     return Sink(sink_class(jdbc_url, user, password, sql, types, BATCH_SIZE, BATCH_INTERVAL_MS, MAX_RETRIES))
