@@ -34,6 +34,9 @@ def test_throughput_times_the_job_with_and_without_dedup_and_trending_and_both_f
     assert all(r["events"] == 3000 and r["events/s"] > 0 for r in result.rows)
     assert result.figures["project/baseline"] > 0 and result.figures["trending on/off"] > 0
     assert result.figures["all off/baseline"] > 0
+    # #17's targets judged by this run (its own movie count has none): the two ratios, each met or missed.
+    assert set(result.figures["targets"]) == {"project/baseline", "all off/baseline"}
+    assert all(" (target >= " in verdict for verdict in result.figures["targets"].values())
     assert result.figures["dedup"]["ids"] == 3000 and result.figures["dedup"]["on_over_off"] > 0
     written = json.loads(report.write(dataclasses.replace(stack, home=tmp_path), result).read_text())
     assert written["benchmark"] == "throughput" and written["machine"]["cpus"] >= 1
@@ -56,10 +59,11 @@ def test_state_scale_reports_checkpoints_and_memory_on_rocksdb_with_incremental_
     assert {"kafka", "flink taskmanager", "postgres (all backends)"} <= result.figures["rss_mb"].keys()
 
 
-def test_freshness_measures_each_probe(stack: Settings) -> None:
+def test_freshness_measures_each_probe_in_top_movies_and_on_the_subscription(stack: Settings) -> None:
     result = bench_freshness(stack, rates=[200], probes=3)
     (row,) = result.rows
     assert row["probes"] == 3 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert 0 < row["subscription_p50_ms"] <= row["subscription_p99_ms"]
 
 
 def test_write_finds_every_acknowledged_view_in_the_log_and_reads_run_while_views_are_produced(
