@@ -293,6 +293,11 @@ class Settings:
         return f"http://{self.api_host}:{self.api_port}"
 
     @property
+    def graphql_ws_url(self) -> str:
+        """Where subscriptions connect (graphql-transport-ws)."""
+        return f"ws://{self.api_host}:{self.api_port}/graphql"
+
+    @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.prometheus_port}"
 

@@ -59,10 +59,9 @@ def bench_freshness(settings: Settings, rates: list[int], probes: int) -> report
             wait_for_counts(env.settings, seeded.per_movie, 300)
             env.start_api()
             rows = []
-            url = env.settings.api_url.replace("http://", "ws://") + "/graphql"
             with (
                 GraphQLClient(env.settings.api_url, env.api_key) as client,
-                Subscriber(url, env.api_key, probe_id) as subscriber,
+                Subscriber(env.settings.graphql_ws_url, env.api_key, probe_id) as subscriber,
             ):
                 for rate in rates:
                     latencies = _probe_under_load(env, client, subscriber, probe_id, recorded, rate, probes)

@@ -54,7 +54,7 @@ def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> rep
     with DrillEnv(settings, "bench-live") as env:
         _seed(env.settings)
         env.start_api()
-        url = env.settings.api_url.replace("http://", "ws://") + "/graphql"
+        url = env.settings.graphql_ws_url
         pid = env.api_pid
         rows = [
             uvloop.run(_level(env.settings, url, env.api_key, pid, n, changes, k * changes))
