@@ -11,7 +11,7 @@ from test_ingest_publisher import FakeProducer  # tests/unit is on sys.path (roo
 import ingest.publisher as publisher_module
 from deploy.cli import main
 from deploy.settings import Settings
-from ingest.loadgen import LoadResult, Progress, generate, movie_ids, zipf_table
+from ingest.loadgen import LoadResult, Progress, generate, movie_ids, table_bits, zipf_table
 from schemas.catalog import Catalog
 from schemas.codec import decode
 
@@ -47,6 +47,13 @@ def test_zipf_table_follows_one_over_rank_to_the_s() -> None:
     assert counts[0] / counts[1] == pytest.approx(2, rel=0.01)
     assert counts[0] / counts[9] == pytest.approx(10, rel=0.02)
     assert set(counts) == set(range(100))
+
+
+def test_a_uniform_draw_over_more_movies_than_2_to_the_20_can_reach_every_movie() -> None:
+    count = (1 << 20) + 5
+    table = zipf_table(count, 0.0, table_bits(count))
+    assert len(table) == 1 << 21 and set(table) == set(range(count))
+    assert table_bits(1000) == 20 and table_bits(1 << 24) == 24
 
 
 def test_generate_counts_only_acknowledged_events(fake_kafka: type[FakeProducer], tmp_path: Path) -> None:
