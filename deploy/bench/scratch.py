@@ -24,7 +24,7 @@ SEED = 7
 # Submission, scheduling and the Python workers' start-up on a loaded 2-core machine.
 START_TIMEOUT_S = 180
 # A timed job gives up below this rate, on average. The slowest load measured is one new movie per view at
-# 10M movies on RocksDB: 4,426 events/s over the run, 3,700 at its end, with a 3-minute pause in it
+# 10M movies on RocksDB: 4,426 events/s over the run, 3,700 at its end, with a pause of over 3 minutes in it
 # (`bench state-scale`, docs/PERFORMANCE.md).
 MIN_EVENTS_PER_S = 500
 
