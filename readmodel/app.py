@@ -34,10 +34,12 @@ def create_app(
     assets_dir: Path | None = None,
     job_name: str = JOB_NAME,
     buckets_file: Path | None = None,
+    checkpoints_dir: Path | None = None,
 ) -> Starlette:
     """`assets_dir` holds the unpacked WebJars GraphiQL needs (served under /assets); `job_name` is the
     stream job whose health the dashboard shows; `buckets_file` is the rate-limit table the server's worker
-    processes share (readmodel.ratelimit): without it the buckets are this process's own."""
+    processes share (readmodel.ratelimit): without it the buckets are this process's own; /metrics reports
+    the free space of `checkpoints_dir`'s filesystem when given."""
     runtime = Runtime(settings, publisher, job_name, buckets_file)
     graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache, runtime.fanout)
 
@@ -72,7 +74,9 @@ def create_app(
         *health.routes(runtime.store, runtime.kafka),
         Route(
             "/metrics",
-            metrics.endpoint(runtime.store, runtime.kafka, [settings.views_topic, settings.movies_topic]),
+            metrics.endpoint(
+                runtime.store, runtime.kafka, [settings.views_topic, settings.movies_topic], checkpoints_dir
+            ),
             name="metrics",
         ),
     ]

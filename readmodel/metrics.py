@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
@@ -138,8 +140,39 @@ class _Pipeline(Collector):
         ]
 
 
-def exposition(newest_snapshot: datetime | None, end_offsets: dict[tuple[str, int], int]) -> bytes:
-    """The text exposition of every worker's metrics plus the figures measured now (`_Pipeline`)."""
+class _Disk(Collector):
+    """Available and total bytes of the filesystem holding `folder` (the job's checkpoints), measured when
+    scraped, named as node_exporter names them: the stack runs no node exporter, and a full disk fails every
+    checkpoint (rules.yml: StateDiskLow). Available is what an unprivileged writer may still use."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        try:
+            usage = shutil.disk_usage(self._folder)
+        except OSError:  # not made yet, or gone: no figure, as for an outage
+            return []
+        found = []
+        for name, meaning, value in (
+            ("avail", "Bytes an unprivileged process may still write", usage.free),
+            ("size", "Size in bytes", usage.total),
+        ):
+            family = GaugeMetricFamily(
+                f"movieviews_filesystem_{name}_bytes",
+                f"{meaning} on the filesystem of `path`",
+                labels=["path"],
+            )
+            family.add_metric([str(self._folder)], value)
+            found.append(family)
+        return found
+
+
+def exposition(
+    newest_snapshot: datetime | None, end_offsets: dict[tuple[str, int], int], disk: Path | None = None
+) -> bytes:
+    """The text exposition of every worker's metrics plus the figures measured now (`_Pipeline`, and the
+    free space of `disk`'s filesystem when given)."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -147,11 +180,13 @@ def exposition(newest_snapshot: datetime | None, end_offsets: dict[tuple[str, in
         registry = REGISTRY
     freshness = CollectorRegistry(auto_describe=False)
     freshness.register(_Pipeline(newest_snapshot, end_offsets))
+    if disk is not None:
+        freshness.register(_Disk(disk))
     return generate_latest(registry) + generate_latest(freshness)
 
 
 def endpoint(
-    store: MovieStatsStore, kafka: KafkaProbe, topics: list[str]
+    store: MovieStatsStore, kafka: KafkaProbe, topics: list[str], disk: Path | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(request: Request) -> Response:
         # An outage leaves its figure out of this scrape; /readyz and the alert rules tell of the outage.
@@ -163,7 +198,7 @@ def endpoint(
             ends = await kafka.end_offsets(topics)
         except (KafkaException, TimeoutError):
             ends = {}
-        return Response(exposition(newest, ends), media_type=CONTENT_TYPE)
+        return Response(exposition(newest, ends, disk), media_type=CONTENT_TYPE)
 
     return metrics
 

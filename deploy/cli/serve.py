@@ -79,8 +79,12 @@ def app_from_environment() -> Starlette:
     from readmodel.app import create_app
 
     settings = Settings.from_env(os.environ)
+    paths = StatePaths(settings.home)
     return create_app(
-        settings, assets_dir=StatePaths(settings.home).web_assets, buckets_file=buckets_file(settings)
+        settings,
+        assets_dir=paths.web_assets,
+        buckets_file=buckets_file(settings),
+        checkpoints_dir=paths.checkpoints,
     )
 
 

@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
@@ -80,17 +82,48 @@ def _fill(template: str, values: dict[str, object]) -> str:
     return string.Template((TEMPLATES / template).read_text()).substitute(values)
 
 
+# Synthetic series for every alert rule, with the alerts they must raise and the healthy ones they must not.
+RULES_TEST = "rules_test.yml"
+
+
 def check(settings: Settings, conf: Path) -> list[str]:
-    """`promtool check config` and `promtool check rules` on the files written for `settings`: the
-    problems found, if any."""
+    """`promtool check config` and `promtool check rules` on the files written for `settings`, and `promtool
+    test rules` (RULES_TEST) on the rules written for the default settings, whose thresholds its series are
+    drawn for: the problems found, if any."""
     _, promtool = ensure_installed()
     config = write_config(settings, conf)
-    problems = []
-    for argv in (["check", "config", str(config)], ["check", "rules", str(conf / "rules.yml")]):
+    defaults = conf / "defaults"
+    write_config(Settings.from_env({}), defaults)
+    shutil.copyfile(TEMPLATES / RULES_TEST, defaults / RULES_TEST)
+    problems = _untested(defaults)
+    for argv in (
+        ["check", "config", str(config)],
+        ["check", "rules", str(conf / "rules.yml")],
+        ["test", "rules", str(defaults / RULES_TEST)],
+    ):
         proc = subprocess.run([str(promtool), *argv], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             problems.append(f"promtool {' '.join(argv)}:\n{(proc.stdout + proc.stderr).strip()}")
     return problems
+
+
+def _untested(conf: Path) -> list[str]:
+    """Alert rules that RULES_TEST never makes fire, or never evaluates where nothing may fire: promtool runs
+    the cases the file holds and says nothing of a rule it leaves out."""
+    rules = yaml.safe_load((conf / "rules.yml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    tests = yaml.safe_load((conf / RULES_TEST).read_text())["tests"]
+    cases = [case for test in tests for case in test.get("alert_rule_test", [])]
+    seen = {
+        "made to fire": {case["alertname"] for case in cases if case.get("exp_alerts")},
+        "kept quiet": {case["alertname"] for case in cases if not case.get("exp_alerts")},
+    }
+    return [
+        f"{RULES_TEST}: alert {name} is never {what}"
+        for name in sorted(alerts)
+        for what, names in seen.items()
+        if name not in names
+    ]
 
 
 def _conf(paths: StatePaths) -> Path:

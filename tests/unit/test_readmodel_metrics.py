@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -39,6 +41,20 @@ def test_freshness_and_log_end_offsets_are_measured_at_scrape() -> None:
     assert got[("movieviews_readmodel_newest_snapshot_timestamp_seconds", ())] == newest.timestamp()
     # the topic written as Flink's reporter writes the source's labels, so the two can be joined
     assert got[("movieviews_kafka_log_end_offset", (("partition", "3"), ("topic", "movie_views")))] == 42
+
+
+def test_free_space_of_the_checkpoints_filesystem_is_measured_at_scrape(tmp_path: Path) -> None:
+    usage = shutil.disk_usage(tmp_path)
+    got = samples(exposition(None, {}, tmp_path))
+    path = (("path", str(tmp_path)),)
+    assert got[("movieviews_filesystem_size_bytes", path)] == usage.total
+    # other processes write meanwhile: the same figure within a few MB
+    assert abs(got[("movieviews_filesystem_avail_bytes", path)] - usage.free) < 64 * 2**20
+
+
+def test_a_checkpoints_folder_that_is_missing_gives_no_disk_figure(tmp_path: Path) -> None:
+    names = {name for name, _ in samples(exposition(None, {}, tmp_path / "missing"))}
+    assert not {n for n in names if n.startswith("movieviews_filesystem_")}
 
 
 @pytest.mark.parametrize(
