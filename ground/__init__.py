@@ -1,4 +1,5 @@
-"""The ground under every package: the project's root exception, and nothing else.
+"""The ground under every package: the project's root exception (and, in `ground.kafka`, the configuration
+every Kafka client starts from).
 
 A module of its own because the root sits under every package's root (SchemaError, IngestError, StreamError,
 ReadModelError, DeployError) and the lowest package, `schemas`, must not own the others' root. It imports

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, Producer
 
+from ground.kafka import client_config
 from ingest.errors import PublishError, TopicError, ValidationError
 from ingest.events import Event, MovieRegistered, MovieViewed, now_utc
 from ingest.topics import TopicSpec, ensure_topics
@@ -75,11 +76,9 @@ class Delivery:
 
 def producer_config(bootstrap: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """librdkafka keys are dotted; keyword overrides spell them with underscores (linger_ms=20)."""
-    return {
-        **PRODUCER_DEFAULTS,
-        "bootstrap.servers": bootstrap,
-        **{k.replace("_", "."): v for k, v in overrides.items()},
-    }
+    return client_config(
+        bootstrap, **{**PRODUCER_DEFAULTS, **{k.replace("_", "."): v for k, v in overrides.items()}}
+    )
 
 
 class Publisher:

@@ -17,6 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from ground.kafka import client_config
 from ingest.errors import TopicError
 
 # Creating a topic is a controller round trip (milliseconds when idle); on a loaded 2-core machine with a
@@ -124,4 +125,4 @@ def _correct_config(client: AdminClient, spec: TopicSpec, timeout_s: float) -> l
 
 
 def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap})
+    return AdminClient(client_config(bootstrap))

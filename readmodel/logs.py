@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -30,11 +32,45 @@ _ids = {"process": os.urandom(8).hex()}
 _count = itertools.count(1)
 os.register_at_fork(after_in_child=lambda: _ids.update(process=os.urandom(8).hex()))
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_NUMBERS = re.compile(r"\d+")
+# Distinct messages a rate limit remembers: far more than a process logs kinds of lines, bounded all the same.
+RATE_LIMIT_KEYS = 10_000
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
+        return True
+
+
+class RateLimit(logging.Filter):
+    """Lets each distinct warning or error through once per `every_s`, then the next one with how many like
+    it were held back (lines below WARNING pass). Messages differing only in numbers are alike: a broker that
+    is down makes every librdkafka client log the same refused connection (`rdkafka#producer-58`, `after 0ms`)
+    many times a second."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self._every_s = every_s
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # key -> (last let through, held)
+        self._lock = threading.Lock()  # handlers call filters outside their own lock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, _NUMBERS.sub("#", record.getMessage()))
+        now = time.monotonic()
+        with self._lock:
+            last, held = self._seen.get(key, (-self._every_s, 0))
+            if now - last < self._every_s:
+                self._seen[key] = (last, held + 1)
+                return False
+            if len(self._seen) >= RATE_LIMIT_KEYS:  # many distinct lines: forget the old ones
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more like it in the last {self._every_s:.0f}s)"
+            record.args = ()
         return True
 
 
@@ -52,20 +88,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def logging_config(json_lines: bool, level: str = "INFO") -> dict[str, Any]:
-    """A `logging.config.dictConfig` for uvicorn's and the application's loggers alike."""
+def logging_config(json_lines: bool, level: str = "INFO", rate_limited: bool = False) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for uvicorn's and the application's loggers alike. librdkafka's lines
+    (`ground.kafka`) are rate-limited (`RateLimit`); with `rate_limited`, every line is (the CLI's)."""
     formatter: dict[str, Any] = (
         {"()": JsonFormatter} if json_lines else {"format": TEXT_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S%z"}
     )
-    handler = {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request_id"]}
+    filters = ["request_id", *(["rate_limit"] if rate_limited else [])]
+    handler = {"class": "logging.StreamHandler", "formatter": "line", "filters": filters}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": RequestIdFilter}, "rate_limit": {"()": RateLimit}},
         "formatters": {"line": formatter},
         "handlers": {"stderr": {**handler, "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["stderr"], "level": level},
-        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")},
+        "loggers": {
+            **{name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")},
+            # Once: a record goes through its logger's filters, then its handler's.
+            "rdkafka": {"filters": [] if rate_limited else ["rate_limit"]},
+        },
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from ground.kafka import client_config
 from schemas.catalog import SchemaVersion, load_schema
 from schemas.errors import SchemaError
 
@@ -51,13 +52,15 @@ class KafkaSchemaResolver:
         self._timeout = timeout
         self._known: dict[bytes, str] = {}
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                # Required by the client; offsets are never committed, every process reads from the start.
-                "group.id": "movieviews-schema-resolver",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-            }
+            client_config(
+                bootstrap,
+                **{
+                    # Required by the client; offsets are never committed, every process reads from the start.
+                    "group.id": "movieviews-schema-resolver",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": False,
+                },
+            )
         )
         self._assigned = False
 

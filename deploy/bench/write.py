@@ -28,6 +28,7 @@ from deploy.bench.read import level, raw_requests
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.stack import API
+from ground.kafka import client_config
 from readmodel import apikeys
 from schemas.catalog import Catalog
 from schemas.codec import decode
@@ -160,11 +161,10 @@ def _acknowledged(call: str, into: set[str]) -> Callable[[bytes, bytes], bool]:
 
 def _consumer(settings: Settings) -> Consumer:
     return Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"bench-write-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
+        client_config(
+            settings.kafka_bootstrap,
+            **{"group.id": f"bench-write-{uuid.uuid4().hex}", "enable.auto.commit": False},
+        )
     )
 
 

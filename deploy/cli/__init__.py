@@ -64,8 +64,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         settings = settings or Settings.from_env(os.environ, profile=args.profile)
-        # Warnings and errors of the libraries the commands use; `serve` configures its own (INFO) alike.
-        logging.config.dictConfig(logging_config(settings.json_logs, "WARNING"))
+        # Warnings and errors of the libraries the commands use (librdkafka's included, `ground.kafka`), each
+        # distinct line at most once a minute; `serve` configures its own (INFO) alike.
+        logging.config.dictConfig(logging_config(settings.json_logs, "WARNING", rate_limited=True))
         return int(args.run(args, settings))
     except MovieviewsError as exc:
         print(f"movieviews {args.command}: {exc}", file=sys.stderr)

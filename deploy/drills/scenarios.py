@@ -29,6 +29,7 @@ from deploy.kafka import broker
 from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from ground.kafka import client_config
 from ingest.events import MovieViewed
 from ingest.loadgen import FLUSH_MARGIN_S, LoadResult, generate
 from ingest.publisher import Publisher
@@ -307,11 +308,9 @@ def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
 
 def _read_dead_letters(env: DrillEnv, expected: int) -> Counter[str]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": env.settings.kafka_bootstrap,
-            "group.id": f"{env.name}-check",
-            "auto.offset.reset": "earliest",
-        }
+        client_config(
+            env.settings.kafka_bootstrap, **{"group.id": f"{env.name}-check", "auto.offset.reset": "earliest"}
+        )
     )
     consumer.subscribe([env.settings.dlq_topic])
     reasons: Counter[str] = Counter()
@@ -420,11 +419,10 @@ def duplicate_delivery(base: Settings) -> DrillReport:
 def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | None, bytes]]:
     """(key, value) of the first `expected` records of `topic`, as acknowledged."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": env.settings.kafka_bootstrap,
-            "group.id": f"{env.name}-reread",
-            "auto.offset.reset": "earliest",
-        }
+        client_config(
+            env.settings.kafka_bootstrap,
+            **{"group.id": f"{env.name}-reread", "auto.offset.reset": "earliest"},
+        )
     )
     consumer.subscribe([topic])
     records: list[tuple[bytes | None, bytes]] = []
@@ -444,7 +442,7 @@ def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | No
 
 def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
     """A second producer (not the idempotent one of the load): the same bytes, the same keys, again."""
-    producer = Producer({"bootstrap.servers": env.settings.kafka_bootstrap, "linger.ms": 20})
+    producer = Producer(client_config(env.settings.kafka_bootstrap, **{"linger.ms": 20}))
     for key, value in records:
         while True:
             try:

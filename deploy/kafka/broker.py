@@ -14,6 +14,7 @@ from deploy import procs
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings, port_of
 from deploy.supervisor import Program
+from ground.kafka import client_config
 from ingest.errors import TopicError
 from ingest.topics import TopicSpec, config_drift, topic_configs
 from schemas.registry import SCHEMAS_TOPIC_CONFIG, SCHEMAS_TOPIC_PARTITIONS
@@ -124,9 +125,7 @@ def _format_storage(paths: StatePaths, node: Node) -> None:
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient(
-        {"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 3}
-    )
+    return AdminClient(client_config(settings.kafka_bootstrap, **{"socket.timeout.ms": 2000}))
 
 
 def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

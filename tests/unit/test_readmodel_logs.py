@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import time
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from readmodel import logs
 from readmodel.logs import RequestIds, logging_config
 
 log = logging.getLogger("movieviews.test")
@@ -47,3 +49,31 @@ async def test_each_line_is_json_with_the_request_id_the_client_got(
     ids = [line["request_id"] for line in lines if line["logger"] == "movieviews.test"]
     assert ids == ["abc-123", made.headers["x-request-id"], forged.headers["x-request-id"]]
     assert lines[0]["message"] == "answering /hello" and lines[0]["level"] == "WARNING"
+
+
+def _record(message: str, level: int = logging.ERROR) -> logging.LogRecord:
+    return logging.LogRecord("rdkafka", level, __file__, 1, "%s", (message,), None)
+
+
+def refused(client: int) -> str:
+    return f"FAIL [rdkafka#producer-{client}] 127.0.0.1:9092/bootstrap: Connection refused (after {client}ms)"
+
+
+def test_a_repeated_warning_is_let_through_once_per_interval_then_with_how_many_were_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    limit = logs.RateLimit(every_s=60)
+    passed = [limit.filter(_record(refused(n))) for n in range(1, 6)]  # alike but for their numbers
+    assert passed == [True, False, False, False, False]
+    assert limit.filter(_record("another message"))
+    clock[0] += 60
+    later = _record(refused(9))
+    assert limit.filter(later)
+    assert later.getMessage() == f"{refused(9)} (4 more like it in the last 60s)"
+
+
+def test_lines_below_warning_are_not_rate_limited() -> None:
+    limit = logs.RateLimit(every_s=60)
+    assert all(limit.filter(_record("joined", logging.INFO)) for _ in range(3))
