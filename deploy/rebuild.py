@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy import progress
 from deploy.errors import DeployError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import remove_job_state
@@ -108,9 +109,20 @@ def _live_job(settings: Settings, live: LiveJob, slot: int) -> str:
     return found[0].job_id
 
 
-def _caught_up(settings: Settings, live_id: str, new_id: str) -> bool:
+def _caught_up(settings: Settings, live_id: str, new_id: str, step: progress.Step | None = None) -> bool:
+    """Whether the new job has read as far as the live one in every partition; `step` is shown the records
+    read of the live job's per partition, and the partitions still behind."""
     ahead = flinkrest.source_offsets(settings, live_id)
     behind = flinkrest.source_offsets(settings, new_id)
+    if step is not None and ahead:
+        # Records read (the offset after the last one read) of the new job and the live one, per partition.
+        read = {part: (behind.get(part, -1) + 1, offset + 1) for part, offset in ahead.items()}
+        left = [f"{t}/{p} {new:,}/{old:,}" for (t, p), (new, old) in read.items() if new < old]
+        step.update(
+            sum(min(new, old) for new, old in read.values()),
+            sum(old for _, old in read.values()),
+            "; ".join(left[:4]),
+        )
     return bool(ahead) and all(behind.get(part, -1) >= offset for part, offset in ahead.items())
 
 
@@ -147,9 +159,13 @@ def switch_to(
     origin = f"from savepoint {restore_from}" if restore_from else "from offset zero"
     say(f"job {name} ({new_id}) builds slot {target} {origin}; {live_name} keeps serving slot {current}")
     try:
-        waited = wait_until(
-            lambda: _caught_up(settings, live_id, new_id), catch_up_timeout_s, f"{name} caught up", POLL_S
-        )
+        with progress.working(f"{name} catching up with {live_name} (records read)", say=say) as step:
+            waited = wait_until(
+                lambda: _caught_up(settings, live_id, new_id, step),
+                catch_up_timeout_s,
+                f"{name} caught up",
+                POLL_S,
+            )
         say(f"{name} caught up with {live_name} after {waited:.1f}s")
         savepoint = jobs.stop_with_savepoint(settings, live_id, live_name, say)
         stopped = time.monotonic()

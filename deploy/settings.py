@@ -115,6 +115,11 @@ DECLARED: dict[str, Setting] = {
         "hashmap",
         "the job's state backend: hashmap (heap, full checkpoints) or rocksdb (incremental checkpoints)",
     ),
+    "stop_timeout_s": Setting(
+        "MOVIEVIEWS_STOP_TIMEOUT_S",
+        "60",
+        "`down` waits this long for the job's stop with a savepoint, then cancels it (its checkpoint kept)",
+    ),
 }
 
 PROFILES = ("single", "cluster")
@@ -188,6 +193,7 @@ class Settings:
     flush_interval_ms: int
     dedup_window_s: int
     state_backend: str
+    stop_timeout_s: int
 
     @classmethod
     def from_env(

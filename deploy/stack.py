@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy import leftovers, postgres, procs, supervisor
+from deploy import leftovers, postgres, procs, progress, supervisor
 from deploy.errors import DeployError, MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
@@ -110,7 +110,8 @@ def _ready(component: str, program: str, settings: Settings, paths: StatePaths, 
             raise procs.died(component, paths.log_file(program))
         return check(settings)[0]
 
-    return wait_until(ready, READY_TIMEOUT_S, component)
+    with progress.working(f"waiting for {component}", say=lambda _line: None):
+        return wait_until(ready, READY_TIMEOUT_S, component)
 
 
 def _start(paths: StatePaths, name: str, ports: dict[int, str], say: Callable[[str], None]) -> None:
@@ -190,16 +191,25 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
 
 
 def down(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
-    """Stops every program, then the supervisor; with no supervisor, stops what a crash left running."""
-    if supervisor.pid(paths) is not None:
-        running = [p for p in supervisor.info(paths) if p.state in supervisor.UP_STATES]
-        stopped = supervisor.shutdown(paths)
-        for program in running:
-            say(f"stopped {program.name} (pid {program.pid})")
-        say(f"stopped the supervisor (pid {stopped})")
+    """Stops every program one at a time in reverse start order, saying so as it goes, then the supervisor;
+    with no supervisor, stops what a crash left running. A program that fails to stop is named and left to
+    the supervisor's shutdown, which stops whatever still runs."""
+    if supervisor.pid(paths) is None:
+        for line in repair(settings, paths):
+            say(line)
         return
-    for line in repair(settings, paths):
-        say(line)
+    order = [program.name for program in reversed(programs(settings, paths))]
+    running = [p for p in supervisor.info(paths) if p.state in supervisor.UP_STATES]
+    running.sort(key=lambda p: order.index(p.name) if p.name in order else -1)
+    for program in running:
+        try:
+            with progress.working(f"stopping {program.name} (pid {program.pid})", say=say):
+                supervisor.stop(paths, program.name)
+        except DeployError as exc:
+            say(f"{program.name} did not stop ({exc}); the supervisor's shutdown stops it")
+            continue
+        say(f"stopped {program.name}")
+    say(f"stopped the supervisor (pid {supervisor.shutdown(paths)})")
 
 
 def any_running(settings: Settings, paths: StatePaths) -> bool:

@@ -52,23 +52,40 @@ def _last_job_file(paths: StatePaths) -> Path:
     return paths.run / f"{JOB_NAME}.job-id"
 
 
-def remember_job(paths: StatePaths, job_id: str) -> None:
-    """The main job `up` resumes next time (from its newest checkpoint or savepoint)."""
-    _last_job_file(paths).write_text(job_id)
+def _remembered(paths: StatePaths) -> list[str]:
+    """The last main job's id, then (when it was restored) the restore point it started from."""
+    last = _last_job_file(paths)
+    return last.read_text().splitlines() if last.exists() else []
+
+
+def remember_job(paths: StatePaths, job_id: str, restored_from: str | None = None) -> None:
+    """The main job `up` resumes next time (from its newest checkpoint or savepoint), and the point it was
+    itself restored from: where to resume if it is cancelled before its first checkpoint. Remembering the
+    same job again without one keeps the one already remembered."""
+    known = _remembered(paths)
+    if restored_from is None and known[:1] == [job_id]:
+        return
+    _last_job_file(paths).write_text("\n".join([job_id, *([restored_from] if restored_from else [])]) + "\n")
 
 
 def restore_point(paths: StatePaths) -> Path | None:
-    """Where the main job left off: the newest checkpoint or savepoint of the last job `up` submitted."""
-    last = _last_job_file(paths)
-    if not last.exists():
+    """Where the main job left off: the newest checkpoint or savepoint of the last job `up` submitted, else
+    (it completed none) the point that job was restored from; None: read the topics from the start."""
+    known = _remembered(paths)
+    if not known:
         return None
-    return latest_restore_point(paths.checkpoints, paths.savepoints, last.read_text().strip())
+    own = latest_restore_point(paths.checkpoints, paths.savepoints, known[0])
+    if own is not None or len(known) < 2:
+        return own
+    restored = Path(known[1])
+    return restored if (restored / "_metadata").exists() else None
 
 
 def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> str:
     """Resumes the main job from where it left off; with no restore point it rebuilds from the log."""
 
     job_id = job_running(settings)
+    restore = None
     if job_id is None:
         restore = restore_point(paths)
         # It writes the version the API reads (a rebuild may have switched it), under that slot's name.
@@ -78,18 +95,28 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
         say(f"stream job submitted, {origin}")
     # Also a running job `up` did not submit (`movieviews job submit`): the next `up` after a `down` resumes
     # that one, not an older job's savepoint.
-    remember_job(paths, job_id)
+    remember_job(paths, job_id, str(restore) if restore else None)
     say(f"stream job {job_id} running: {settings.flink_rest}/#/job/running/{job_id}/overview")
     return job_id
 
 
 def stop_job(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:
-    """Stops the main job with a savepoint, so the next `up` resumes exactly there."""
-
-    if not flinkrest.healthy(settings)[0] or (job_id := job_running(settings)) is None:
+    """Stops the main job within `stop_timeout_s`: with a savepoint, else cancelled with its retained
+    checkpoints kept. Says where the next `up` resumes, as `restore_point` (what `up` reads) finds it."""
+    if not flinkrest.healthy(settings)[0]:
+        say("flink does not answer: no job to stop")
         return
-    savepoint = jobs.stop_with_savepoint(settings, job_id, f"stream job {job_id}", say)
-    say(f"stream job {job_id} stopped with savepoint {savepoint}")
+    job_id = job_running(settings)
+    if job_id is None:
+        say("no stream job running")
+        return
+    remember_job(paths, job_id)
+    name = f"stream job {job_id}"
+    savepoint = jobs.stop_within(settings, job_id, name, say, settings.stop_timeout_s)
+    how = f"stopped with savepoint {savepoint}" if savepoint else "cancelled"
+    resumes = restore_point(paths)
+    where = f"up resumes from {resumes.name} ({resumes})" if resumes else "up reads the topics from the start"
+    say(f"{name} {how}; {where}")
 
 
 def start_system(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from deploy import progress
 from deploy.bench import report
 from deploy.errors import BenchmarkError
 from deploy.settings import Settings
@@ -22,7 +23,15 @@ def bench_produce(
     """One process, pre-encoded values, idempotent acks=all producer."""
     topic = topic or f"{settings.views_topic}-bench"
     ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, BENCH_PARTITIONS, BENCH_TOPIC_CONFIG)])
-    result = generate(settings, events=events, topic=topic, v2_share=v2_share, seed=1)
+    with progress.working(f"producing {events:,} events to {topic}", events) as step:
+        result = generate(
+            settings,
+            events=events,
+            topic=topic,
+            v2_share=v2_share,
+            seed=1,
+            on_progress=lambda done: step.update(done.acknowledged),
+        )
     if result.failed:
         raise BenchmarkError(f"{result.failed} of {result.sent} events not acknowledged")
     row = {

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from deploy import progress
 from deploy.drills.harness import DrillEnv
 from deploy.errors import BenchmarkError
 from deploy.flink import jobs
@@ -50,7 +51,15 @@ class JobRun:
 
 
 def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
-    result = generate(env.settings, events=events, movies=movies, zipf=zipf, seed=SEED)
+    with progress.working(f"pre-loading {events:,} events over {movies:,} movies", events) as step:
+        result = generate(
+            env.settings,
+            events=events,
+            movies=movies,
+            zipf=zipf,
+            seed=SEED,
+            on_progress=lambda done: step.update(done.acknowledged, detail=f"{done.failed} failed"),
+        )
     if result.failed:
         raise BenchmarkError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
     return Load(result.per_movie, result.acknowledged, result.elapsed_s)

@@ -6,6 +6,7 @@ from deploy import stack
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.system import stop_job
+from ground import MovieviewsError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Stops the job (bounded: `stop_job`), then every process whatever became of the job; a job that could
+    not be stopped is reported and makes the exit code 1, after the processes are stopped."""
     paths = StatePaths(settings.home)
-    stop_job(settings, paths, print)
+    failed = None
+    try:
+        stop_job(settings, paths, print)
+    except MovieviewsError as exc:
+        failed = exc
+        print("the stream job did not stop: stopping the processes all the same")
     stack.down(settings, paths, print)
+    if failed is not None:
+        raise failed
     return 0

@@ -23,7 +23,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from deploy import postgres, procs
+from deploy import postgres, procs, progress
 from deploy.errors import DrillError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
@@ -226,8 +226,18 @@ class DrillEnv:
     def settle(self, truth: dict[str, int], timeout_s: float = SETTLE_TIMEOUT_S) -> tuple[Verdict, float]:
         """Polls Postgres until it equals the truth or the deadline passes; returns verdict and wait."""
         start = time.monotonic()
-        with contextlib.suppress(Exception):
-            wait_until(lambda: self.stored() == truth, timeout_s, "exact totals", interval_s=0.5)
+        total = sum(truth.values())
+
+        def exact(step: progress.Step) -> bool:
+            stored = self.stored()
+            step.update(sum(stored.values()), detail=f"{len(stored):,}/{len(truth):,} movies")
+            return stored == truth
+
+        with (
+            progress.working(f"{self.name}: waiting for Postgres to hold the exact counts", total) as step,
+            contextlib.suppress(Exception),
+        ):
+            wait_until(lambda: exact(step), timeout_s, "exact totals", interval_s=0.5)
         return compare(truth, self.stored()), time.monotonic() - start
 
     def graphql_counts(self, movie_ids: list[str]) -> dict[str, int]:

@@ -3,6 +3,7 @@ The script both run is `deploy.flink.jobscript`, given the `JobConfig` built her
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from deploy.errors import FlinkError, JarsMissingError
+from deploy import progress
+from deploy.errors import DeployError, FlinkError, JarsMissingError
 from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars, stream_jar
 from deploy.paths import StatePaths
@@ -36,6 +38,8 @@ STOP_TIMEOUT_S = 300
 STOP_RETRY_S = 600
 # How often a stop polls the job's tasks: a few REST calls.
 POLL_S = 1.0
+# A cancel ends a job in seconds, even one restarting: its tasks are cancelled, not asked to finish anything.
+CANCEL_TIMEOUT_S = 60
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 # The JobManager's words when a restore point holds state of an operator this job graph no longer has (seen
@@ -102,7 +106,10 @@ def submit_module(
     if restore_from:
         run += ["-s", restore_from]
     try:
-        output = flink_cli(StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S)
+        with progress.working("submitting the job (`flink run`)", say=lambda _line: None):
+            output = flink_cli(
+                StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S
+            )
     except FlinkError as error:
         if restore_from and _NOT_RESTORABLE in str(error):
             raise FlinkError(
@@ -117,10 +124,10 @@ def submit_module(
     return match.group(1)
 
 
-def _flink_stop(settings: Settings, job_id: str) -> str:
+def _flink_stop(settings: Settings, job_id: str, timeout_s: float = STOP_TIMEOUT_S) -> str:
     target = StatePaths(settings.home).savepoints
     args = ["stop", "-m", _jobmanager(settings), "--savepointPath", str(target), job_id]
-    output = flink_cli(StatePaths(settings.home), *args, timeout_s=STOP_TIMEOUT_S)
+    output = flink_cli(StatePaths(settings.home), *args, timeout_s=timeout_s)
     match = _SAVEPOINT.search(output)
     if match is None:
         raise FlinkError(f"`flink stop` printed no savepoint path:\n{output[-2000:]}")
@@ -152,11 +159,16 @@ def final_savepoint(settings: Settings, job_id: str, name: str) -> str | None:
 
 
 def stop_with_savepoint(
-    settings: Settings, job_id: str, name: str = "the job", say: Callable[[str], None] = lambda _line: None
+    settings: Settings,
+    job_id: str,
+    name: str = "the job",
+    say: Callable[[str], None] = lambda _line: None,
+    timeout_s: float | None = None,
 ) -> str:
-    """Stops the job with a savepoint once all its tasks run; a refused stop is retried until STOP_RETRY_S.
-    A stop whose savepoint completes after `flink stop` gave up (measured: 88 s at load 40) counts."""
-    deadline = time.monotonic() + STOP_RETRY_S
+    """Stops the job with a savepoint once all its tasks run; a refused stop is retried until `timeout_s`
+    (default STOP_RETRY_S), and `flink stop` itself is given no more than what is left of it. A stop whose
+    savepoint completes after `flink stop` gave up (measured: 88 s at load 40) counts."""
+    deadline = time.monotonic() + (STOP_RETRY_S if timeout_s is None else timeout_s)
     while True:
         wait_until(
             lambda: _all_running(settings, job_id) or _ended(settings, job_id),
@@ -169,12 +181,36 @@ def stop_with_savepoint(
             say(f"{name} stopped with savepoint {taken} after `flink stop` gave up waiting")
             return taken
         try:
-            return _flink_stop(settings, job_id)
+            return _flink_stop(settings, job_id, min(STOP_TIMEOUT_S, max(deadline - time.monotonic(), 1)))
         except FlinkError as exc:
             reason = str(exc).strip().splitlines()[-1][-300:]
             if time.monotonic() >= deadline:
                 raise FlinkError(f"{name} did not stop with a savepoint: {reason}") from exc
             say(f"{name}: stop-with-savepoint refused ({reason}); retrying once all its tasks run again")
+
+
+def stop_within(
+    settings: Settings, job_id: str, name: str, say: Callable[[str], None], timeout_s: float
+) -> str | None:
+    """Stops the job in bounded time: with a savepoint if Flink takes one within `timeout_s`, else cancelled
+    (a job restarting in a loop never has all its tasks running, so Flink refuses every savepoint). Its
+    retained checkpoints survive the cancel (RETAIN_ON_CANCELLATION). Returns the savepoint, None when
+    cancelled."""
+    try:
+        with progress.working(f"stopping {name} with a savepoint (up to {timeout_s:.0f} s)", say=say):
+            return stop_with_savepoint(settings, job_id, name, say, timeout_s)
+    # Refused until the deadline (FlinkError), never all running (NotReadyError), the JobManager silent.
+    except (DeployError, FlinkRestError) as exc:
+        reason = str(exc).strip().splitlines()[-1][-300:]
+    say(f"{reason}; cancelling {name} (its retained checkpoints stay)...")
+    with contextlib.suppress(FlinkRestError):  # it may have ended by itself since: its state says
+        flinkrest.cancel(settings, job_id)
+    with progress.working(f"waiting for {name} to end", say=lambda _line: None):
+        wait_until(lambda: _ended(settings, job_id), CANCEL_TIMEOUT_S, f"{name} cancelled", POLL_S)
+    # A savepoint that completed just as the deadline passed ended the job (FINISHED): that one counts.
+    if flinkrest.job_state(settings, job_id) == flinkrest.JobState.FINISHED:
+        return final_savepoint(settings, job_id, name)
+    return None
 
 
 def local_command(settings: Settings, config: JobConfig, restore_from: str | None = None) -> list[str]:

@@ -6,13 +6,16 @@ import os
 import signal
 from pathlib import Path
 
-from deploy import procs, supervisor
+from deploy import procs, stack, supervisor
 from deploy.paths import StatePaths
+from deploy.settings import Settings
 from deploy.supervisor import Program
 from deploy.wait import wait_until
 
 
-def test_a_killed_program_is_restarted_counted_and_down_stops_everything(tmp_path: Path) -> None:
+def test_a_killed_program_is_restarted_counted_and_down_stops_everything_saying_each_step(
+    tmp_path: Path,
+) -> None:
     paths = StatePaths(tmp_path)
     program = Program("sleeper", ["sleep", "600"], tmp_path / "sleeper", start_s=1)
     started = supervisor.ensure_running([program], paths)
@@ -32,8 +35,16 @@ def test_a_killed_program_is_restarted_counted_and_down_stops_everything(tmp_pat
             True,
         )
         second = supervisor.program_pid(paths, "sleeper")
+        said: list[str] = []
+        stack.down(Settings.from_env({}, home=tmp_path), paths, said.append)
+        assert said == [
+            f"stopping sleeper (pid {second})...",
+            "stopped sleeper",
+            f"stopped the supervisor (pid {started})",
+        ]
     finally:
-        assert supervisor.shutdown(paths) == started
+        if supervisor.pid(paths) is not None:
+            supervisor.shutdown(paths)
     assert not procs.is_alive(started)
     assert second is not None and not procs.is_alive(second)
     assert supervisor.pid(paths) is None

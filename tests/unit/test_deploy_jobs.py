@@ -54,7 +54,7 @@ class Restarting:
         self.running_polls += 1
         return self.running_polls % 2 == 0  # each wait sees it restarting once, then running
 
-    def stop(self, _settings: object, _job_id: str) -> str:
+    def stop(self, _settings: object, _job_id: str, _timeout_s: float) -> str:
         self.stops += 1
         if self.stops <= self.refusals:
             raise FlinkError(f"`flink stop -m` exited 1:\n{STOP_REFUSED}")
@@ -109,3 +109,57 @@ def test_a_savepoint_that_completes_after_flink_stop_gave_up_is_the_one_stopped_
         said[-1]
         == "live stopped with savepoint file:/savepoints/savepoint-late after `flink stop` gave up waiting"
     )
+
+
+class Stuck(Restarting):
+    """A job restarting in a loop: every stop is refused; a cancel ends it."""
+
+    def __init__(self) -> None:
+        super().__init__(refusals=10**6)
+        self.cancelled = False
+
+    def cancel(self, _settings: object, _job_id: str) -> None:
+        self.cancelled = True
+
+    def state(self, _settings: object, _job_id: str) -> str:
+        return "CANCELED" if self.cancelled else "RESTARTING"
+
+
+def test_a_job_that_refuses_every_savepoint_is_cancelled_at_the_deadline_saying_each_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck = Stuck()
+    monkeypatch.setattr(flinkrest, "tasks_running", lambda _s, _j: True)
+    monkeypatch.setattr(flinkrest, "job_state", stuck.state)
+    monkeypatch.setattr(flinkrest, "cancel", stuck.cancel)
+    monkeypatch.setattr(jobs, "_flink_stop", stuck.stop)
+    monkeypatch.setattr(jobs, "POLL_S", 0.0)
+    said: list[str] = []
+    assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, timeout_s=0) is None
+    assert stuck.cancelled
+    assert said == [
+        "stopping live with a savepoint (up to 0 s)...",
+        f"live did not stop with a savepoint: {STOP_REFUSED}; "
+        "cancelling live (its retained checkpoints stay)...",
+    ]
+
+
+def test_a_job_that_never_runs_all_its_tasks_is_cancelled_without_waiting_for_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck = Stuck()
+    monkeypatch.setattr(flinkrest, "tasks_running", lambda _s, _j: False)
+    monkeypatch.setattr(flinkrest, "job_state", stuck.state)
+    monkeypatch.setattr(flinkrest, "cancel", stuck.cancel)
+    monkeypatch.setattr(jobs, "_flink_stop", stuck.stop)
+    monkeypatch.setattr(jobs, "POLL_S", 0.0)
+    said: list[str] = []
+    assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, timeout_s=0) is None
+    assert (stuck.stops, stuck.cancelled) == (0, True)
+    assert "every task of live running not ready after 0s" in said[-1]
+
+
+def test_a_job_that_takes_its_savepoint_in_time_is_not_cancelled(job: Restarting) -> None:
+    said: list[str] = []
+    assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, 60) == "/savepoints/savepoint-1"
+    assert said[0] == "stopping live with a savepoint (up to 60 s)..."
