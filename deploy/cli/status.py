@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import json
 
-from deploy import pipeline, stack
+from deploy import pipeline, runbooks, stack
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 
@@ -24,11 +24,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     unhealthy = [h.component for h in results if not h.ok]
     usage = stack.disk_usage(paths)
     if args.json:
-        components = [dataclasses.asdict(h) for h in results]
+        components = [{**dataclasses.asdict(h), "runbook": runbooks.hint(h)} for h in results]
         print(json.dumps({"ok": not unhealthy, "components": components, "disk_bytes": usage}))
         return 1 if unhealthy else 0
     for health in results:
         print(f"{health.component:<10} {'healthy' if health.ok else 'UNHEALTHY':<10} {health.detail}")
+        hint = None if nothing_running else runbooks.hint(health)
+        if hint:
+            print(f"{'':<10} runbook: {hint}")
     for name, program in results[-1].figures.items():
         print(f"  {name:<18} {program['state']:<9} restarts {program['restarts']}  {program['detail']}")
     print("disk       " + ", ".join(f"{name} {size / 2**20:,.1f} MiB" for name, size in usage.items()))
