@@ -1,0 +1,168 @@
+"""A real failure makes the shipped alert fire in the running Prometheus, and it resolves once the failure
+ends: a test job of its own whose database goes away, so other tests on the shared stack see nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import selectors
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from deploy.flink import jobs
+from deploy.flink.checkpoints import remove_job_state
+from deploy.paths import StatePaths
+from deploy.prometheus import server as prometheus
+from deploy.settings import Settings
+from deploy.testing import wait_for_counts
+from deploy.wait import wait_until
+from ingest.loadgen import generate
+from stream import flinkrest
+from stream.errors import FlinkRestError
+
+# Job start (~30 s on a busy machine), the sink's retries before it fails, 30 s of checkpoint age, the
+# job's restart delay (up to 30 s) and a few 5 s evaluations.
+DEADLINE_S = 240
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    """Copies bytes both ways between the accepted connection and a new one to the server's target."""
+
+    server: _Forwarder
+
+    def handle(self) -> None:
+        upstream = socket.create_connection(self.server.target)
+        self.server.opened(self.request, upstream)
+        with contextlib.suppress(OSError), selectors.DefaultSelector() as selector:
+            selector.register(self.request, selectors.EVENT_READ, upstream)
+            selector.register(upstream, selectors.EVENT_READ, self.request)
+            while True:
+                for key, _ in selector.select():
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    key.data.sendall(data)
+
+
+class _Forwarder(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        super().__init__(("127.0.0.1", port), _Pipe)
+        self.target = target
+        self._open: list[socket.socket] = []
+
+    def opened(self, *sockets: socket.socket) -> None:
+        self._open.extend(sockets)
+
+    def cut(self) -> None:
+        """Stops listening and cuts every connection made through it: the database is gone for its users."""
+        self.shutdown()
+        self.server_close()
+        for each in self._open:
+            with contextlib.suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
+            each.close()
+
+
+class Database:
+    """Postgres reached through a port of its own, which the test can take away and give back."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._target = (settings.pg_host, settings.pg_port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self._server: _Forwarder | None = None
+
+    def up(self) -> None:
+        self._server = _Forwarder(self.port, self._target)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.cut()
+            self._server = None
+
+
+@pytest.fixture
+def database(isolated: Settings) -> Iterator[Database]:
+    found = Database(isolated)
+    found.up()
+    yield found
+    found.down()
+
+
+@pytest.fixture
+def submitted(isolated: Settings) -> Iterator[list[str]]:
+    """The ids of the jobs a test submits: cancelled if still alive, their state removed, afterwards."""
+    ids: list[str] = []
+    yield ids
+    paths = StatePaths(isolated.home)
+    for job_id in ids:
+        with contextlib.suppress(FlinkRestError):
+            if flinkrest.job_state(isolated, job_id) in flinkrest.ALIVE:
+                flinkrest.cancel(isolated, job_id)
+        remove_job_state(paths.checkpoints, paths.savepoints, job_id)
+
+
+def firing(settings: Settings, alertname: str, job_id: str) -> list[dict[str, Any]]:
+    """The alerts named `alertname` that Prometheus has firing now for the job `job_id`."""
+    return [
+        alert
+        for alert in prometheus.api(settings, "/api/v1/alerts")["alerts"]
+        if alert["labels"]["alertname"] == alertname
+        and alert["labels"].get("job_id") == job_id
+        and alert["state"] == "firing"
+    ]
+
+
+def checkpoint_age(settings: Settings, job_id: str) -> float | None:
+    query = f'movieviews:checkpoint_age_seconds{{job_id="{job_id}"}}'
+    found = prometheus.api(settings, f"/api/v1/query?query={query}")["result"]
+    return float(found[0]["value"][1]) if found else None
+
+
+def test_a_job_whose_database_goes_away_pages_checkpoint_too_old_and_restarting_and_it_resolves_once_back(
+    isolated: Settings, job_name: str, database: Database, submitted: list[str]
+) -> None:
+    if not isolated.prometheus:
+        pytest.skip("this stack runs no Prometheus (MOVIEVIEWS_PROMETHEUS=off)")
+    config = dataclasses.replace(
+        jobs.job_config(isolated, name=job_name, group_id=job_name),
+        jdbc_url=f"jdbc:postgresql://127.0.0.1:{database.port}/{isolated.pg_database}",
+    )
+    submitted.append(jobs.submit(isolated, config))
+    job_id = submitted[-1]
+    first = generate(isolated, events=300, movies=5, seed=1).per_movie
+    wait_for_counts(isolated, first, DEADLINE_S)
+    # Healthy: Prometheus sees the job checkpointing, and nothing fires for it.
+    wait_until(
+        lambda: (checkpoint_age(isolated, job_id) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
+    )
+    assert firing(isolated, "CheckpointTooOld", job_id) == []
+    assert firing(isolated, "JobRestarting", job_id) == []
+
+    database.down()
+    second = generate(isolated, events=300, movies=5, seed=2).per_movie
+    wait_until(
+        lambda: bool(firing(isolated, "CheckpointTooOld", job_id)), DEADLINE_S, "CheckpointTooOld firing"
+    )
+    [paged] = firing(isolated, "CheckpointTooOld", job_id)
+    assert paged["labels"]["severity"] == "page"
+    assert paged["annotations"]["runbook_url"] == "docs/OPERATIONS.md#checkpointtooold"
+    assert paged["annotations"]["summary"].startswith(f"job {paged['labels']['job_name']}: last checkpoint ")
+    wait_until(lambda: bool(firing(isolated, "JobRestarting", job_id)), DEADLINE_S, "JobRestarting firing")
+
+    database.up()
+    wait_until(
+        lambda: not firing(isolated, "CheckpointTooOld", job_id), DEADLINE_S, "CheckpointTooOld resolved"
+    )
+    truth = {movie: first.get(movie, 0) + second.get(movie, 0) for movie in {*first, *second}}
+    wait_for_counts(isolated, truth, DEADLINE_S)
