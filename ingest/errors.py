@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ground import MovieviewsError
+from schemas.errors import InvalidFieldError, shown
 
 
 class IngestError(MovieviewsError):
@@ -13,9 +14,14 @@ class ValidationError(IngestError):
     """An event field with a bad value; nothing was published."""
 
     def __init__(self, field: str, value: object, expected: str) -> None:
-        super().__init__(f"{field} {expected}, got {value!r}")
+        super().__init__(f"{field} {expected}, got {shown(value)}")
         self.field = field
         self.value = value
+
+    @classmethod
+    def of(cls, error: InvalidFieldError) -> ValidationError:
+        """The definition's error (`schemas.fields`) as this package's, naming the same field."""
+        return cls(error.field, error.value, error.expected)
 
 
 class PublishError(IngestError):

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from ingest.errors import ValidationError
+from schemas import fields
+from schemas.errors import InvalidFieldError
 from schemas.subjects import REGISTERED, VIEWED
 
-MOVIE_ID_MAX = 128
-# Clocks drift; five minutes of skew is tolerated, more is a client bug that would distort recency.
+# Clocks drift; five minutes of skew is tolerated, more is a client bug that would distort recency. The one
+# check of a producer's own: it depends on the clock at publish time, which a replaying job cannot know.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-FIRST_FILM_YEAR = 1870
-YEARS_AHEAD = 5  # announced films are registered before release
-TEXT_MAX = 256
-AVRO_INT_MAX = 2**31 - 1
 
 
 def now_utc() -> datetime:
@@ -37,11 +37,14 @@ class MovieViewed:
 
     def __post_init__(self) -> None:
         _check_event_id(self.event_id)
-        _check_movie_id(self.movie_id)
-        object.__setattr__(self, "occurred_at", _check_occurred_at(self.occurred_at))
-        for name in ("user_id", "device", "country"):
-            _check_text(name, getattr(self, name), optional=True)
-        _check_int("watch_seconds", self.watch_seconds, 0, AVRO_INT_MAX, optional=True)
+        with _field_errors():
+            fields.check_id("movie_id", self.movie_id)
+            object.__setattr__(self, "occurred_at", _check_occurred_at(self.occurred_at))
+            for name in ("user_id", "device", "country"):
+                if (value := getattr(self, name)) is not None:
+                    object.__setattr__(self, name, fields.normalise_text(name, value))
+            if self.watch_seconds is not None:
+                fields.check_watch_seconds("watch_seconds", self.watch_seconds)
 
     @classmethod
     def new(
@@ -94,11 +97,12 @@ class MovieRegistered:
 
     def __post_init__(self) -> None:
         _check_event_id(self.event_id)
-        _check_movie_id(self.movie_id)
-        _check_text("title", self.title)
-        _check_text("genre", self.genre)
-        _check_int("year", self.year, FIRST_FILM_YEAR, now_utc().year + YEARS_AHEAD)
-        object.__setattr__(self, "occurred_at", _check_occurred_at(self.occurred_at))
+        with _field_errors():
+            fields.check_id("movie_id", self.movie_id)
+            object.__setattr__(self, "title", fields.normalise_text("title", self.title))
+            object.__setattr__(self, "genre", fields.normalise_text("genre", self.genre))
+            fields.check_year("year", self.year)
+            object.__setattr__(self, "occurred_at", _check_occurred_at(self.occurred_at))
 
     @classmethod
     def new(
@@ -147,31 +151,16 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _check_movie_id(value: object) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > MOVIE_ID_MAX:
-        raise ValidationError(
-            "movie_id", value, f"must be a non-blank string of at most {MOVIE_ID_MAX} characters"
-        )
-
-
-def _check_text(name: str, value: object, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value.strip() or len(value) > TEXT_MAX:
-        raise ValidationError(name, value, f"must be a non-blank string of at most {TEXT_MAX} characters")
-
-
-def _check_int(name: str, value: object, low: int, high: int, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    # bool is an int subclass; True as a year is a caller bug, not 1.
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValidationError(name, value, f"must be an integer in {low}..{high}")
+@contextmanager
+def _field_errors() -> Iterator[None]:
+    try:
+        yield
+    except InvalidFieldError as exc:
+        raise ValidationError.of(exc) from exc
 
 
 def _check_occurred_at(value: object) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValidationError("occurred_at", value, "must be a timezone-aware datetime")
-    if value > now_utc() + FUTURE_TOLERANCE:
+    occurred = fields.check_occurred_at("occurred_at", value)
+    if occurred > now_utc() + FUTURE_TOLERANCE:
         raise ValidationError("occurred_at", value, f"must not be more than {FUTURE_TOLERANCE} in the future")
-    return value.astimezone(UTC)
+    return occurred

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import PublishError
+from ingest.errors import PublishError, ValidationError
 from ingest.fastenc import ViewTemplate, avro_long, uuid4_strings
 from ingest.publisher import QUEUE_FULL_WAIT_S, KafkaSettings, Publisher
 from schemas.catalog import Catalog
+from schemas.errors import InvalidFieldError
+from schemas.fields import check_id
 from schemas.subjects import VIEWED
 
 LOAD_PRODUCER_CONFIG: dict[str, Any] = {
@@ -89,7 +91,15 @@ class LoadResult:
 
 def movie_ids(count: int, prefix: str = "m-") -> list[str]:
     width = len(str(count))
-    return [f"{prefix}{n:0{width}d}" for n in range(1, count + 1)]
+    ids = [f"{prefix}{n:0{width}d}" for n in range(1, count + 1)]
+    if ids:
+        # The templates bypass the events' checks. Every id is the prefix and ASCII digits of one width, so
+        # the first decides for all.
+        try:
+            check_id("movie_id", ids[0])
+        except InvalidFieldError as exc:
+            raise ValidationError.of(exc) from exc
+    return ids
 
 
 def table_bits(count: int) -> int:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import orjson
 
 from readmodel.errors import InvalidArgumentError
+from schemas.errors import InvalidFieldError
+from schemas.fields import check_id
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ def decode(value: str, genre: str | None) -> Cursor:
         )
     except (binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise _malformed() from exc
-    if not (_is_int(view_count) and _is_int(rank) and isinstance(movie_id, str) and rank >= 1):
+    if not (_is_int(view_count) and _is_int(rank) and _is_movie_id(movie_id) and rank >= 1):
         raise _malformed()
     if cursor_genre != genre:
         raise InvalidArgumentError(
@@ -47,6 +49,15 @@ def decode(value: str, genre: str | None) -> Cursor:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_movie_id(value: object) -> bool:
+    """A forged cursor's id goes to Postgres as a bound value: only one an event could hold."""
+    try:
+        check_id("movie_id", value)
+    except InvalidFieldError:
+        return False
+    return True
 
 
 def _malformed() -> InvalidArgumentError:

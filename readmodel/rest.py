@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ingest.errors import ValidationError
 from ingest.events import canonical_event_id
+from readmodel import arguments
 from readmodel.commands import Accepted, MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.errors import InvalidArgumentError as Invalid
@@ -66,7 +67,8 @@ def routes(ctx: ReadModelContext) -> list[Route]:
     async def views(request: Request) -> Response:
         try:
             limit = _limit(request.query_params.get("limit"), ctx.top_limit_max)
-            page = await ctx.store.top(limit, request.query_params.get("genre"), None)
+            genre = arguments.genre("genre", request.query_params.get("genre"))
+            page = await ctx.store.top(limit, genre, None)
         except ReadModelError as exc:
             return error_response(exc)
         entries = [

@@ -19,7 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from readmodel import cursor
+from readmodel import arguments, cursor
 from readmodel.commands import MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.cost import MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE, is_refusal
@@ -74,6 +74,7 @@ async def top_movies(
 ) -> TopMoviesPage:
     ctx = info.context
     _check_limit(limit, ctx.top_limit_max)
+    genre = arguments.genre("genre", genre)
     position = None if after is None else cursor.decode(after, genre)
     page = await ctx.store.top(limit, genre, position)
     first_rank = 1 if position is None else position.rank + 1
@@ -85,6 +86,7 @@ async def trending(
 ) -> Trending:
     ctx = info.context
     _check_limit(limit, ctx.top_limit_max)
+    genre = arguments.genre("genre", genre)
     page = await ctx.store.trending(window is TrendingWindow.DAY, limit, genre)
     return Trending.build(window, page)
 
@@ -94,6 +96,7 @@ async def trending_changed(
 ) -> AsyncGenerator[Trending, None]:
     ctx = info.context
     _check_limit(limit, ctx.top_limit_max)
+    genre = arguments.genre("genre", genre)
 
     async def load() -> TrendingPage:
         return await ctx.store.trending(window is TrendingWindow.DAY, limit, genre)
@@ -104,9 +107,10 @@ async def trending_changed(
 
 
 async def movie(info: ReadModelInfo, id: strawberry.ID) -> Movie:
-    row = await info.context.store.movie(str(id))
+    movie_id = arguments.movie_id("id", str(id))
+    row = await info.context.store.movie(movie_id)
     if row is None:
-        raise MovieNotFoundError(str(id))
+        raise MovieNotFoundError(movie_id)
     return Movie.from_row(row)
 
 
@@ -146,6 +150,7 @@ async def top_movies_changed(
 ) -> AsyncGenerator[TopMoviesPage, None]:
     ctx = info.context
     _check_limit(limit, ctx.top_limit_max)
+    genre = arguments.genre("genre", genre)
 
     async def load() -> TopPage:
         return await ctx.store.top(limit, genre, None)
@@ -158,11 +163,12 @@ async def top_movies_changed(
 
 async def movie_changed(info: ReadModelInfo, id: strawberry.ID) -> AsyncGenerator[Movie | None, None]:
     store = info.context.store
+    movie_id = arguments.movie_id("id", str(id))
 
     async def load() -> MovieRow | None:
-        return await store.movie(str(id))
+        return await store.movie(movie_id)
 
-    async for row in info.context.hub.subscribe(("movie", str(id)), load):
+    async for row in info.context.hub.subscribe(("movie", movie_id), load):
         yield None if row is None else Movie.from_row(row)
 
 

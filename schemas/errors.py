@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from ground import MovieviewsError
 
+# How much of a bad value an error message shows.
+SHOWN_MAX = 80
+
+
+def shown(value: object) -> str:
+    """The repr of a bad value, cut to SHOWN_MAX characters: a 10 MB string makes no 10 MB message."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX else f"{text[: SHOWN_MAX - 3]}..."
+
 
 class SchemaError(MovieviewsError):
     """Root of every error raised by `schemas`."""
@@ -31,3 +40,13 @@ class EncodeError(SchemaError):
 
 class IncompatibleSchemaError(SchemaError):
     """A schema version cannot read data written by an earlier version of its subject."""
+
+
+class InvalidFieldError(SchemaError):
+    """A field value outside the one definition of a valid field (`schemas.fields`)."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        super().__init__(f"{field} {expected}, got {shown(value)}")
+        self.field = field
+        self.value = value
+        self.expected = expected

@@ -42,5 +42,13 @@ class EmptyMovieIdError(RejectedEventError):
     reason = "empty-movie-id"
 
 
+class InvalidFieldValueError(RejectedEventError):
+    """A field outside the definition of a valid field (`schemas.fields`): a control character, another
+    normalisation form, a number out of bounds. Written by a producer that bypassed the checks; not replayable
+    as it is."""
+
+    reason = "invalid-field"
+
+
 class FlinkRestError(StreamError):
     """The JobManager's REST API did not answer or refused a request."""

@@ -25,7 +25,14 @@ from stream.sinks import dead_letter_sink, postgres_sink
 from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
 from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, FLUSH_TYPE, SNAPSHOT_TYPE, VIEWS
 from stream.upsert import ELEMENT_TYPES, FLUSH_ELEMENT_TYPES, flush_sql, upsert_sql
-from stream.viewreader import FUNCTION, FUNCTION_CLASS, LAYOUTS_PARAMETER, view_layouts
+from stream.viewreader import (
+    BOUNDS_PARAMETER,
+    FUNCTION,
+    FUNCTION_CLASS,
+    LAYOUTS_PARAMETER,
+    view_bounds,
+    view_layouts,
+)
 
 SOURCE_TABLE = "kafka_events"
 # The source with every event_id after its first occurrence dropped (see stream/DEDUP.md).
@@ -117,8 +124,11 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
         # forgotten this long after it was first seen.
         "table.exec.state.ttl": f"{max(config.dedup_window_s, 1)} s",
         "table.exec.source.idle-timeout": IDLE_TIMEOUT,
-        # The headers of the writers the JVM view reader knows (stream.viewreader); no ',' or ':' inside.
-        "pipeline.global-job-parameters": f"{LAYOUTS_PARAMETER}:{view_layouts(Catalog.bundled())}",
+        # The headers of the writers the JVM view reader knows and the bounds of a valid field
+        # (stream.viewreader); no ',' or ':' inside either.
+        "pipeline.global-job-parameters": (
+            f"{LAYOUTS_PARAMETER}:{view_layouts(Catalog.bundled())},{BOUNDS_PARAMETER}:{view_bounds()}"
+        ),
     }
     if config.state_backend == "rocksdb":
         settings |= ROCKSDB

@@ -13,14 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.fastenc import V1_FIELDS, V2_FIELDS
+from schemas import fields
 from schemas.catalog import Catalog
 from schemas.subjects import VIEWED
 from schemas.wire import MAGIC
 
 FUNCTION = "read_view"
 FUNCTION_CLASS = "movieviews.stream.ReadView"
-# The job parameter the function reads its known headers from (ReadView.LAYOUTS).
+# The job parameters the function reads its known headers and the bounds of a valid field from
+# (ReadView.LAYOUTS, ReadView.BOUNDS).
 LAYOUTS_PARAMETER = "movieviews.view-layouts"
+BOUNDS_PARAMETER = "movieviews.view-bounds"
 SOURCES = Path(__file__).parent / "jvm" / "src"
 JAR_NAME = "movieviews-stream.jar"
 
@@ -35,3 +38,17 @@ def view_layouts(catalog: Catalog) -> str:
             tail = int(fields == V2_FIELDS)
             items += [f"{(MAGIC + fingerprint).hex()}={tail}" for fingerprint in catalog.headers(entry)]
     return ";".join(items)
+
+
+def view_bounds() -> str:
+    """The bounds of `schemas.fields` the reader passes values within (anything else goes to the Python
+    decoder): "idMax;textMax;occurredMin;occurredMax;watchMax". Sent, not copied into the Java, so there is
+    one definition."""
+    limits = (
+        fields.ID_MAX_CHARS,
+        fields.TEXT_MAX_CHARS,
+        fields.OCCURRED_MIN_MS,
+        fields.OCCURRED_MAX_MS,
+        fields.WATCH_SECONDS_MAX,
+    )
+    return ";".join(map(str, limits))

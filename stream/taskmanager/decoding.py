@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastavro.read import SchemaResolutionError
 
 from schemas.catalog import Catalog
 from schemas.codec import decode
-from schemas.errors import DecodeError, UnknownSchemaError
+from schemas.errors import DecodeError, InvalidFieldError, UnknownSchemaError
+from schemas.fields import check_registered, check_viewed
 from schemas.subjects import REGISTERED, VIEWED
 from stream.errors import (
     EmptyMovieIdError,
+    InvalidFieldValueError,
     MissingFieldError,
     UndecodableError,
     UnknownEventTypeError,
@@ -39,16 +41,29 @@ def event_from_record(subject: str, record: Mapping[str, Any]) -> Views | Regist
     if subject == VIEWED:
         occurred = int(_required(subject, record, "occurred_at"))
         watched = record.get("watch_seconds") or 0
-        return Views(_movie_id(subject, record), 1, int(watched), occurred, occurred)
+        movie_id = _movie_id(subject, record)
+        _check(subject, record, check_viewed)
+        return Views(movie_id, 1, int(watched), occurred, occurred)
     if subject == REGISTERED:
-        return Registered(
+        registered = Registered(
             movie_id=_movie_id(subject, record),
             title=str(_required(subject, record, "title")),
             year=int(_required(subject, record, "year")),
             genre=str(_required(subject, record, "genre")),
             occurred_ms=int(_required(subject, record, "occurred_at")),
         )
+        _check(subject, record, check_registered)
+        return registered
     raise UnknownEventTypeError(f"no handler for subject {subject!r}")
+
+
+def _check(subject: str, record: Mapping[str, Any], check: Callable[[Mapping[str, Any]], None]) -> None:
+    """The one definition of a valid field (`schemas.fields`), which the API and the producers enforce too:
+    what an outside producer wrote past it is dead-lettered, never counted or written to Postgres."""
+    try:
+        check(record)
+    except InvalidFieldError as exc:
+        raise InvalidFieldValueError(f"{subject} {record.get('event_id')!r}: {exc}") from exc
 
 
 def _required(subject: str, record: Mapping[str, Any], name: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from stream.errors import (
     EmptyMovieIdError,
+    InvalidFieldValueError,
     MissingFieldError,
     UndecodableError,
     UnknownEventTypeError,
@@ -37,6 +38,7 @@ REASONS = tuple(
         UnknownEventTypeError,
         MissingFieldError,
         EmptyMovieIdError,
+        InvalidFieldValueError,
     )
 )
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -7,6 +8,8 @@ import pytest
 
 from ingest.errors import IngestError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
+from schemas.errors import shown
+from schemas.fields import WATCH_SECONDS_MAX, YEAR_MAX
 
 EVENT_ID = "6f1c2d3e-4b5a-4c6d-8e7f-001122334455"
 NOW = datetime.now(UTC)
@@ -44,7 +47,7 @@ def test_occurred_at_is_normalised_to_utc() -> None:
         ({"user_id": 7}, "user_id"),
         ({"device": ""}, "device"),
         ({"watch_seconds": -1}, "watch_seconds"),
-        ({"watch_seconds": 2**31}, "watch_seconds"),
+        ({"watch_seconds": WATCH_SECONDS_MAX + 1}, "watch_seconds"),
         ({"watch_seconds": True}, "watch_seconds"),
         ({"watch_seconds": 1.5}, "watch_seconds"),
     ],
@@ -54,7 +57,7 @@ def test_invalid_views_name_the_field_and_value(kwargs: dict, field: str) -> Non
     with pytest.raises(ValidationError) as caught:
         MovieViewed(**values)
     assert caught.value.field == field
-    assert str(caught.value).startswith(field) and repr(values[field]) in str(caught.value)
+    assert str(caught.value).startswith(field) and shown(values[field]) in str(caught.value)
     assert isinstance(caught.value, IngestError)
 
 
@@ -73,7 +76,7 @@ def test_new_registration() -> None:
     ("kwargs", "field"),
     [
         ({"year": 1869}, "year"),
-        ({"year": NOW.year + 6}, "year"),
+        ({"year": YEAR_MAX + 1}, "year"),
         ({"year": "1979"}, "year"),
         ({"title": ""}, "title"),
         ({"genre": None}, "genre"),
@@ -89,4 +92,39 @@ def test_invalid_registrations(kwargs: dict, field: str) -> None:
 
 def test_years_at_the_edges_are_accepted() -> None:
     MovieRegistered.new("m-1", "Roundhay Garden Scene", 1870, "short")
-    MovieRegistered.new("m-2", "Announced", NOW.year + 5, "drama")
+    MovieRegistered.new("m-2", "Announced", YEAR_MAX, "drama")
+
+
+@pytest.mark.parametrize(
+    ("movie_id", "refused"),
+    [
+        ("a\x00b", "U+0000"),
+        ("a\u202eb", "U+202E"),
+        ("a\u200bb", "U+200B"),
+        ("cafe\u0301", "NFC"),
+        ("m" * 129, "at most 128 characters"),
+    ],
+)
+def test_a_view_with_a_hostile_movie_id_is_refused_before_it_is_published(
+    movie_id: str, refused: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(refused)) as caught:
+        MovieViewed.new(movie_id)
+    assert caught.value.field == "movie_id" and caught.value.value == movie_id
+
+
+def test_a_registration_stores_its_title_and_genre_in_nfc_and_refuses_a_bidi_override() -> None:
+    movie = MovieRegistered.new("m-1", "Ame\u0301lie", 2001, "come\u0301die")
+    assert (movie.title, movie.genre) == ("Amélie", "comédie")
+    with pytest.raises(ValidationError, match="U\\+202E") as caught:
+        MovieRegistered.new("m-1", "Alien\u202e", 1979, "sci-fi")
+    assert caught.value.field == "title"
+
+
+def test_a_view_at_the_fixed_bounds_of_occurred_at_is_accepted_and_one_millisecond_before_is_refused() -> (
+    None
+):
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    MovieViewed(EVENT_ID, "m-1", epoch)
+    with pytest.raises(ValidationError, match="occurred_at"):
+        MovieViewed(EVENT_ID, "m-1", epoch - timedelta(milliseconds=1))

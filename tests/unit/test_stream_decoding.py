@@ -12,12 +12,14 @@ from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import MAGIC, fingerprint
 from stream.errors import (
     EmptyMovieIdError,
+    InvalidFieldValueError,
     MissingFieldError,
     StreamError,
     UndecodableError,
     UnknownEventTypeError,
     UnknownWriterSchemaError,
 )
+from stream.taskmanager.batch import decode_batch
 from stream.taskmanager.deadletters import DeadLetter
 from stream.taskmanager.decoding import decode_event, event_from_record
 from stream.taskmanager.state import Registered, Views
@@ -50,8 +52,8 @@ def test_a_v2_view_carries_watch_seconds(catalog: Catalog) -> None:
     assert decode_event(catalog, payload).watch_seconds == 42  # type: ignore[union-attr]
 
 
-def test_a_registration_decodes(catalog: Catalog) -> None:
-    record = {
+def registration() -> dict[str, object]:
+    return {
         "event_id": EVENT_ID,
         "movie_id": "m1",
         "title": "Alien",
@@ -59,6 +61,10 @@ def test_a_registration_decodes(catalog: Catalog) -> None:
         "genre": "sci-fi",
         "occurred_at": 5,
     }
+
+
+def test_a_registration_decodes(catalog: Catalog) -> None:
+    record = registration()
     assert decode_event(catalog, encode(catalog, REGISTERED, record)) == Registered(
         "m1", "Alien", 1979, "sci-fi", 5
     )
@@ -131,3 +137,45 @@ def test_a_dead_letter_round_trips_through_json() -> None:
 def test_a_non_dead_letter_is_a_stream_error() -> None:
     with pytest.raises(StreamError):
         DeadLetter.from_json(b"{not json")
+
+
+@pytest.mark.parametrize(
+    ("subject", "record"),
+    [
+        (VIEWED, viewed(movie_id="a\x00b")),
+        (VIEWED, viewed(movie_id="abc\u202efdp")),
+        (VIEWED, viewed(movie_id="cafe\u0301")),
+        (VIEWED, viewed(movie_id="m" * 129)),
+        (VIEWED, viewed(user_id="u\x1b1")),
+        (VIEWED, viewed(occurred_at=-1)),
+        (VIEWED, viewed(device="tv", country="NL", watch_seconds=-5)),
+        (REGISTERED, {**registration(), "title": "Alien\x00"}),
+        (REGISTERED, {**registration(), "genre": "sci\u2028fi"}),
+        (REGISTERED, {**registration(), "year": 1_000_000}),
+    ],
+)
+def test_a_record_from_an_outside_producer_that_breaks_the_field_definition_is_an_invalid_field(
+    catalog: Catalog, subject: str, record: dict[str, object]
+) -> None:
+    payload = encode(catalog, subject, record, version=2 if "device" in record else None)
+    with pytest.raises(InvalidFieldValueError) as caught:
+        decode_event(catalog, payload)
+    assert caught.value.reason == "invalid-field" and EVENT_ID in str(caught.value)
+
+
+def test_a_view_whose_movie_id_has_a_non_bmp_character_is_counted(catalog: Catalog) -> None:
+    payload = encode(catalog, VIEWED, viewed(movie_id="🎬" * 128), version=1)
+    assert decode_event(catalog, payload).movie_id == "🎬" * 128
+
+
+def test_a_nul_in_a_movie_id_becomes_a_dead_letter_with_its_source_beside_counted_views(
+    catalog: Catalog,
+) -> None:
+    payloads = [encode(catalog, VIEWED, viewed(movie_id=m), version=1) for m in ("m1", "a\x00b", "m1")]
+    out = list(decode_batch(catalog, ("movie-views", 2), [40, 41, 42], payloads))
+    letters = [item for item in out if isinstance(item, DeadLetter)]
+    assert [(x.reason, x.source_topic, x.partition, x.offset) for x in letters] == [
+        ("invalid-field", "movie-views", 2, 41)
+    ]
+    assert letters[0].payload == payloads[1] and "U+0000" in letters[0].detail
+    assert [(v.movie_id, v.count) for v in out if isinstance(v, Views)] == [("m1", 2)]

@@ -11,10 +11,12 @@ import java.util.HexFormat;
 
 /**
  * MovieViewed from the writer versions the job knows, read straight from the single-object bytes in the JVM:
- * the job's hot path (stream/viewreader.py). Anything it does not expect (another writer, malformed bytes, a
- * movie id without a visible ASCII character, trailing bytes) gives null, and the record goes on to the
- * Python decoder (stream.taskmanager.decoding), which stays the only judge of what is rejected and why.
- * Keyed by the header (marker and fingerprint), so a schema that merely looks the same never takes this path.
+ * the job's hot path (stream/viewreader.py). It passes on only views that are certainly valid (schemas.fields):
+ * every string printable ASCII (U+0020-U+007E, not only spaces) within its length bound, every number within
+ * its bounds. Anything else (another writer, malformed bytes, trailing bytes, any other character, a value
+ * out of bounds) gives null, and the record goes on to the Python decoder (stream.taskmanager.decoding), the
+ * one judge of what is counted and what is dead-lettered, and why. Keyed by the header (marker and
+ * fingerprint), so a schema that merely looks the same never takes this path.
  */
 public final class ViewReader {
     /** One view: the fields the per-movie state needs, and the event-time minute trending counts it in. */
@@ -22,6 +24,16 @@ public final class ViewReader {
 
     private static final int HEADER_SIZE = 10;
     private static final long MINUTE_MS = 60_000L;
+    private static final byte SPACE = 0x20;
+    private static final byte TILDE = 0x7E;
+
+    // The bounds of schemas.fields, from the job parameter (stream.viewreader.view_bounds): an id's and a
+    // text's maximum length (ASCII: characters are bytes), occurred_at's range, watch_seconds' maximum.
+    private final int idMax;
+    private final int textMax;
+    private final long occurredMin;
+    private final long occurredMax;
+    private final long watchMax;
 
     // The known headers' fingerprints (bytes 2-9, little-endian) and whether that writer has the v2 tail
     // (device, country, watch_seconds): at most a handful, so a scan beats a hash.
@@ -31,8 +43,20 @@ public final class ViewReader {
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT);
 
-    /** `layouts`: "<header hex>=<0|1>" items joined by ';' (stream.viewreader.view_layouts writes it). */
-    public ViewReader(String layouts) {
+    /**
+     * `layouts`: "<header hex>=<0|1>" items joined by ';' (stream.viewreader.view_layouts writes it);
+     * `bounds`: "idMax;textMax;occurredMin;occurredMax;watchMax" (stream.viewreader.view_bounds).
+     */
+    public ViewReader(String layouts, String bounds) {
+        String[] limits = bounds.split(";");
+        if (limits.length != 5) {
+            throw new IllegalArgumentException("not idMax;textMax;occurredMin;occurredMax;watchMax: " + bounds);
+        }
+        idMax = Integer.parseInt(limits[0]);
+        textMax = Integer.parseInt(limits[1]);
+        occurredMin = Long.parseLong(limits[2]);
+        occurredMax = Long.parseLong(limits[3]);
+        watchMax = Long.parseLong(limits[4]);
         String[] items = layouts.isEmpty() ? new String[0] : layouts.split(";");
         fingerprints = new long[items.length];
         tails = new boolean[items.length];
@@ -67,23 +91,25 @@ public final class ViewReader {
     private View read(byte[] data, boolean hasTail) throws CharacterCodingException, Malformed {
         Cursor at = new Cursor(data, HEADER_SIZE);
         at.skipString(); // event_id
-        long length = at.readLong();
-        if (length <= 0 || length > data.length - at.pos) {
+        String movieId = at.printable(idMax);
+        if (movieId == null || !at.optionalPrintable(textMax)) { // user_id
             return null;
         }
-        String movieId = at.string((int) length);
-        if (!hasVisibleAscii(movieId)) {
-            return null; // perhaps only whitespace: the Python decoder judges it
-        }
-        at.skipOptionalString(); // user_id
         long occurred = at.readLong();
+        if (occurred < occurredMin || occurred > occurredMax) {
+            return null;
+        }
         long watched = 0;
         if (hasTail) {
-            at.skipOptionalString(); // device
-            at.skipOptionalString(); // country
+            if (!at.optionalPrintable(textMax) || !at.optionalPrintable(textMax)) { // device, country
+                return null;
+            }
             long branch = at.readLong();
             if (branch == 1) {
                 watched = at.readLong();
+                if (watched < 0 || watched > watchMax) {
+                    return null;
+                }
             } else if (branch != 0) {
                 return null;
             }
@@ -92,16 +118,6 @@ public final class ViewReader {
             return null;
         }
         return new View(movieId, occurred, watched, Math.floorDiv(occurred, MINUTE_MS));
-    }
-
-    private static boolean hasVisibleAscii(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c > ' ' && c < 0x7F) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Starts with the single-object marker C3 01. */
@@ -161,22 +177,55 @@ public final class ViewReader {
             string((int) length); // validated as UTF-8, as the codec would
         }
 
-        void skipOptionalString() throws CharacterCodingException, Malformed {
-            long branch = readLong();
-            if (branch == 1) {
-                skipString();
-            } else if (branch != 0) {
+        /**
+         * A string of 1 to `max` printable ASCII bytes, not all spaces: certainly valid for schemas.fields,
+         * whether an id or a text (ASCII is NFC). Null for any other string, which the Python decoder judges.
+         */
+        String printable(int max) throws Malformed {
+            long length = readLong();
+            if (length < 0 || length > data.length - pos) {
                 throw new Malformed();
             }
+            if (length == 0 || length > max) {
+                return null;
+            }
+            int end = pos + (int) length;
+            boolean visible = false;
+            for (int i = pos; i < end; i++) {
+                byte b = data[i];
+                if (b < SPACE || b > TILDE) {
+                    return null;
+                }
+                visible |= b != SPACE;
+            }
+            if (!visible) {
+                return null;
+            }
+            String s = new String(data, pos, (int) length, StandardCharsets.US_ASCII);
+            pos = end;
+            return s;
+        }
+
+        /** A ["null", string] union: true for null or a `printable(max)` string, false for any other. */
+        boolean optionalPrintable(int max) throws Malformed {
+            long branch = readLong();
+            if (branch == 0) {
+                return true;
+            }
+            if (branch != 1) {
+                throw new Malformed();
+            }
+            return printable(max) != null;
         }
     }
 
     /**
-     * The agreement test's entry (tests/unit/test_stream_view_reader.py): argument 1 the layouts, then one
-     * payload in hex per line on stdin; prints "movie id in hex,occurred,watched,minute" or "-" per line.
+     * The agreement test's entry (tests/unit/test_stream_view_reader.py): arguments the layouts and the
+     * bounds, then one payload in hex per line on stdin; prints "movie id in hex,occurred,watched,minute" or
+     * "-" per line.
      */
     public static void main(String[] args) throws Exception {
-        ViewReader reader = new ViewReader(args[0]);
+        ViewReader reader = new ViewReader(args[0], args[1]);
         HexFormat hex = HexFormat.of();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
         StringBuilder out = new StringBuilder();

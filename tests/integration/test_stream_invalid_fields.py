@@ -1,0 +1,94 @@
+"""A record that decodes but breaks the one definition of a valid field (schemas.fields), published by a
+plain producer past every refusing boundary, is dead-lettered as `invalid-field` by the real job: the job
+never restarts, and every valid view beside it is counted exactly."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections import Counter
+
+from confluent_kafka import Consumer
+
+from deploy.settings import Settings
+from deploy.testing import EPOCH_MS, view_payload, wait_for_counts
+from deploy.wait import wait_until
+from ingest.publisher import publish_raw
+from schemas.catalog import Catalog
+from schemas.codec import encode
+from schemas.subjects import REGISTERED, VIEWED
+from stream import flinkrest
+from stream.errors import InvalidFieldValueError
+
+DEADLINE_S = 240
+
+
+def consume(settings: Settings, topic: str, expected: int) -> list[tuple[int, int, bytes]]:
+    """(partition, offset, value) of the first `expected` messages of `topic`."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    seen: list[tuple[int, int, bytes]] = []
+
+    def all_read() -> bool:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            seen.append((message.partition(), message.offset(), message.value() or b""))
+        return len(seen) >= expected
+
+    try:
+        wait_until(all_read, 60, f"{expected} messages in {topic}", interval_s=0)
+    finally:
+        consumer.close()
+    return seen
+
+
+def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view_is_counted(
+    isolated: Settings, job: str
+) -> None:
+    catalog = Catalog.bundled()
+    good = [f"movie-{i % 5}" for i in range(500)]
+    hostile = {"event_id": str(uuid.uuid4()), "movie_id": "a\x00b", "user_id": None, "occurred_at": EPOCH_MS}
+    hostile_view = encode(catalog, VIEWED, hostile, version=1)  # the codec alone: no refusing event builder
+    registration = {
+        "event_id": str(uuid.uuid4()),
+        "movie_id": "movie-0",
+        "title": "Ali\x00en",
+        "year": 1979,
+        "genre": "sci-fi",
+        "occurred_at": EPOCH_MS,
+    }
+    hostile_registration = encode(catalog, REGISTERED, registration)
+    messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
+    messages.insert(250, ("a\x00b", hostile_view))
+    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, messages)
+    publish_raw(isolated.kafka_bootstrap, isolated.movies_topic, [("movie-0", hostile_registration)])
+
+    # Exact for every valid movie, and no row for the hostile id (the whole table is compared).
+    wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)
+    letters = consume(isolated, isolated.dlq_topic, 2)
+    by_payload = {}
+    for _, _, value in letters:
+        letter = json.loads(value)
+        by_payload[base64.b64decode(letter["payload_b64"])] = letter
+    sources = {
+        value: (topic, partition, offset)
+        for topic, count in ((isolated.views_topic, len(messages)), (isolated.movies_topic, 1))
+        for partition, offset, value in consume(isolated, topic, count)
+        if value in (hostile_view, hostile_registration)
+    }
+    assert set(by_payload) == {hostile_view, hostile_registration}
+    for payload, letter in by_payload.items():
+        assert letter["reason"] == InvalidFieldValueError.reason == "invalid-field"
+        assert (letter["source_topic"], letter["partition"], letter["offset"]) == sources[payload]
+    assert "movie_id" in by_payload[hostile_view]["detail"] and "U+0000" in by_payload[hostile_view]["detail"]
+    assert "title" in by_payload[hostile_registration]["detail"]
+    wait_until(lambda: flinkrest.dead_letters(isolated, job) == 2, 30, "dead-letter metric")
+    assert flinkrest.job_metrics(isolated, job, ["numRestarts"]) == {"numRestarts": 0.0}
+    assert flinkrest.job_state(isolated, job) == flinkrest.JobState.RUNNING
