@@ -116,6 +116,13 @@ def job_state(settings: FlinkSettings, job_id: str) -> str:
     return str(_call(settings, f"/jobs/{job_id}")["state"])
 
 
+def failures(settings: FlinkSettings, job_id: str) -> list[str]:
+    """The stack trace of each failure of the job, oldest first (its exception history: a restarted job's
+    too, and a finished job's while the JobManager keeps it)."""
+    entries = _call(settings, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+    return [str(entry["stacktrace"]) for entry in sorted(entries, key=lambda entry: entry["timestamp"])]
+
+
 def cancel(settings: FlinkSettings, job_id: str) -> None:
     _call(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
@@ -153,6 +160,7 @@ def checkpoints(settings: FlinkSettings, job_id: str) -> dict[str, Any]:
 class CompletedCheckpoint:
     age_s: float  # now minus its last acknowledgement
     duration_s: float  # end to end
+    state_bytes: int  # the whole state it holds (files shared with earlier incremental checkpoints included)
 
 
 def last_completed(checkpoints: dict[str, Any]) -> CompletedCheckpoint | None:
@@ -161,7 +169,7 @@ def last_completed(checkpoints: dict[str, Any]) -> CompletedCheckpoint | None:
     if not completed:
         return None
     age_s = time.time() - completed["latest_ack_timestamp"] / 1000
-    return CompletedCheckpoint(age_s, completed["end_to_end_duration"] / 1000)
+    return CompletedCheckpoint(age_s, completed["end_to_end_duration"] / 1000, int(completed["state_size"]))
 
 
 def vertex_metrics(settings: FlinkSettings, job_id: str, names: list[str]) -> dict[str, dict[str, float]]:
@@ -198,3 +206,75 @@ def source_offsets(settings: FlinkSettings, job_id: str) -> dict[tuple[str, int]
 
 
 CURRENT_OFFSET = ".currentOffset"
+
+
+# RocksDB's native metrics, one gauge per column family (a state of an operator), enabled by
+# `stream.topology.ROCKSDB`: `<operator>.<state>.<property>`. Flink SQL's deduplication keeps its remembered
+# ids in the state named below. The hashmap backend has no such metrics.
+ESTIMATE_NUM_KEYS = "rocksdb.estimate-num-keys"
+SST_FILES_SIZE = "rocksdb.total-sst-files-size"
+DEDUP_STATE = "deduplicate-state"
+
+
+@dataclass(frozen=True)
+class StateFigures:
+    """Per state (summed over the operators and subtasks that have one of that name): RocksDB's estimate of
+    its entries (expired ones not yet compacted away count too) and the size of its files on local disk."""
+
+    keys: dict[str, int]
+    disk_bytes: dict[str, int]
+
+    @property
+    def remembered_ids(self) -> int | None:
+        return self.keys.get(DEDUP_STATE)
+
+    @property
+    def total_disk_bytes(self) -> int | None:
+        return sum(self.disk_bytes.values()) if self.disk_bytes else None
+
+
+def state_figures(settings: FlinkSettings, job_id: str) -> StateFigures:
+    return StateFigures(
+        _per_state(operator_metric_sums(settings, job_id, ESTIMATE_NUM_KEYS), ESTIMATE_NUM_KEYS),
+        _per_state(operator_metric_sums(settings, job_id, SST_FILES_SIZE), SST_FILES_SIZE),
+    )
+
+
+def _per_state(values: dict[str, float], suffix: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, value in values.items():
+        state = name.removesuffix(f".{suffix}").rsplit(".", 1)[-1]
+        out[state] = out.get(state, 0) + int(value)
+    return out
+
+
+def operator_metric_sums(settings: FlinkSettings, job_id: str, suffix: str) -> dict[str, float]:
+    """Every operator metric of the job whose name ends with `suffix`, each summed over its subtasks."""
+    out: dict[str, float] = {}
+    for vertex in _call(settings, f"/jobs/{job_id}")["vertices"]:
+        base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        names = [m["id"] for m in _call(settings, base) if m["id"].endswith(suffix)]
+        if names:
+            for value in _call(settings, f"{base}?get={','.join(names)}&agg=sum"):
+                out[value["id"]] = float(value["sum"])
+    return out
+
+
+@dataclass(frozen=True)
+class Heap:
+    used: int
+    max: int
+
+
+HEAP_METRICS = ("Status.JVM.Memory.Heap.Used", "Status.JVM.Memory.Heap.Max")
+
+
+def taskmanager_heaps(settings: FlinkSettings) -> dict[str, Heap]:
+    """Per TaskManager, its JVM heap in use now (live objects and garbage not yet collected) and its max."""
+    out = {}
+    for manager in _call(settings, "/taskmanagers")["taskmanagers"]:
+        path = f"/taskmanagers/{manager['id']}/metrics?get={','.join(HEAP_METRICS)}"
+        values = {v["id"]: int(float(v["value"])) for v in _call(settings, path)}
+        if len(values) == len(HEAP_METRICS):
+            out[manager["id"]] = Heap(*(values[name] for name in HEAP_METRICS))
+    return out

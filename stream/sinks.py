@@ -22,8 +22,22 @@ BATCH_INTERVAL_MS = 50
 MAX_RETRIES = 3
 
 
-def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, element_types: list[str]) -> Sink:
-    """`sql` over one array per column (stream.upsert), a batch of rows each statement (UpsertSink.java)."""
+# The sink's name in the job graph, and the `source_topic` of the dead letters it writes (rows Postgres
+# refuses for their own data, SqlStates.java): after aggregation no record's topic, partition or offset is
+# known.
+UPSERT_STAGE = "postgres-upsert"
+
+
+def postgres_sink(
+    jdbc_url: str,
+    user: str,
+    password: str,
+    sql: str,
+    element_types: list[str],
+    dead_letters: tuple[str, str],
+) -> Sink:
+    """`sql` over one array per column (stream.upsert), a batch of rows each statement (UpsertSink.java).
+    `dead_letters` is (bootstrap, topic): where the rows Postgres refuses for their own data go."""
     gateway = get_gateway()
     types = gateway.new_array(gateway.jvm.String, len(element_types))
     for index, element in enumerate(element_types):
@@ -31,7 +45,9 @@ def postgres_sink(jdbc_url: str, user: str, password: str, sql: str, element_typ
     sink_class = reduce(getattr, SINK_CLASS.split("."), gateway.jvm)
     if not isinstance(sink_class, JavaClass):  # py4j names a package when it finds no class
         raise StreamError(f"{SINK_CLASS} not found: the job runs without the stream jar (stream.viewreader)")
-    return Sink(sink_class(jdbc_url, user, password, sql, types, BATCH_SIZE, BATCH_INTERVAL_MS, MAX_RETRIES))
+    bootstrap, topic = dead_letters
+    batching = (BATCH_SIZE, BATCH_INTERVAL_MS, MAX_RETRIES)
+    return Sink(sink_class(jdbc_url, user, password, sql, types, *batching, bootstrap, topic, UPSERT_STAGE))
 
 
 def dead_letter_sink(bootstrap: str, topic: str) -> KafkaSink:

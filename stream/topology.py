@@ -21,7 +21,8 @@ from pyflink.table.udf import udtf
 
 from schemas.catalog import Catalog
 from stream.config import WRITER_ROLE, JobConfig
-from stream.sinks import dead_letter_sink, postgres_sink
+from stream.sinks import UPSERT_STAGE, dead_letter_sink, postgres_sink
+from stream.taskmanager.deadletters import STATE_STAGE
 from stream.taskmanager.functions import DEAD_LETTERS, DecodeBatch, MovieStats, Route
 from stream.taskmanager.rows import BATCH_OUTPUT_TYPES, EVENT_TYPE, FLUSH_TYPE, SNAPSHOT_TYPE, VIEWS
 from stream.upsert import ELEMENT_TYPES, FLUSH_ELEMENT_TYPES, flush_sql, upsert_sql
@@ -52,18 +53,28 @@ WATERMARK_DELAY_S = 1
 # A partition that receives nothing (the registrations topic, mostly) must not hold the watermark back.
 IDLE_TIMEOUT = "2 s"
 
-# The state backend is a setting (`JobConfig.state_backend`, MOVIEVIEWS_STATE_BACKEND). hashmap, the
-# default: the per-movie state is one small row (~100 bytes; a million movies is ~100 MB of heap), read and
-# written from Python per batch row, and the heap backend avoids RocksDB's serialisation and JNI on each
-# access. Its checkpoints are full copies, though, and the deduplication remembers every event id for a day
-# (70 bytes each): rocksdb with incremental checkpoints uploads only its new files (`bench state-scale
-# --state-backend` compares the two, docs/PERFORMANCE.md). Flink's changelog on hashmap was faster at state
-# scale but lost a restored job's state (docs/PERFORMANCE.md, 1 Dec: not shipped). A rebuild of 5M
-# events on hashmap failed on 30 Nov 2026: the live job's full checkpoints were 350 MB and the rebuild job's
-# 217 MB, back to back, durations 10 s -> 84 s, then the TaskManager (2.2 GB heap, both jobs' ids on it)
-# logged nothing for a minute, its heartbeat timed out and every job restarted. On rocksdb, with the settings
-# below, the same rebuild took 684 s from offset zero to switched (docs/PERFORMANCE.md, Rebuild): the backend
-# for a rebuild, or any state past the heap.
+# The state backend is a setting (`JobConfig.state_backend`, MOVIEVIEWS_STATE_BACKEND); rocksdb is the default
+# because what grows with traffic must not live on the JVM heap. The deduplication remembers every event id
+# for the window (rate x window entries: a day at 350 events/s is 30M ids), and the per-movie rows and
+# trending minutes grow with the catalogue. On hashmap all of it is Java objects on the TaskManager's 2.2 GB
+# heap, copied in full at each checkpoint: at about 7M remembered ids (or 2.1M movies) the old generation
+# stayed full, collections ran back to back, heartbeats were missed and every job on the TaskManager
+# restarted, the live one included. On rocksdb each entry is a serialised key and value in files on local disk,
+# read through a block cache and written through memtables that the slot's managed memory bounds
+# (`state.backend.rocksdb.memory.managed`, Flink's default), so the heap holds only what is in flight, and an
+# incremental checkpoint uploads only the files written since the last one. It costs the 1,000-movie
+# throughput little once the views are summed in the JVM (docs/PERFORMANCE.md, "Endurance").
+#
+# Expired ids leave RocksDB in compactions: for SQL state TTL (`table.exec.state.ttl`) Flink 1.20 enables its
+# compaction filter by default (cleanup in background; the current time read every 1,000 entries), which
+# drops an entry whose TTL timestamp has passed whenever RocksDB rewrites its file. Flink also sets that
+# column family's periodic compaction to 30 days, not configurable from SQL, so expiry relies on ordinary
+# compactions: every checkpoint flushes the memtables into a level-0 file, and four of those start a
+# compaction into level 1; ids arrive in random key order, so each compaction overlaps, and rewrites, the
+# files below it, and the steady state holds about one window of ids plus what awaits the next compaction
+# (`tests/integration/test_endurance.py` and `movieviews bench soak` measure the plateau). hashmap remains
+# a choice for small state (no serialisation or JNI per access); its TTL entries are removed incrementally
+# as state is accessed and at full snapshots.
 
 # RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
 # deploy/flink/config.yaml, half of it for memtables). Measured with one job over pre-loaded views, timed to
@@ -82,6 +93,11 @@ ROCKSDB = {
     "state.backend.rocksdb.writebuffer.size": "16 mb",
     "state.backend.rocksdb.use-bloom-filter": "true",
     "state.backend.rocksdb.memory.partitioned-index-filters": "true",
+    # RocksDB's own count of entries per column family (an estimate: expired ids not yet compacted away are
+    # counted) and the size of its files: the remembered ids and the disk they take, in `status` and
+    # `bench soak`. Each is one property read per metric report.
+    "state.backend.rocksdb.metrics.estimate-num-keys": "true",
+    "state.backend.rocksdb.metrics.total-sst-files-size": "true",
 }
 
 # Keeps restarting through an outage of any length (Postgres or Kafka down for minutes), waiting 1, 2, 4...
@@ -258,9 +274,6 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     t_env.create_temporary_function(DECODE_FUNCTION, udtf(decode, result_types=BATCH_OUTPUT_TYPES))
     rows = t_env.to_data_stream(t_env.sql_query(events_query()))
     events = rows.process(Route(), output_type=EVENT_TYPE).name("route").uid("route")
-    events.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name(
-        "dead-letters"
-    ).uid("dead-letter-sink")
     if config.trending:
         output_type, sql = FLUSH_TYPE, flush_sql(config.stats_table, config.trending_table)
         element_types = FLUSH_ELEMENT_TYPES
@@ -269,8 +282,14 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     snapshots = (
         events.key_by(lambda row: row[0], key_type=Types.STRING())
         .process(MovieStats(config.flush_interval_ms, bool(config.trending)), output_type=output_type)
-        .name("movie-stats")
-        .uid("movie-stats")
+        .name(STATE_STAGE)
+        .uid(STATE_STAGE)
+    )
+    # Undecodable records (route) and rows the keyed state refuses (movie-stats), to one Kafka sink; the rows
+    # Postgres refuses leave from the upsert sink itself (UpsertSink.java).
+    dead_letters = events.get_side_output(DEAD_LETTERS).union(snapshots.get_side_output(DEAD_LETTERS))
+    dead_letters.sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name("dead-letters").uid(
+        "dead-letter-sink"
     )
     # One sink subtask owns each movie (two writers' overlapping batches deadlock Postgres): the sink takes
     # MovieStats's output on a forward edge, so subtask i writes the movies of key groups that subtask i of
@@ -281,6 +300,7 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     # unchained / chained (1 Dec, load 3.4-4.5): defaults 23,995 / 30,331 / 31,349 / 24,599 events/s,
     # dedup and trending off 44,875 / 50,823 / 54,341 / 42,802. The edge's buffer leaves within
     # `execution.buffer-timeout.interval` (10 ms) when rows are few.
-    snapshots.sink_to(postgres_sink(config.jdbc_url, WRITER_ROLE, pg_password, sql, element_types)).name(
-        "postgres-upsert"
-    ).uid("postgres-upsert").disable_chaining()
+    to_postgres = postgres_sink(
+        config.jdbc_url, WRITER_ROLE, pg_password, sql, element_types, (config.bootstrap, config.dlq_topic)
+    )
+    snapshots.sink_to(to_postgres).name(UPSERT_STAGE).uid(UPSERT_STAGE).disable_chaining()

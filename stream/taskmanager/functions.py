@@ -3,6 +3,7 @@ dead letters off, and per-movie keyed state over `apply`."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from pyflink.table.udf import FunctionContext, TableFunction
 from schemas.catalog import Catalog
 from schemas.registry import KafkaSchemaResolver
 from stream.taskmanager.batch import decode_batch
-from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.deadletters import NO_POSITION, REFUSED_BY_STATE, STATE_STAGE, DeadLetter
 from stream.taskmanager.metrics import PUSH_INTERVAL_S, DeadLetterMetrics, StateMetrics
 from stream.taskmanager.rows import (
     EVENT_COLUMNS,
@@ -31,7 +32,6 @@ from stream.taskmanager.rows import (
     trend_from_row,
 )
 from stream.taskmanager.state import (
-    Event,
     FlushDue,
     MovieState,
     RecentFlushes,
@@ -39,9 +39,14 @@ from stream.taskmanager.state import (
     Views,
     apply,
 )
-from stream.taskmanager.trending import MINUTE_MS, Trend, add_views, cross_boundary, minute_of
+from stream.taskmanager.trending import MINUTE_MS, Added, Trend, add_views, cross_boundary, minute_of
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
+# What the pure functions raise for a row's own content: a total or a timer past 64 bits (OverflowError), a
+# malformed or missing column (ValueError, TypeError, KeyError). MovieStats dead-letters such a row and leaves
+# the movie's state as it was; every other exception (Flink's, the state backend's) fails the task, which
+# restarts from its checkpoint.
+REFUSED_DATA = (ValueError, TypeError, OverflowError, KeyError)
 
 
 class DecodeBatch(TableFunction):  # type: ignore[misc]
@@ -94,6 +99,7 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: RuntimeContext) -> None:
         self._state = runtime_context.get_state(ValueStateDescriptor("movie", STATE_TYPE))
         self._metrics = StateMetrics(runtime_context.get_metrics_group())
+        self._refused = DeadLetterMetrics(runtime_context.get_metrics_group(), (REFUSED_BY_STATE,))
         self._recent = RecentFlushes(self._flush_interval_ms)
         # A change flushed at once leaves no timer behind to push the figures after the last event: one
         # timer per PUSH_INTERVAL_S at most does (`_push_later`).
@@ -104,13 +110,25 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
             self._late = runtime_context.get_metrics_group().counter("lateViews")
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        event = event_from_row(value)
-        self._metrics.applied(event.count if isinstance(event, Views) else 1)
         row = self._state.value()
-        trend = trend_from_row(row) if self._trending else None
-        if trend is not None and isinstance(event, Views):
-            trend = self._add_views(trend, event, ctx)
-        return self._apply(state_from_row(ctx.get_current_key(), row), trend, event, ctx)
+        # Every pure step first, then the state writes and timers: a refused row changes nothing.
+        try:
+            event = event_from_row(value)
+            state = state_from_row(ctx.get_current_key(), row)
+            trend = trend_from_row(row) if self._trending else None
+            added = None
+            if trend is not None and isinstance(event, Views):
+                # `add_views` only reads the MapState; its failures are none of REFUSED_DATA.
+                added = add_views(
+                    trend, self._minutes, ctx.timer_service().current_watermark(), event.minutes
+                )
+            new_state, outputs = apply(state, event)
+        except REFUSED_DATA as exc:
+            return self._refuse(value, exc)
+        self._metrics.applied(event.count if isinstance(event, Views) else 1)
+        if added is not None:
+            trend = self._added(added, ctx)
+        return self._apply(state, new_state, outputs, trend, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         row = self._state.value()
@@ -128,9 +146,13 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
         self._push_due = False
 
     def _apply(
-        self, state: MovieState, trend: Trend | None, event: Event, ctx: KeyedProcessFunction.Context
+        self,
+        state: MovieState,
+        new_state: MovieState,
+        outputs: tuple[Any, ...],
+        trend: Trend | None,
+        ctx: KeyedProcessFunction.Context,
     ) -> Iterator[Any]:
-        new_state, outputs = apply(state, event)
         if outputs and isinstance(outputs[0], ScheduleFlush):
             # Processing time is the wall clock in ms, as Flink's timers count it; time.time() is no JVM call.
             now = int(time.time() * 1000)
@@ -170,11 +192,18 @@ class MovieStats(KeyedProcessFunction):  # type: ignore[misc]
             ctx.timer_service().register_processing_time_timer(now + int(PUSH_INTERVAL_S * 1000))
             self._push_due = True
 
-    def _add_views(self, trend: Trend, event: Views, ctx: KeyedProcessFunction.Context) -> Trend:
+    def _added(self, added: Added, ctx: KeyedProcessFunction.Context) -> Trend:
         timers = ctx.timer_service()
-        added = add_views(trend, self._minutes, timers.current_watermark(), event.minutes)
         for due in added.timers_ms:
             timers.register_event_time_timer(due)
         if added.late:
             self._late.inc(added.late)
         return added.trend
+
+    def _refuse(self, value: Row, exc: Exception) -> Iterator[Any]:
+        """The row as a dead letter (`deadletters`: a later stage's refusal), counted by reason."""
+        self._refused.dead_letter(REFUSED_BY_STATE)
+        detail = f"movie_id {json.dumps(value[0])}: {type(exc).__name__}: {exc}"
+        payload = json.dumps(list(value)).encode()
+        letter = DeadLetter.of(REFUSED_BY_STATE, detail, (STATE_STAGE, NO_POSITION, NO_POSITION), payload)
+        yield DEAD_LETTERS, letter.to_json()

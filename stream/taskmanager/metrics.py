@@ -44,12 +44,14 @@ REASONS = tuple(
 
 
 class DeadLetterMetrics:
-    """Dead letters by reason; registered where they are split off (`functions.Route`)."""
+    """Dead letters by reason, where they are split off: `functions.Route`, and the refusals of
+    `functions.MovieStats` (the JVM's UpsertSink.java counts its own under the same name). Each reason of
+    `reasons` gets a first sample (0)."""
 
-    def __init__(self, group: Any) -> None:
+    def __init__(self, group: Any, reasons: tuple[str, ...] = REASONS) -> None:
         root = group.add_group(GROUP)
         self._by_reason = {
-            reason: root.add_group("reason", reason).counter(DEAD_LETTER_METRIC) for reason in REASONS
+            reason: root.add_group("reason", reason).counter(DEAD_LETTER_METRIC) for reason in reasons
         }
         self._root = root
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+# Flink's LONG and Postgres' bigint, where every total is stored: `apply` refuses (OverflowError) an event
+# that would take one past them, and the adapter dead-letters it with the state unchanged.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Views:
@@ -96,17 +100,29 @@ def apply(state: MovieState, event: Event) -> tuple[MovieState, tuple[Output, ..
 def _views(state: MovieState, event: Views) -> MovieState:
     # Built field by field, not with `replace()`: this runs once per view and replace() costs ~3x more.
     first, last = state.first_ms, state.last_ms
+    view_count = state.view_count + event.count
+    watch_seconds = state.watch_seconds + event.watch_seconds
+    version = state.version + event.count
+    if not (
+        LONG_MIN <= view_count <= LONG_MAX
+        and LONG_MIN <= watch_seconds <= LONG_MAX
+        and LONG_MIN <= version <= LONG_MAX
+    ):
+        raise OverflowError(
+            f"{event.count} views, {event.watch_seconds} s take movie {state.movie_id!r} past 64 bits "
+            f"(view_count {view_count}, watch_seconds {watch_seconds}, version {version})"
+        )
     return MovieState(
         state.movie_id,
-        state.view_count + event.count,
-        state.watch_seconds + event.watch_seconds,
+        view_count,
+        watch_seconds,
         event.first_ms if first is None or event.first_ms < first else first,
         event.last_ms if last is None or event.last_ms > last else last,
         state.title,
         state.year,
         state.genre,
         state.registered_ms,
-        state.version + event.count,
+        version,
         True,
     )
 

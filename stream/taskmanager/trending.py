@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from stream.taskmanager.state import LONG_MAX, LONG_MIN
+
 MINUTE_MS = 60_000
 HOUR = 60  # minutes
 DAY = 1440  # minutes
@@ -91,6 +93,10 @@ def add_views(
             day += views
             if minute > w - HOUR:
                 hour += views
+    if timers and not LONG_MIN <= min(timers) <= max(timers) <= LONG_MAX:
+        raise OverflowError(
+            f"an event-time minute puts a window's timer past 64 bits: {min(timers)}..{max(timers)}"
+        )
     if not changed:
         return Added(trend, (), late)
     return Added(Trend(hour, day, trend.version + 1, tuple(recent.items())), tuple(timers), late)

@@ -65,9 +65,21 @@ def module_isolated(stack_settings: Settings) -> Iterator[Settings]:
         delete_topics(settings.kafka_bootstrap, list(names.values()))
 
 
-@contextlib.contextmanager
-def database_of_its_own(stack: Settings) -> Iterator[Settings]:
+@pytest.fixture
+def database_later(stack: Settings) -> Iterator[tuple[Settings, Callable[[], object]]]:
+    """Settings naming a database that does not exist yet (a database that cannot be reached), and what
+    creates it as `fresh_database` does; dropped afterwards."""
     name = f"mv_test_{uuid.uuid4().hex[:10]}"
+    with contextlib.ExitStack() as later:
+        yield (
+            dataclasses.replace(stack, pg_database=name),
+            lambda: later.enter_context(database_of_its_own(stack, name)),
+        )
+
+
+@contextlib.contextmanager
+def database_of_its_own(stack: Settings, name: str | None = None) -> Iterator[Settings]:
+    name = name or f"mv_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres.admin_conninfo(stack), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(name)))
     settings = dataclasses.replace(stack, pg_database=name)

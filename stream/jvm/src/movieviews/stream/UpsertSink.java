@@ -13,6 +13,7 @@ import java.util.Set;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.types.Row;
 
 /**
@@ -24,11 +25,19 @@ import org.apache.flink.types.Row;
  * <p>A batch leaves when it holds batchSize rows, intervalMs after its first row, or before a checkpoint
  * barrier (flush): at least once, which the version guards make exactly-once in effect. A row whose key (its
  * first column, the movie) is already in the batch first sends the batch: one statement may not update a row
- * twice, and rows apply in their order. A failed statement is retried on a new connection (1, 2, 3 s apart),
- * then fails the job, which restarts from its checkpoint.
+ * twice, and rows apply in their order.
+ *
+ * <p>A failed statement is one of two kinds (SqlStates.refusesTheData). Refused for its rows' own data (a NUL
+ * in a movie id): the batch is sent again in halves, down to single rows, so every other row is written, and
+ * a single row so refused becomes a dead letter (DeadLetterProducer, reason refused-by-postgres, counted in
+ * movieviews.dead_letters_total) and is skipped: it would be refused on every retry and restart, and stop
+ * every movie's count. Any other failure is the infrastructure's: retried on a new connection (1, 2, 3 s
+ * apart), then the job fails and restarts from its checkpoint, sending the rows again. A checkpoint completes
+ * only after flush has written the batch and its dead letters are in Kafka.
  */
 public final class UpsertSink implements Sink<Row> {
     private static final long serialVersionUID = 1L;
+    static final String REFUSED = "refused-by-postgres";
 
     private final String url;
     private final String user;
@@ -38,8 +47,14 @@ public final class UpsertSink implements Sink<Row> {
     private final int batchSize;
     private final long intervalMs;
     private final int maxRetries;
+    private final String deadLetterBootstrap;
+    private final String deadLetterTopic;
+    private final String stage;
 
-    /** elementTypes: each column's Postgres type as createArrayOf takes it (text, int4, int8), in order. */
+    /**
+     * elementTypes: each column's Postgres type as createArrayOf takes it (text, int4, int8), in order. Dead
+     * letters go to deadLetterTopic at deadLetterBootstrap, named by stage (the sink's name in the job).
+     */
     public UpsertSink(
             String url,
             String user,
@@ -48,7 +63,10 @@ public final class UpsertSink implements Sink<Row> {
             String[] elementTypes,
             int batchSize,
             long intervalMs,
-            int maxRetries) {
+            int maxRetries,
+            String deadLetterBootstrap,
+            String deadLetterTopic,
+            String stage) {
         this.url = url;
         this.user = user;
         this.password = password;
@@ -57,28 +75,37 @@ public final class UpsertSink implements Sink<Row> {
         this.batchSize = batchSize;
         this.intervalMs = intervalMs;
         this.maxRetries = maxRetries;
+        this.deadLetterBootstrap = deadLetterBootstrap;
+        this.deadLetterTopic = deadLetterTopic;
+        this.stage = stage;
     }
 
     @Override
     @SuppressWarnings("deprecation") // the one abstract createWriter of Flink 1.20's Sink
     public SinkWriter<Row> createWriter(InitContext context) {
-        return new Writer(context.getProcessingTimeService());
+        Counter refused = context.metricGroup()
+                .addGroup("movieviews")
+                .addGroup("reason", REFUSED)
+                .counter("dead_letters_total");
+        return new Writer(context.getProcessingTimeService(), refused);
     }
 
     private final class Writer implements SinkWriter<Row> {
         private final ProcessingTimeService time;
-        private final List<List<Object>> columns = new ArrayList<>();
+        private final Counter refused;
+        // Each row's columns, copied out of the row: with object reuse the caller may reuse it.
+        private final List<Object[]> rows = new ArrayList<>();
         private final Set<Object> keys = new HashSet<>();
         private Connection connection;
         private PreparedStatement statement;
+        // Made at the first refused row: a writer that never refuses one holds no Kafka connection.
+        private DeadLetterProducer deadLetters;
         // The batch the pending timer was set for: a batch sent by size or barrier leaves its timer behind.
         private long batch;
 
-        Writer(ProcessingTimeService time) {
+        Writer(ProcessingTimeService time, Counter refused) {
             this.time = time;
-            for (int i = 0; i < elementTypes.length; i++) {
-                columns.add(new ArrayList<>(batchSize));
-            }
+            this.refused = refused;
         }
 
         @Override
@@ -87,10 +114,11 @@ public final class UpsertSink implements Sink<Row> {
                 send();
                 keys.add(row.getField(0));
             }
-            // Copied out of the row: with object reuse the caller may reuse it.
-            for (int i = 0; i < elementTypes.length; i++) {
-                columns.get(i).add(row.getField(i));
+            Object[] columns = new Object[elementTypes.length];
+            for (int i = 0; i < columns.length; i++) {
+                columns[i] = row.getField(i);
             }
+            rows.add(columns);
             if (keys.size() == 1) {
                 long due = batch;
                 time.registerTimer(time.getCurrentProcessingTime() + intervalMs, now -> {
@@ -107,46 +135,90 @@ public final class UpsertSink implements Sink<Row> {
         @Override
         public void flush(boolean endOfInput) throws IOException, InterruptedException {
             send();
+            if (deadLetters != null) {
+                deadLetters.flush();
+            }
         }
 
         private void send() throws IOException, InterruptedException {
-            if (keys.isEmpty()) {
+            if (rows.isEmpty()) {
                 return;
             }
+            upsert(rows);
+            keys.clear();
+            rows.clear();
+            batch++;
+        }
+
+        /** Writes the rows but those Postgres refuses for their own data, which become dead letters. */
+        private void upsert(List<Object[]> part) throws IOException, InterruptedException {
+            SQLException refusal = execute(part);
+            if (refusal == null) {
+                return;
+            }
+            if (part.size() == 1) {
+                deadLetter(part.get(0), refusal);
+                return;
+            }
+            // Halves, not each row alone: a batch of 1,000 with one bad row costs about 20 statements.
+            int half = part.size() / 2;
+            upsert(part.subList(0, half));
+            upsert(part.subList(half, part.size()));
+        }
+
+        /**
+         * Null once written; the exception when Postgres refused the rows' data. An infrastructure failure is
+         * retried on a new connection, and after maxRetries thrown: the job restarts from its checkpoint.
+         */
+        private SQLException execute(List<Object[]> part) throws IOException, InterruptedException {
             for (int attempt = 0; ; attempt++) {
                 try {
-                    execute();
-                    break;
+                    executeOnce(part);
+                    return null;
                 } catch (SQLException e) {
-                    close();
+                    if (SqlStates.refusesTheData(e.getSQLState())) {
+                        // In autocommit the failed statement left nothing behind, and the connection is fine.
+                        return e;
+                    }
+                    disconnect();
                     if (attempt >= maxRetries) {
                         throw new IOException(
-                                "upsert of " + keys.size() + " rows failed " + (attempt + 1) + " times: " + sql, e);
+                                "upsert of " + part.size() + " rows failed " + (attempt + 1) + " times (SQLSTATE "
+                                        + e.getSQLState() + "): " + sql,
+                                e);
                     }
                     Thread.sleep(1000L * (attempt + 1));
                 }
             }
-            keys.clear();
-            for (List<Object> column : columns) {
-                column.clear();
-            }
-            batch++;
         }
 
-        private void execute() throws SQLException {
+        private void executeOnce(List<Object[]> part) throws SQLException {
             if (connection == null) {
                 connection = DriverManager.getConnection(url, user, password);
                 statement = connection.prepareStatement(sql);
             }
             for (int i = 0; i < elementTypes.length; i++) {
-                Array array = connection.createArrayOf(elementTypes[i], columns.get(i).toArray());
+                Object[] column = new Object[part.size()];
+                for (int j = 0; j < column.length; j++) {
+                    column[j] = part.get(j)[i];
+                }
+                Array array = connection.createArrayOf(elementTypes[i], column);
                 statement.setArray(i + 1, array);
             }
             statement.executeUpdate();
         }
 
-        @Override
-        public void close() {
+        private void deadLetter(Object[] row, SQLException refusal) throws IOException {
+            if (deadLetters == null) {
+                deadLetters = new DeadLetterProducer(deadLetterBootstrap, deadLetterTopic, stage);
+            }
+            String detail = "movie_id " + DeadLetterProducer.quoted(row[0]) + ": SQLSTATE " + refusal.getSQLState()
+                    + ": " + refusal.getMessage();
+            deadLetters.send(REFUSED, detail, row);
+            refused.inc();
+        }
+
+        private void disconnect() {
             try {
                 if (connection != null) {
                     connection.close();
@@ -156,6 +228,14 @@ public final class UpsertSink implements Sink<Row> {
             } finally {
                 connection = null;
                 statement = null;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            disconnect();
+            if (deadLetters != null) {
+                deadLetters.close();
             }
         }
     }
