@@ -103,6 +103,11 @@ DECLARED: dict[str, Setting] = {
     "api_anonymous_rate": Setting(
         "MOVIEVIEWS_API_ANONYMOUS_RATE", "20", "requests/s per client address without a key (burst: twice)"
     ),
+    "api_max_body_bytes": Setting(
+        "MOVIEVIEWS_API_MAX_BODY_BYTES",
+        "65536",
+        "largest request body of /graphql and /api, in bytes; a larger one is refused (413) unread",
+    ),
     "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
     "flush_interval_ms": Setting(
         "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
@@ -112,8 +117,8 @@ DECLARED: dict[str, Setting] = {
     ),
     "state_backend": Setting(
         "MOVIEVIEWS_STATE_BACKEND",
-        "hashmap",
-        "the job's state backend: hashmap (heap, full checkpoints) or rocksdb (incremental checkpoints)",
+        "rocksdb",
+        "the job's state backend: rocksdb (on disk, incremental checkpoints) or hashmap (heap, full checkpoints)",
     ),
     "stop_timeout_s": Setting(
         "MOVIEVIEWS_STOP_TIMEOUT_S",
@@ -189,6 +194,7 @@ class Settings:
     api_reads_need_key: bool
     api_key_rate: int
     api_anonymous_rate: int
+    api_max_body_bytes: int
     checkpoint_interval_ms: int
     flush_interval_ms: int
     dedup_window_s: int

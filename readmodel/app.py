@@ -75,19 +75,25 @@ def create_app(
         Route(
             "/metrics",
             metrics.endpoint(
-                runtime.store, runtime.kafka, [settings.views_topic, settings.movies_topic], checkpoints_dir
+                runtime.store,
+                runtime.kafka,
+                [settings.views_topic, settings.movies_topic],
+                checkpoints_dir,
+                lineage=job_name,
             ),
             name="metrics",
         ),
     ]
-    app = ReadModelApp(routes, runtime.cache, runtime.admission, lifespan)
+    app = ReadModelApp(
+        routes, runtime.cache, runtime.admission, lifespan, max_body_bytes=settings.api_max_body_bytes
+    )
     app.state.runtime = runtime
     return app
 
 
 class ReadModelApp(Starlette):
     """The routes behind the request id, the request metrics and the guard, with the lane for reused
-    responses (readmodel.reused) in front of all of Starlette's layers."""
+    responses (readmodel.reused), which also bounds request bodies, in front of all of Starlette's layers."""
 
     def __init__(
         self,
@@ -95,6 +101,8 @@ class ReadModelApp(Starlette):
         cache: ResponseCache,
         admission: Admission,
         lifespan: Lifespan[ReadModelApp] | None = None,
+        *,
+        max_body_bytes: int,
     ) -> None:
         # The guard innermost: its refusals get a request id and are counted in the metrics too.
         middleware = [
@@ -105,6 +113,9 @@ class ReadModelApp(Starlette):
         super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
         self._cache = cache
         self._admission = admission
+        self._max_body_bytes = max_body_bytes
 
     def build_middleware_stack(self) -> ASGIApp:
-        return ReusedResponses(super().build_middleware_stack(), self._cache, self._admission)
+        return ReusedResponses(
+            super().build_middleware_stack(), self._cache, self._admission, self._max_body_bytes
+        )

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | tokens in the document | MAX_TOKENS | graphql-core's parser (Strawberry's MaxTokensLimiter) stops there |
 | depth | schema.MAX_DEPTH | Strawberry's QueryDepthLimiter rule |
+| depth of introspection (`__schema`, `__type`) | MAX_INTROSPECTION_DEPTH | INTROSPECTION_DEPTH_RULE below |
 | aliases | MAX_ALIASES | Strawberry's MaxAliasesLimiter rule |
 | root fields of a query | MAX_ROOT_FIELDS | ROOT_FIELDS_RULE below |
 | mutations (root fields of a mutation) | MAX_MUTATIONS | ROOT_FIELDS_RULE below |
@@ -38,6 +39,12 @@ MAX_TOKENS = 1000
 # Aliases are how one request repeats a field; legitimate clients alias a root field or two.
 MAX_ALIASES = 10
 MAX_ROOT_FIELDS = 5
+# Strawberry's depth rule skips every field whose name starts with "__", and graphql-core's
+# MaxIntrospectionDepthRule bounds only the nesting of `fields`, `interfaces`, `possibleTypes` and
+# `inputFields`: neither bounds `ofType { ofType { ... } }`. The deepest standard introspection is
+# graphql-core's query with its default type depth of 9: 14 levels (GraphiQL's, from graphql-js 16, is
+# shallower).
+MAX_INTROSPECTION_DEPTH = 14
 # One write per request: the per-key rate limit counts requests, so it is also the key's write rate.
 MAX_MUTATIONS = 1
 ROUND_TRIPS_PER_ROOT_FIELD = 6
@@ -96,6 +103,66 @@ class RootFieldsRule(ValidationRule):
 
 
 ROOT_FIELDS_RULE = RootFieldsRule
+
+
+class IntrospectionDepthRule(ValidationRule):
+    """At most MAX_INTROSPECTION_DEPTH levels of fields under `__schema` or `__type`, fragments included."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        document = context.document
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        depths: dict[str, int] = {}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+                self._check(definition.selection_set, fragments, depths)
+
+    def _check(
+        self,
+        selection_set: SelectionSetNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        depths: dict[str, int],
+    ) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value in ("__schema", "__type"):
+                depth = _depth(selection, fragments, depths)
+                if depth > MAX_INTROSPECTION_DEPTH:
+                    self.report_error(
+                        too_costly(
+                            f"Introspection {depth} levels deep; the limit is {MAX_INTROSPECTION_DEPTH} "
+                            "(maxIntrospectionDepth)",
+                            "maxIntrospectionDepth",
+                            MAX_INTROSPECTION_DEPTH,
+                        )
+                    )
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                self._check(selection.selection_set, fragments, depths)
+
+
+INTROSPECTION_DEPTH_RULE = IntrospectionDepthRule
+
+
+def _depth(
+    node: FieldNode | InlineFragmentNode | FragmentDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    depths: dict[str, int],
+) -> int:
+    """Levels of fields from `node` down (a field with no selections is 0). Each fragment's depth is computed
+    once per document, so repeated spreads cost nothing more; a fragment being computed counts 0 (a cycle,
+    which graphql-core's NoFragmentCyclesRule refuses anyway)."""
+    if not node.selection_set:
+        return 0
+    deepest = 0
+    for selection in node.selection_set.selections:
+        if isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in depths and name in fragments:
+                depths[name] = 0
+                depths[name] = _depth(fragments[name], fragments, depths)
+            deepest = max(deepest, depths.get(name, 0))
+        elif isinstance(selection, FieldNode | InlineFragmentNode):
+            deepest = max(deepest, _depth(selection, fragments, depths))
+    return deepest + 1 if isinstance(node, FieldNode) else deepest
 
 
 def _root_fields(

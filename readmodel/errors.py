@@ -131,3 +131,40 @@ class RateLimitedError(ReadModelError):
             "Retry after retryAfterSeconds (the Retry-After header); a key with a higher --rate allows more.",
         )
         self.retry_after = retry_after
+
+
+class UnreadableRequestError(ReadModelError):
+    """A request that is no GraphQL request (not JSON, a batch, a field of the wrong type) or that asks
+    something the endpoint does not serve (a content type, a mutation by GET): refused before any execution,
+    with the HTTP status that says so."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(
+        self, message: str, suggestion: str, argument: str | None = None, http_status: int = 400
+    ) -> None:
+        super().__init__(message, suggestion, argument)
+        self.http_status = http_status
+
+
+class BodyTooLargeError(ReadModelError):
+    code = "BODY_TOO_LARGE"
+    http_status = 413
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(
+            f"The request body is larger than {maximum} bytes",
+            "Send one operation per request, its values as variables; the limit is "
+            "MOVIEVIEWS_API_MAX_BODY_BYTES on the server.",
+        )
+
+
+class HeadersTooLargeError(ReadModelError):
+    code = "HEADERS_TOO_LARGE"
+    http_status = 431
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(
+            f"The request line and headers are larger than {maximum} bytes",
+            "Send a long query in a POST body rather than the URL, and fewer or shorter headers.",
+        )

@@ -24,7 +24,7 @@ from readmodel.errors import (
     UnauthenticatedError,
     http_headers,
 )
-from readmodel.metrics import RATE_LIMIT_REFUSALS
+from readmodel.metrics import REFUSALS_BY_LIMIT
 from readmodel.ratelimit import TokenBuckets
 from readmodel.rest import error_response, json_response
 
@@ -81,7 +81,7 @@ class Admission:
     def _take(self, bucket: str, rate: int, who: Callable[[], str]) -> None:
         wait = self._buckets.take(bucket, rate, BURST_FACTOR * rate)
         if wait > 0:
-            RATE_LIMIT_REFUSALS.labels("rate").inc()
+            REFUSALS_BY_LIMIT["rate"].inc()
             raise RateLimitedError(who(), rate, wait)
 
 

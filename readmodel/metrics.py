@@ -8,6 +8,7 @@ default registry serves them. Labels take a fixed set of values: operations and 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -36,6 +37,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readmodel.errors import DatabaseUnavailableError
 from readmodel.store import MovieStatsStore
+from stream.config import slot_job_name
+from stream.errors import LagError
+from stream.lag import group_of
+from stream.upsert import SLOTS
 
 if TYPE_CHECKING:
     from readmodel.health import KafkaProbe  # health imports the REST module, which counts through this one
@@ -90,9 +95,12 @@ SUBSCRIPTIONS_OPEN = Gauge(
 RATE_LIMIT_REFUSALS = Counter(
     "movieviews_api_rate_limit_refusals",
     "Requests refused by a limit (rate: requests per key or address; cost: a document over a cost limit of "
-    "readmodel.cost)",
+    "readmodel.cost; body_size: a body over the size limit; headers: a request head over its size limit; "
+    "malformed: a body that is no request: not JSON, not UTF-8, a batch, a field of the wrong type)",
     ["limit"],
 )
+# `limit` label values of RATE_LIMIT_REFUSALS.
+REFUSAL_LIMITS = ("rate", "cost", "body_size", "headers", "malformed")
 
 # Every label value has a sample from the start, so a query for any of them finds one. The per-request ones
 # are bound once: `labels()` took 2 µs a call (lock, tuple, dict); a cached response takes 60-100 µs in all.
@@ -101,18 +109,24 @@ RECORD_VIEWS_BY_OUTCOME = {
     outcome: RECORD_VIEWS.labels(outcome) for outcome in ("acknowledged", "failed", "invalid")
 }
 RESPONSE_CACHE_BY_RESULT = {result: RESPONSE_CACHE.labels(result) for result in ("hit", "stale", "miss")}
-for _limit in ("rate", "cost"):
-    RATE_LIMIT_REFUSALS.labels(_limit)
+REFUSALS_BY_LIMIT = {limit: RATE_LIMIT_REFUSALS.labels(limit) for limit in REFUSAL_LIMITS}
+
+
+Lags = dict[str, dict[tuple[str, int], int]]
 
 
 class _Pipeline(Collector):
     """Figures measured when scraped, by whichever worker answers: the read model's freshness (now minus the
-    newest snapshot's `updated_at`) and the log end offset of each partition of the event topics, from which
-    the scrape's rules subtract the job's position (lag per partition)."""
+    newest snapshot's `updated_at`), the log end offset of each partition of the event topics, and each
+    job's lag per partition (`stream.lag`: the log end minus its group's committed offset), keyed by job
+    name (names and topics as Flink's reporter writes them, so the rules join them with the job's series)."""
 
-    def __init__(self, newest: datetime | None, end_offsets: dict[tuple[str, int], int]) -> None:
+    def __init__(
+        self, newest: datetime | None, end_offsets: dict[tuple[str, int], int], lags: Lags | None = None
+    ) -> None:
         self._newest = newest
         self._end_offsets = end_offsets
+        self._lags = lags or {}
 
     def collect(self) -> list[GaugeMetricFamily]:
         ends = GaugeMetricFamily(
@@ -122,11 +136,22 @@ class _Pipeline(Collector):
         )
         for (topic, partition), offset in sorted(self._end_offsets.items()):
             ends.add_metric([FLINK_LABEL_VALUE.sub("_", topic), str(partition)], offset)
+        lags = GaugeMetricFamily(
+            "movieviews_job_lag_records",
+            "Records of each event-topic partition past the offset the job's group committed at its last "
+            "checkpoint",
+            labels=["job_name", "topic", "partition"],
+        )
+        for job, behind in sorted(self._lags.items()):
+            for (topic, partition), records in sorted(behind.items()):
+                labels = [FLINK_LABEL_VALUE.sub("_", job), FLINK_LABEL_VALUE.sub("_", topic), str(partition)]
+                lags.add_metric(labels, records)
         if self._newest is None:
-            return [ends]
+            return [ends, lags]
         newest = self._newest.timestamp()
         return [
             ends,
+            lags,
             GaugeMetricFamily(
                 "movieviews_readmodel_newest_snapshot_timestamp_seconds",
                 "updated_at of the newest row in movie_stats (Unix time)",
@@ -169,7 +194,10 @@ class _Disk(Collector):
 
 
 def exposition(
-    newest_snapshot: datetime | None, end_offsets: dict[tuple[str, int], int], disk: Path | None = None
+    newest_snapshot: datetime | None,
+    end_offsets: dict[tuple[str, int], int],
+    disk: Path | None = None,
+    lags: Lags | None = None,
 ) -> bytes:
     """The text exposition of every worker's metrics plus the figures measured now (`_Pipeline`, and the
     free space of `disk`'s filesystem when given)."""
@@ -179,15 +207,23 @@ def exposition(
     else:
         registry = REGISTRY
     freshness = CollectorRegistry(auto_describe=False)
-    freshness.register(_Pipeline(newest_snapshot, end_offsets))
+    freshness.register(_Pipeline(newest_snapshot, end_offsets, lags))
     if disk is not None:
         freshness.register(_Disk(disk))
     return generate_latest(registry) + generate_latest(freshness)
 
 
 def endpoint(
-    store: MovieStatsStore, kafka: KafkaProbe, topics: list[str], disk: Path | None = None
+    store: MovieStatsStore,
+    kafka: KafkaProbe,
+    topics: list[str],
+    disk: Path | None = None,
+    lineage: str | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
+    """With `lineage`, the lag of each of its slots' jobs is exported (a job that runs no more keeps its
+    group's offsets for days: the rules keep only the lag of jobs Flink reports)."""
+    jobs = [] if lineage is None else [slot_job_name(lineage, slot) for slot in SLOTS]
+
     async def metrics(request: Request) -> Response:
         # An outage leaves its figure out of this scrape; /readyz and the alert rules tell of the outage.
         try:
@@ -198,7 +234,13 @@ def endpoint(
             ends = await kafka.end_offsets(topics)
         except (KafkaException, TimeoutError):
             ends = {}
-        return Response(exposition(newest, ends, disk), media_type=CONTENT_TYPE)
+        lags: Lags = {}
+        for job in jobs:
+            try:
+                lags[job] = await asyncio.to_thread(kafka.lag, group_of(job), topics)
+            except LagError:
+                continue
+        return Response(exposition(newest, ends, disk, lags), media_type=CONTENT_TYPE)
 
     return metrics
 

@@ -16,6 +16,7 @@ from readmodel.commands import Accepted, MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.errors import InvalidArgumentError as Invalid
 from readmodel.errors import ReadModelError, http_headers
+from readmodel.metrics import REFUSALS_BY_LIMIT
 
 DEFAULT_LIMIT = 10
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -85,13 +86,17 @@ def routes(ctx: ReadModelContext) -> list[Route]:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; a body that is none (not JSON, not UTF-8, another JSON value) is refused and
+    counted as malformed, as on /graphql."""
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
+        REFUSALS_BY_LIMIT["malformed"].inc()
         raise Invalid(
             "body", "is not valid JSON", "Send a JSON object with Content-Type application/json."
         ) from exc
     if not isinstance(body, dict):
+        REFUSALS_BY_LIMIT["malformed"].inc()
         raise Invalid("body", "must be a JSON object", "Send a JSON object with the fields by name.")
     return body
 

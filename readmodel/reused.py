@@ -12,6 +12,11 @@ id header. Measured the same way with the lane (docs/PERFORMANCE.md): 30-48 µs 
 Everything else goes to the full app unchanged, its body read again: another path or method, a body with no
 response stored or only a stale one (the view serves that only while it is being recomputed), a client gone
 before its body arrived. Nothing has been admitted or counted by then, so no token is taken twice.
+
+Being the first layer to read a body, it is also the one that bounds it, for every request with a body to
+/graphql and /api: a declared Content-Length over the limit is refused before a byte of the body is read, and
+a body without one (chunked) as soon as the bytes received pass the limit. The refusal (413) closes the
+connection, so the rest of the body is never read; nothing has been admitted, so it takes no token.
 """
 
 from __future__ import annotations
@@ -19,67 +24,104 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from readmodel.errors import ReadModelError
-from readmodel.guard import refusal
+from readmodel.errors import BodyTooLargeError, ReadModelError
+from readmodel.guard import GUARDED, refusal
 from readmodel.logs import REQUEST_ID, request_id_of, with_request_id
-from readmodel.metrics import RESPONSE_CACHE_BY_RESULT, observe
+from readmodel.metrics import REFUSALS_BY_LIMIT, RESPONSE_CACHE_BY_RESULT, observe
 from readmodel.view import classify
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from readmodel.cache import ResponseCache
     from readmodel.guard import Admission
 
 PATH = "/graphql"
+# Methods whose requests carry no body to bound.
+BODILESS = ("GET", "HEAD")
 
 
 class ReusedResponses:
-    def __init__(self, app: ASGIApp, cache: ResponseCache, admission: Admission) -> None:
+    def __init__(self, app: ASGIApp, cache: ResponseCache, admission: Admission, max_body_bytes: int) -> None:
         self._app = app
         self._cache = cache
         self._admission = admission
+        self._max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+        if scope["type"] != "http" or scope["method"] in BODILESS or not scope["path"].startswith(GUARDED):
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        body, messages = await _read_body(receive)
-        response, fresh = (None, False) if body is None else self._cache.lookup(body)
+        try:
+            body, messages = await _read_body(scope, receive, self._max_body_bytes)
+        except BodyTooLargeError as exc:
+            REFUSALS_BY_LIMIT["body_size"].inc()
+            await _answer(scope, send, started, _ready(refusal(scope["path"], exc)), close=True)
+            return
+        response, fresh = None, False
+        if body is not None and scope["method"] == "POST" and scope["path"] == PATH:
+            response, fresh = self._cache.lookup(body)
         if body is None or response is None or not fresh:
             await self._app(scope, _replay(messages, receive), send)
             return
-        request_id = request_id_of(scope)
-        token = REQUEST_ID.set(request_id)
+        await _answer(scope, send, started, self._reuse(scope, body, response))
+
+    async def _reuse(self, scope: Scope, body: bytes, response: Response) -> Response:
+        # Looked up before admission, so that a miss is admitted once, by the full path. Admission waits only
+        # for a key it has not verified yet (a reload): that request gets the response that was fresh when it
+        # arrived, at most a reload older than the view's lookup would give.
         try:
-            try:
-                # Looked up before admission, so that a miss is admitted once, by the full path. Admission
-                # waits only for a key it has not verified yet (a reload): that request gets the response
-                # that was fresh when it arrived, at most a reload older than the view's lookup would give.
-                await self._admission(scope)
-            except ReadModelError as exc:
-                response = refusal(PATH, exc)
-            else:
-                scope.setdefault("state", {})["operation"] = classify(body)[1]  # as the view sets it
-                RESPONSE_CACHE_BY_RESULT["hit"].inc()
-            headers = with_request_id(response.raw_headers, request_id)
-            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-            await send({"type": "http.response.body", "body": response.body})
-        finally:
-            observe(scope, started)
-            REQUEST_ID.reset(token)
+            await self._admission(scope)
+        except ReadModelError as exc:
+            return refusal(PATH, exc)
+        scope.setdefault("state", {})["operation"] = classify(body)[1]  # as the view sets it
+        RESPONSE_CACHE_BY_RESULT["hit"].inc()
+        return response
 
 
-async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
-    """The request's body (None if the client left before sending all of it) and the messages it came in."""
-    messages, chunks = [], []
+async def _ready(response: Response) -> Response:
+    return response
+
+
+async def _answer(
+    scope: Scope, send: Send, started: float, answer: Awaitable[Response], close: bool = False
+) -> None:
+    """Sends the response `answer` gives, awaited under the request's id, with the id header; timed."""
+    request_id = request_id_of(scope)
+    token = REQUEST_ID.set(request_id)
+    try:
+        response = await answer
+        headers = with_request_id(response.raw_headers, request_id)
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+    finally:
+        observe(scope, started)
+        REQUEST_ID.reset(token)
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes | None, list[Message]]:
+    """The request's body (None if the client left before sending all of it) and the messages it came in;
+    raises BodyTooLargeError once its declared or received length passes `limit`."""
+    declared = next((value for name, value in scope["headers"] if name == b"content-length"), b"")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(limit)
+    messages, chunks, size = [], [], 0
     while True:
         message = await receive()
         messages.append(message)
         if message["type"] != "http.request":
             return None, messages
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(limit)
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), messages
 

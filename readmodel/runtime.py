@@ -38,6 +38,9 @@ class ReadModelSettings(KafkaSettings, FlinkSettings, Protocol):
     def api_anonymous_rate(self) -> int: ...
 
     @property
+    def api_max_body_bytes(self) -> int: ...
+
+    @property
     def reader_url(self) -> str: ...
 
     @property
@@ -62,11 +65,18 @@ class Runtime:
         commands = Commands(self.publisher)
         # The slot readers read, asked only while a rebuild's job runs beside the live one.
         reader_dsn = asyncpg_dsn(settings.reader_url)
-        pipeline = PipelineProbe(settings, self.store, job_name, lambda: versions.current_slot(reader_dsn))
+        self.kafka = KafkaProbe(settings.kafka_bootstrap)
+        pipeline = PipelineProbe(
+            settings,
+            self.store,
+            job_name,
+            lambda: versions.current_slot(reader_dsn),
+            self.kafka,
+            [settings.views_topic, settings.movies_topic],
+        )
         self.context = ReadModelContext(self.store, commands, settings.top_limit_max, self.hub, pipeline)
         self.cache = ResponseCache()
         self.listener = ChangeListener(asyncpg_dsn(settings.reader_url), self.cache, self.hub)
-        self.kafka = KafkaProbe(settings.kafka_bootstrap)
         self.keys = KeyRing(self.engine, settings.api_key_pepper)
         self.buckets = TokenBuckets(buckets_file)
         self.admission = Admission(

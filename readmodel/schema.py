@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext, Info
 from readmodel import arguments, cursor
 from readmodel.commands import MovieInput, ViewInput
 from readmodel.context import ReadModelContext
-from readmodel.cost import MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE, is_refusal
+from readmodel.cost import INTROSPECTION_DEPTH_RULE, MAX_ALIASES, MAX_TOKENS, ROOT_FIELDS_RULE, is_refusal
 from readmodel.errors import (
     ForbiddenError,
     InvalidArgumentError,
@@ -30,7 +30,7 @@ from readmodel.errors import (
     ReadModelError,
     UnauthenticatedError,
 )
-from readmodel.metrics import RATE_LIMIT_REFUSALS
+from readmodel.metrics import REFUSALS_BY_LIMIT
 from readmodel.pipeline import PipelineStatus
 from readmodel.store import MovieRow, TopPage, TrendingPage
 from readmodel.types import (
@@ -242,7 +242,7 @@ class ReadModelSchema(strawberry.Schema):
     ) -> None:
         # Called once per request with errors, validation errors cached or not: one refusal per request.
         if any(is_refusal(error) for error in errors):
-            RATE_LIMIT_REFUSALS.labels("cost").inc()
+            REFUSALS_BY_LIMIT["cost"].inc()
         # A client's mistake or a known outage is answered, not logged with a stack trace; the rest are bugs.
         for error in errors:
             if is_unexpected(error):
@@ -264,7 +264,9 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: MaxTokensLimiter(MAX_TOKENS),
-            lambda: AddValidationRules([DEPTH_RULE, ALIASES_RULE, ROOT_FIELDS_RULE]),
+            lambda: AddValidationRules(
+                [DEPTH_RULE, INTROSPECTION_DEPTH_RULE, ALIASES_RULE, ROOT_FIELDS_RULE]
+            ),
             lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         ],
     )

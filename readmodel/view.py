@@ -14,7 +14,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -29,10 +29,16 @@ from strawberry.utils.aio import aclosing
 from readmodel.cache import ResponseCache
 from readmodel.context import ReadModelContext
 from readmodel.cost import MAX_TOKENS
-from readmodel.errors import ReadModelError, UnauthenticatedError, http_headers
+from readmodel.errors import ReadModelError, UnauthenticatedError, UnreadableRequestError, http_headers
 from readmodel.fanout import FanOut
 from readmodel.guard import refusal
-from readmodel.metrics import OPERATIONS, OTHER, RESPONSE_CACHE_BY_RESULT, SUBSCRIPTIONS_OPEN
+from readmodel.metrics import (
+    OPERATIONS,
+    OTHER,
+    REFUSALS_BY_LIMIT,
+    RESPONSE_CACHE_BY_RESULT,
+    SUBSCRIPTIONS_OPEN,
+)
 from readmodel.recordview import RecordViews
 
 if TYPE_CHECKING:
@@ -53,6 +59,18 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 # GraphQL answers 200 with the error in the body, except where the status tells a client (or a proxy) what to
 # do: authenticate, stop, or retry later.
 GRAPHQL_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429, "OVERLOADED": 503}
+
+# What a POST body must be (one GraphQL request), field by field: name, type, and the type in words.
+REQUEST_FIELDS = (
+    ("query", str, "a string (the GraphQL document)"),
+    ("variables", dict, "an object"),
+    ("operationName", str, "a string"),
+    ("extensions", dict, "an object"),
+)
+SEND_ONE_REQUEST = (
+    'POST one JSON object, {"query": "...", "variables": {...}}, with Content-Type application/json; '
+    "or GET /graphql?query=... for a query."
+)
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -130,12 +148,19 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
         self._in_flight: dict[bytes, asyncio.Future[Response]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        ready = await (self._post(request) if scope["method"] == "POST" else self._run(request))
+        await ready(scope, receive, send)
+
+    async def _post(self, request: Request) -> Response:
         body = await request.body()
-        data = _decode(body)
+        try:
+            data = _request_of(body)
+        except UnreadableRequestError as exc:
+            return _refused(exc)
         operation, request.state.operation = _classify_request(data)
         query = operation == OperationType.QUERY
         ready, fresh = self._cache.lookup(body)
@@ -143,7 +168,7 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             result = "miss"
             if query:
                 ready = await self._respond_once(request, body)
-            elif operation is not None and scope.get("state", {}).get("principal") is None:
+            elif operation is not None and request.scope.get("state", {}).get("principal") is None:
                 # Refused before execution: no part of a keyless mutation runs.
                 ready = refusal("/graphql", UnauthenticatedError("Mutations write: an API key is required"))
             else:
@@ -152,7 +177,7 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             result = "hit" if fresh else "stale"
         if query:
             RESPONSE_CACHE_BY_RESULT[result].inc()
-        await ready(scope, receive, send)
+        return ready
 
     async def _record_view(self, request: Request, data: Any) -> Response | None:
         """recordView's direct lane (readmodel.recordview), None when Strawberry must answer."""
@@ -160,13 +185,10 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
             request.headers.get("content-type", "")
         ) or self._get_stream_transport_from_headers(request.headers):
             return None
-        variables, extensions = data.get("variables"), data.get("extensions")
-        if not isinstance(variables, dict | None) or not isinstance(extensions, dict | None):
-            return None  # Strawberry's 400 names the field
         plan = self._record_views.plan(data["query"], data.get("operationName"))
         if plan is None:
             return None
-        answer = await self._record_views.run(plan, variables, self._context_of(request))
+        answer = await self._record_views.run(plan, data.get("variables"), self._context_of(request))
         if answer is None:
             return None
         response = Response(orjson.dumps(answer.body), media_type="application/json")
@@ -192,14 +214,19 @@ class ReadModelGraphQL(GraphQL[ReadModelContext, None]):
 
     async def _respond(self, request: Request, body: bytes) -> Response:
         generation, started_at = self._cache.generation, time.monotonic()
-        try:
-            response = await self.run(request)
-        except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        response = await self._run(request)
         if getattr(request.state, "reusable", False) and is_query(body):
             self._cache.put(body, response, generation, started_at)
         _tell(response, getattr(request.state, "telling_error", None))
         return response
+
+    async def _run(self, request: Request) -> Response:
+        """Strawberry's answer; its refusals (a content type it does not read, a mutation by GET, no query)
+        in the GraphQL shape rather than its plain text."""
+        try:
+            return await self.run(request)
+        except HTTPException as exc:
+            return _refused(UnreadableRequestError(exc.reason, SEND_ONE_REQUEST, http_status=exc.status_code))
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Strawberry's own page loads React and GraphiQL from a CDN and stays at "Loading..." offline; this
@@ -243,6 +270,39 @@ def _parse_request(body: bytes) -> tuple[OperationType | None, str]:
     """The type of the operation a request would run (None when it would not run: bad JSON, syntax), and
     its first root field."""
     return _classify_request(_decode(body))
+
+
+def _request_of(body: bytes) -> dict[str, Any]:
+    """The body as one GraphQL request: a JSON object with a string `query` and, when present, an object
+    `variables` and `extensions` and a string `operationName`; raises UnreadableRequestError naming what
+    is not."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:  # orjson refuses invalid UTF-8 too
+        raise UnreadableRequestError(
+            f"The body is not JSON in UTF-8: {exc}", SEND_ONE_REQUEST, "body"
+        ) from exc
+    if isinstance(data, list):
+        message = "A JSON array of operations (a batch) is not supported"
+        raise UnreadableRequestError(message, "Send each operation in a request of its own.", "body")
+    if not isinstance(data, dict):
+        raise UnreadableRequestError("The body must be a JSON object", SEND_ONE_REQUEST, "body")
+    for name, kind, what in REQUEST_FIELDS:
+        value = data.get(name)
+        if not isinstance(value, kind) and (value is not None or name == "query"):
+            message = f"'{name}' must be {what}, got {_json_type(value)}"
+            raise UnreadableRequestError(message, SEND_ONE_REQUEST, name)
+    return data
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), "a number")
+
+
+def _refused(error: UnreadableRequestError) -> Response:
+    REFUSALS_BY_LIMIT["malformed"].inc()
+    return refusal("/graphql", error)
 
 
 def _decode(body: bytes) -> Any:

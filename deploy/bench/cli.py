@@ -15,7 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "guard": (
         "deploy.bench.guard",
-        "recordView with keys (vs an API without), reads under a 2,000-alias attack",
+        "recordView with keys (vs an API without), reads under a 1,000-alias attack",
     ),
     "throughput": ("deploy.bench.throughput", "events/s to exact totals in Postgres, and vs a Flink SQL job"),
     "freshness": (
@@ -27,6 +27,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "rebuild": (
         "deploy.bench.rebuild",
         "movieviews rebuild over a pre-loaded log (default 5M): seconds to switched",
+    ),
+    "soak": (
+        "deploy.bench.soak",
+        "the live job's configuration at a steady rate: heap, RSS, state, checkpoints, lag, freshness flat",
     ),
     "live": ("deploy.bench.live", "topMoviesChanged fan-out: commit -> message at 100 / 1000 subscribers"),
 }

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         workers=args.workers or settings.api_workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a limit on the size of a request's head, which httptools lacks (deploy.httphead).
+        http="deploy.httphead:BoundedHeadProtocol",
         # An access line per request costs more than a cached response; errors are still logged.
         access_log=False,
         # Clients and the benchmark keep connections open between requests.

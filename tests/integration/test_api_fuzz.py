@@ -1,6 +1,6 @@
-"""Property tests: random GraphQL documents, variables, keys and REST bodies against the whole app
+"""Property tests: random GraphQL documents, variables, keys, REST bodies and raw bytes against the whole app
 in-process, over real Postgres and Kafka. Never a 500, never an internal error (masked or not), never a write
-without a key that allows it."""
+without a key that allows it; a 503 names its outage."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ from deploy.settings import Settings
 from readmodel.app import create_app
 
 EXAMPLES = 120
+# The codes of the outages a 503 may tell of (readmodel.errors).
+OUTAGES = {"DATABASE_UNAVAILABLE", "BROKER_UNAVAILABLE", "OVERLOADED"}
+# The app's body limit in these tests: MOVIEVIEWS_API_MAX_BODY_BYTES' default.
+BODY_LIMIT = 65_536
+NORMAL = {"query": "{ topMovies(limit: 2) { entries { rank } } }"}
 FIELDS = [
     "topMovies",
     "movie",
@@ -84,7 +89,9 @@ class Running:
     accepted_with_scope: int = 0
 
     def send(self, method: str, path: str, who: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.keys[who]}"} if who in self.keys else {}
+        headers = kwargs.pop("headers", {})
+        if who in self.keys:
+            headers["Authorization"] = f"Bearer {self.keys[who]}"
         return self.loop.run_until_complete(self.http.request(method, path, headers=headers, **kwargs))
 
 
@@ -117,9 +124,19 @@ def check(response: httpx.Response) -> Any:
     assert response.status_code < 500 or response.status_code == 503, response.text
     text = response.text
     assert "Traceback" not in text and "Internal error" not in text and 'File "' not in text, text
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return response.json()
-    return None
+    body = (
+        response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+    )
+    if response.status_code == 503:
+        assert error_code(body) in OUTAGES, text
+    return body
+
+
+def error_code(body: Any) -> Any:
+    """The error code of a refusal, in the GraphQL shape (the first error's) or the REST shape."""
+    if isinstance(body, dict) and body.get("errors"):
+        return body["errors"][0].get("extensions", {}).get("code")
+    return body.get("code") if isinstance(body, dict) else None
 
 
 def writes_in(body: Any) -> int:
@@ -177,6 +194,64 @@ def test_random_rest_calls_never_fail_the_server_nor_write_without_a_key(
         api.accepted_with_scope += 1
     elif path.startswith("/api/") and method == "POST" and who in ("none", "garbage"):
         assert response.status_code == 401, body
+
+
+def as_json(value: Any) -> bytes:
+    return json.dumps(value).encode()  # orjson refuses integers beyond 64 bits; JSON itself does not
+
+
+request_json = st.fixed_dictionaries(
+    {"query": st.sampled_from(["{ __typename }", NORMAL["query"], '{ movie(id: "m-1") { id } }'])},
+    optional={"variables": json_values, "operationName": json_values, "extensions": json_values},
+).map(as_json)
+raw_bodies = st.one_of(
+    st.binary(max_size=256),
+    # A request cut anywhere: every prefix of a valid body but the whole is malformed JSON.
+    st.tuples(request_json, st.floats(0, 1)).map(lambda cut: cut[0][: int(len(cut[0]) * cut[1])]),
+    st.integers(1, 5000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.integers(1, 5000).map(lambda depth: b'{"query": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"),
+    # Strings around the body limit, as the query and as a variable.
+    st.integers(BODY_LIMIT - 64, BODY_LIMIT + 64).map(lambda n: orjson.dumps({"query": "#" + "a" * n})),
+    st.integers(1, 3 * BODY_LIMIT).map(lambda n: orjson.dumps({**NORMAL, "variables": {"v": "\u0000" * n}})),
+    json_values.map(as_json),
+    request_json,
+)
+
+
+def graphql_shaped(body: Any) -> bool:
+    """`{"errors": [{"message": ..., "extensions": {"code": ...}}, ...]}` with `data` null or absent."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return (
+        isinstance(errors, list)
+        and body.get("data") is None
+        and all(isinstance(e["message"], str) and isinstance(e["extensions"]["code"], str) for e in errors)
+    )
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(raw=raw_bodies, who=st.sampled_from([who for who in KEYS if who != "garbage"]))  # garbage: 401
+def test_raw_byte_bodies_get_200_400_or_413_in_the_graphql_shape_and_the_api_answers_on(
+    running: tuple[Running, Settings], raw: bytes, who: str
+) -> None:
+    api, _ = running
+    response = api.send("POST", "/graphql", who, content=raw, headers={"Content-Type": "application/json"})
+    body = check(response)
+    assert response.status_code in (200, 400, 413), (raw[:200], response.text)
+    if response.status_code == 200:
+        assert isinstance(body, dict) and "data" in body, body
+    else:
+        expected = (413, "BODY_TOO_LARGE") if len(raw) > BODY_LIMIT else (400, "BAD_USER_INPUT")
+        assert graphql_shaped(body) and (response.status_code, error_code(body)) == expected, body
+    normal = api.send("POST", "/graphql", who, json=NORMAL)
+    assert normal.status_code == 200 and "errors" not in normal.json(), normal.text
 
 
 def test_every_published_event_came_from_an_accepted_keyed_write(running: tuple[Running, Settings]) -> None:

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.anyio
 schema = build_schema()
 
 TOP = "query Top($limit: Int!) { topMovies(limit: $limit) { asOf entries { rank viewCount movie { id } } } }"
+BODY_LIMIT = 65_536  # MOVIEVIEWS_API_MAX_BODY_BYTES' default
 GOOD, SLOW = "mv_a1_secret", "mv_s1_secret"  # a reader's key, and one allowed 1 request/s (burst 2)
 PRINCIPALS = {
     GOOD: Principal("a1", "reader", frozenset(), None),
@@ -56,9 +57,10 @@ class Api:
         store = FakeStore([row("m-1", 7), row("m-2", 3)])
         context = ReadModelContext(store, Commands(FakePublisher()), 100)  # type: ignore[arg-type]
         graphql = ReadModelGraphQL(schema, context, self.cache, FanOut())
-        self.app = ReadModelApp([Route("/graphql", graphql, methods=["GET", "POST"])], self.cache, admission)
+        routes = [Route("/graphql", graphql, methods=["GET", "POST"])]
+        self.app = ReadModelApp(routes, self.cache, admission, max_body_bytes=BODY_LIMIT)
         self.stack = Starlette.build_middleware_stack(self.app)
-        self.lane = ReusedResponses(self.full, self.cache, admission)
+        self.lane = ReusedResponses(self.full, self.cache, admission, BODY_LIMIT)
         self.full_calls = 0
 
     async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,7 +196,7 @@ async def test_the_full_path_reads_the_body_the_lane_read_message_for_message() 
             got.append(await receive())
 
     admission = Admission(Keys(), TokenBuckets(), GuardConfig(False, 1, 1))  # type: ignore[arg-type]
-    lane = ReusedResponses(full, cache, admission)
+    lane = ReusedResponses(full, cache, admission, BODY_LIMIT)
     scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
     await lane(scope, receive, send)
     assert got == sent and orjson.loads(b"".join(m.get("body", b"") for m in got)) == {"query": "{ a }"}
