@@ -1,5 +1,6 @@
-"""What Prometheus saw during a drill: the figures an operator alerts on must move when the drill breaks
-something, read back through Prometheus' HTTP API (the shipped scrape config and recording rules)."""
+"""What an operator saw during a drill: the figures alerted on must move when the drill breaks something,
+read back through Prometheus' HTTP API (the shipped scrape config and recording rules), or, in a profile
+without Prometheus, through Flink's REST API as `status` reads them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from deploy.errors import NotReadyError
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
 from deploy.wait import wait_until
+from stream import flinkrest
+from stream.errors import FlinkRestError
 
 # Recording rules are evaluated every 5 s on samples scraped every 2-5 s: a change shows within this.
 VISIBLE_WITHIN_S = 60
@@ -58,3 +61,28 @@ def restarts_moved_and_checkpoints_resumed(
         return False, f"prometheus figures did not move as expected: {seen}"
     peak = seen["peak_age_s"] or 0.0
     return True, f"prometheus saw {seen['restarts']:.0f} restart(s), checkpoint age peak {peak:.1f}s"
+
+
+def restarts_moved_and_checkpoints_resumed_in_flink(settings: Settings, job_id: str) -> tuple[bool, str]:
+    """The same two figures where no Prometheus runs (the cluster profile), from Flink's REST API as `status`
+    reads them: the job's numRestarts went up, and a checkpoint completed after its restore."""
+    seen: dict[str, float | None] = {}
+
+    def moved() -> bool:
+        try:
+            seen["restarts"] = flinkrest.job_metrics(settings, job_id, ["numRestarts"]).get("numRestarts")
+            latest = flinkrest.checkpoints(settings, job_id).get("latest") or {}
+        except FlinkRestError:  # a JobManager busy restoring the job answers late: ask again
+            return False
+        seen["restored_ms"] = (latest.get("restored") or {}).get("restore_timestamp")
+        seen["completed_ms"] = (latest.get("completed") or {}).get("latest_ack_timestamp")
+        restored, completed = seen["restored_ms"], seen["completed_ms"]
+        return bool(seen["restarts"] and restored and completed and completed > restored)
+
+    try:
+        wait_until(
+            moved, VISIBLE_WITHIN_S, "restarts and a checkpoint after the restore in Flink", interval_s=2
+        )
+    except NotReadyError:
+        return False, f"flink figures did not move as expected: {seen}"
+    return True, f"flink saw {seen['restarts']:.0f} restart(s) and a checkpoint completed after the restore"

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,13 +31,16 @@ from deploy.rebuild import LiveJob, rebuild
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ground.kafka import client_config
-from ingest.events import MovieViewed
+from ingest.events import MovieRegistered, MovieViewed
 from ingest.loadgen import FLUSH_MARGIN_S, LoadResult, generate
 from ingest.publisher import Publisher
+from readmodel.errors import BrokerUnavailableError, DatabaseUnavailableError
+from schemas import fields
 from schemas.catalog import Catalog
 from schemas.codec import encode
 from stream import flinkrest
 from stream.errors import FlinkRestError
+from stream.taskmanager.deadletters import DeadLetter
 
 # Load shape for every drill: modest, so the 2-core machine keeps up while a component is down and back.
 RATE = 3_000
@@ -131,10 +135,11 @@ def taskmanager_kill(base: Settings) -> DrillReport:
         wait_until(lambda: _tasks_running(env), 60, "every task running again")
         recover_s = time.monotonic() - killed_at
         result: LoadResult = load.result()
-        seen_ok, seen = True, "prometheus not started (MOVIEVIEWS_PROMETHEUS=off)"
         if base.prometheus:
             since = time.monotonic() - killed_at
             seen_ok, seen = observed.restarts_moved_and_checkpoints_resumed(base, str(env.job_id), since)
+        else:
+            seen_ok, seen = observed.restarts_moved_and_checkpoints_resumed_in_flink(base, str(env.job_id))
         report = _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [seen])
         return dataclasses.replace(report, passed=report.passed and seen_ok)
 
@@ -267,14 +272,22 @@ def _watch_seconds_reached_read_model(env: DrillEnv) -> bool:
 
 
 def poison_pills(base: Settings) -> DrillReport:
+    """Among good views: records that are no Avro event (random bytes, cut short, an unknown writer) and
+    Avro-valid ones whose values a stage after the decoding would refuse (`_later_stage_pills`). Every pill
+    is dead-lettered, every good view counted exactly, and the job never restarts."""
     started = time.monotonic()
     rng = random.Random(11)
     with DrillEnv(base, "poison-pills") as env:
         env.submit()
+        # Restarts before every task runs are the cluster's (no free slot yet), not a record's.
+        wait_until(lambda: _tasks_running(env), 120, "every task of the job running")
+        restarts_before = env.restarts()
         s = env.settings
         truth: Counter[str] = Counter()
         injected: Counter[str] = Counter()
         catalog = Catalog.bundled()
+        later = _later_stage_pills(catalog)
+        spacing = 3_000 // len(later)
         with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic) as pub:
             for i in range(3_000):
                 movie = f"m-{rng.randint(1, 200):03d}"
@@ -287,13 +300,99 @@ def poison_pills(base: Settings) -> DrillReport:
                     kind, value = _poison(rng, valid)
                     pub.produce(s.views_topic, movie.encode(), value, [], None)
                     injected[kind] += 1
+                if i % spacing == spacing // 2:
+                    pill = later[i // spacing]
+                    topic = s.views_topic if pill.subject == MovieViewed.SUBJECT else s.movies_topic
+                    pub.produce(topic, pill.movie_id.encode(), pill.payload, [], None)
             _flushed(pub)
         report = _finish(env, "poison-pills", started, dict(truth), None, [])
-        dead = _read_dead_letters(env, sum(injected.values()))
-        report.notes.append(f"injected {dict(injected)}; dead-lettered {dict(dead)}")
-        if sum(dead.values()) != sum(injected.values()):
+        letters = _read_dead_letters(env, sum(injected.values()) + len(later))
+        reasons = Counter(letter.reason for letter in letters)
+        caught = {pill.name: _letter_of(pill, letters) for pill in later}
+        restarts = env.restarts() - restarts_before
+        report.notes.append(f"injected {dict(injected)}; dead-lettered {dict(reasons)}")
+        report.notes.append(
+            "later-stage pills: "
+            + ", ".join(
+                f"{name} -> {letter.reason if letter else 'NOT dead-lettered'}"
+                for name, letter in caught.items()
+            )
+        )
+        report.notes.append(f"{restarts} job restart(s) while records flowed")
+        if len(letters) != sum(injected.values()) + len(later) or None in caught.values() or restarts:
             report.passed = False
         return report
+
+
+@dataclass(frozen=True)
+class _Pill:
+    name: str
+    subject: str
+    movie_id: str
+    payload: bytes
+
+
+# Past Postgres' timestamptz range (294276 AD), inside an Avro long and Java's long millis: year ~318,857.
+BEYOND_POSTGRES_MS = 10**16
+
+
+def _later_stage_pills(catalog: Catalog) -> list[_Pill]:
+    """Avro-valid records an outside producer can write (the ingest publisher refuses them), with values a
+    stage after the Avro decoding would refuse: Postgres stores no NUL in text nor a timestamp past its range,
+    and an id must stay within `schemas.fields`. Each on a movie of its own, each a fresh event
+    (stream/DEDUP.md)."""
+    now_ms = int(time.time() * 1000)
+
+    def view(name: str, movie_id: str, occurred_ms: int = now_ms) -> _Pill:
+        record = {
+            "event_id": str(uuid.uuid4()),
+            "movie_id": movie_id,
+            "user_id": None,
+            "occurred_at": occurred_ms,
+        }
+        return _Pill(
+            name, MovieViewed.SUBJECT, movie_id, encode(catalog, MovieViewed.SUBJECT, record, version=1)
+        )
+
+    registration = {
+        "event_id": str(uuid.uuid4()),
+        "movie_id": "pill-title",
+        "title": "Al\x00ien",
+        "year": 1979,
+        "genre": "sci-fi",
+        "occurred_at": now_ms,
+    }
+    return [
+        view("nul-in-movie-id", "pill-\x00-nul"),
+        view("control-and-bidi-in-movie-id", "pill-\x07-\u202e-bidi"),
+        view("movie-id-one-past-its-bound", "p" * (fields.ID_MAX_CHARS + 1)),
+        view("occurred-at-past-postgres", "pill-far-future", BEYOND_POSTGRES_MS),
+        _Pill(
+            "nul-in-title",
+            MovieRegistered.SUBJECT,
+            "pill-title",
+            encode(catalog, MovieRegistered.SUBJECT, registration),
+        ),
+    ]
+
+
+def _letter_of(pill: _Pill, letters: list[DeadLetter]) -> DeadLetter | None:
+    """The dead letter of `pill`: its own bytes parked by the decoder, or a refused row of its movie from a
+    later stage (whose payload is that row's columns as JSON, stream/jvm DeadLetterProducer)."""
+    for letter in letters:
+        if letter.payload == pill.payload:
+            return letter
+        if letter.offset < 0 and pill.movie_id in _columns(letter):
+            return letter
+    return None
+
+
+def _columns(letter: DeadLetter) -> list[object]:
+    try:
+        row = json.loads(letter.payload)
+    except ValueError:
+        return []
+    return row if isinstance(row, list) else []
 
 
 def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
@@ -306,26 +405,26 @@ def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
     return "unknown-schema", b"\xc3\x01" + rng.randbytes(8) + valid[10:]
 
 
-def _read_dead_letters(env: DrillEnv, expected: int) -> Counter[str]:
+def _read_dead_letters(env: DrillEnv, expected: int) -> list[DeadLetter]:
     consumer = Consumer(
         client_config(
             env.settings.kafka_bootstrap, **{"group.id": f"{env.name}-check", "auto.offset.reset": "earliest"}
         )
     )
     consumer.subscribe([env.settings.dlq_topic])
-    reasons: Counter[str] = Counter()
+    letters: list[DeadLetter] = []
 
     def read_all() -> bool:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
-            reasons[json.loads(msg.value() or b"{}").get("reason", "?")] += 1
-        return sum(reasons.values()) >= expected
+            letters.append(DeadLetter.from_json(msg.value() or b""))
+        return len(letters) >= expected
 
     try:
         wait_until(read_all, 120, "every dead letter", interval_s=0)
     finally:
         consumer.close()
-    return reasons
+    return letters
 
 
 def _outage(
@@ -344,7 +443,7 @@ def _outage(
         load = _load(env, seconds=SECONDS + OUTAGE_S)
         time.sleep(SECONDS / 3)  # mid-stream, not synchronisation
         stop(env)
-        outage = _api_reports_outage(api, env.api_key, mutation)
+        error = _api_error(api, env.api_key, mutation)
         time.sleep(OUTAGE_S)  # the outage itself
         start(env)
         back_at = time.monotonic()
@@ -353,8 +452,14 @@ def _outage(
         result: LoadResult = load.result()
         report = _finish(env, name, started, result.per_movie, recover_s, [])
         call = "recordView" if mutation else "topMovies"
-        report.notes += [f"{call} during the outage: {outage}", f"{call} recovered by itself: {recovered}"]
-        report.passed = report.passed and recovered and outage != "no error"
+        # The API names the service that is down by its error code: a read needs Postgres, a view Kafka.
+        expected = BrokerUnavailableError.code if mutation else DatabaseUnavailableError.code
+        outage = f"{error[0]}: {error[1]}" if error else "no error"
+        report.notes += [
+            f"{call} during the outage: {outage} (expected {expected})",
+            f"{call} recovered by itself: {recovered}",
+        ]
+        report.passed = report.passed and recovered and error is not None and error[0] == expected
         return report
 
 
@@ -378,7 +483,8 @@ def kafka_restart(base: Settings) -> DrillReport:
     )
 
 
-def _api_reports_outage(api: str, key: str, mutation: bool = False) -> str:
+def _api_error(api: str, key: str, mutation: bool = False) -> tuple[str, str] | None:
+    """The first error of one `recordView` (or `topMovies`) call as (code, message); None: it succeeded."""
     query, variables = (RECORD_VIEW, {"id": PROBE_MOVIE}) if mutation else (TOP_MOVIES, {"limit": 5})
     body = httpx.post(
         f"{api}/graphql",
@@ -387,14 +493,14 @@ def _api_reports_outage(api: str, key: str, mutation: bool = False) -> str:
         timeout=60,
     ).json()
     errors = body.get("errors") or []
-    return errors[0]["message"] if errors else "no error"
+    if not errors:
+        return None
+    return str((errors[0].get("extensions") or {}).get("code")), str(errors[0]["message"])
 
 
 def _api_recovers(api: str, key: str, mutation: bool = False) -> bool:
     try:
-        wait_until(
-            lambda: _api_reports_outage(api, key, mutation) == "no error", 60, "the API answering again"
-        )
+        wait_until(lambda: _api_error(api, key, mutation) is None, 60, "the API answering again")
     except Exception:
         return False
     return True

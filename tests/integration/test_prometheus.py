@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy import procs, system
+from deploy import procs, supervisor, system
 from deploy.flink import jobs
 from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
@@ -85,8 +85,11 @@ def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
     """A job and a two-worker API on the ports Prometheus scrapes, both on this test's topics and database;
     the settings and the job's name."""
     paths = StatePaths(isolated.home)
-    if procs.read_pid(paths.pid_file(system.API)):
-        pytest.skip("an API from `movieviews up` holds the scraped port")
+    if supervisor.state(paths, system.API) in supervisor.UP_STATES:
+        pytest.skip(
+            "the API `movieviews up` started (supervised) holds the scraped port: `up --stack-only` frees it"
+        )
+    procs.ensure_port_free(isolated.api_port, "this test's API")
     name = f"metrics-{uuid.uuid4().hex[:8]}"
     job_id = jobs.submit(isolated, jobs.job_config(isolated, name=name, group_id=name))
     env = {
@@ -100,8 +103,15 @@ def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
     pid_file, log = paths.run / f"{name}-api.pid", paths.logs / f"{name}-api.log"
     movieviews = Path(sys.executable).with_name("movieviews")
     pid = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
+
+    def answering() -> bool:
+        # Only this test's API may answer on the scraped port: one that exits (its port taken) fails here.
+        if not procs.is_alive(pid):
+            raise procs.died("this test's API", log)
+        return system.api_healthy(isolated)
+
     try:
-        wait_until(lambda: system.api_healthy(isolated), 60, "the API")
+        wait_until(answering, 60, "the API")
         yield isolated, name
     finally:
         procs.stop(pid)
