@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from confluent_kafka import Consumer
 
 from deploy.cli import main
@@ -40,7 +41,9 @@ def source_payloads(settings: Settings, expected: int) -> list[bytes]:
     return seen
 
 
-def test_replay_sends_each_parked_payload_back_once(isolated: Settings, capsys: object) -> None:
+def test_show_counts_reasons_and_lists_recent_letters_then_replay_sends_each_payload_once(
+    isolated: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     letters = [
         DeadLetter.of("unknown-schema", "fp 01", (isolated.views_topic, 0, 1), b"\xc3\x01one"),
         DeadLetter.of("undecodable", "bad", (isolated.views_topic, 0, 2), b"junk"),
@@ -52,7 +55,20 @@ def test_replay_sends_each_parked_payload_back_once(isolated: Settings, capsys: 
         [(None, letter.to_json().encode()) for letter in letters],
     )
 
+    views = isolated.views_topic
+    counts = [["2", "unknown-schema"], ["1", "undecodable"]]
     assert main(["dlq", "show", "--recent", "5"], isolated) == 0
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == [
+        *counts,
+        ["unknown-schema", f"{views}[0]@1", "fp", "01"],
+        ["undecodable", f"{views}[0]@2", "bad"],
+        ["unknown-schema", f"{views}[1]@7", "fp", "01"],
+    ]
+    assert main(["dlq", "show", "--recent", "1"], isolated) == 0
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == [
+        *counts,
+        ["unknown-schema", f"{views}[1]@7", "fp", "01"],
+    ]
     for _ in range(2):
         assert main(["dlq", "replay", "--reason", "unknown-schema"], isolated) == 0
     assert sorted(source_payloads(isolated, 2)) == [b"\xc3\x01one", b"\xc3\x01two"]
