@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from deploy import procs
-from deploy.cli import build_parser, main
+from deploy.bench.cli import BENCHMARKS
+from deploy.cli import COMMANDS, build_parser, main
 from deploy.drills.harness import compare
 from deploy.errors import PortTakenError
 from deploy.flink.checkpoints import latest_restore_point
@@ -88,9 +89,132 @@ def test_newest_complete_restore_point_wins(tmp_path: Path) -> None:
     assert latest_restore_point(checkpoints, savepoints, "f" * 32) is None
 
 
-def test_each_subcommand_parses_its_own_arguments() -> None:
-    args = build_parser("up").parse_args(["up", "--stack-only"])
-    assert (args.command, args.stack_only) == ("up", True)
+# One command line per subcommand and action, each option given a value that is not its default; what the
+# parser must make of it, and the function it dispatches to (module.name).
+PARSED: list[tuple[list[str], str, dict[str, object]]] = [
+    (["up", "--stack-only", "--demo"], "deploy.cli.up.run", {"stack_only": True, "demo": True}),
+    (["down", "--profile", "cluster"], "deploy.cli.down.run", {"profile": "cluster"}),
+    (["status", "--json"], "deploy.cli.status.run", {"json": True}),
+    (["logs", "--tail", "5"], "deploy.cli.logs.run", {"tail": 5}),
+    (["migrate", "0003", "--check"], "deploy.cli.migrate.run", {"revision": "0003", "check": True}),
+    (["schemas", "check", "--dir", "/s"], "deploy.cli.schemas.check_gate", {"dir": Path("/s")}),
+    (["schemas", "list"], "deploy.cli.schemas.list_schemas", {}),
+    (
+        ["produce", "--rate", "10", "--seconds", "2", "--movies", "5", "--v2-share", "0.5", "--zipf", "1.3"],
+        "deploy.cli.produce.run",
+        {"rate": 10.0, "seconds": 2.0, "events": None, "movies": 5, "v2_share": 0.5, "zipf": 1.3},
+    ),
+    (
+        [
+            "produce",
+            "--events",
+            "7",
+            "--topic",
+            "t",
+            "--truth",
+            "/t.json",
+            "--movie-prefix",
+            "x-",
+            "--seed",
+            "3",
+        ],
+        "deploy.cli.produce.run",
+        {"events": 7, "rate": None, "topic": "t", "truth": Path("/t.json"), "movie_prefix": "x-", "seed": 3},
+    ),
+    (
+        ["job", "submit", "--from", "/sp", "--parallelism", "2", "--name", "n", "--group-id", "g"],
+        "deploy.cli.job._submit",
+        {"restore": "/sp", "parallelism": 2, "name": "n", "group_id": "g"},
+    ),
+    (["job", "run-local", "--parallelism", "1"], "deploy.cli.job._run_local", {"parallelism": 1}),
+    (["job", "stop", "--savepoint", "--name", "n"], "deploy.cli.job._stop", {"savepoint": True, "name": "n"}),
+    (["job", "status"], "deploy.cli.job._status", {}),
+    (
+        ["rebuild", "--accept-changes", "--timeout", "60"],
+        "deploy.cli.rebuild.run",
+        {"accept_changes": True, "timeout": 60.0, "rollback": False, "drop_old": False},
+    ),
+    (["rebuild", "--rollback"], "deploy.cli.rebuild.run", {"rollback": True, "drop_old": False}),
+    (["rebuild", "--drop-old"], "deploy.cli.rebuild.run", {"rollback": False, "drop_old": True}),
+    (
+        ["serve", "--host", "0.0.0.0", "--port", "9", "--workers", "3"],
+        "deploy.cli.serve.run",
+        {"host": "0.0.0.0", "port": 9, "workers": 3},
+    ),
+    (
+        ["keys", "create", "--name", "ci", "--scope", "views:write", "--scope", "admin", "--rate", "5"],
+        "deploy.cli.keys._create",
+        {"name": "ci", "scope": ["views:write", "admin"], "rate": 5},
+    ),
+    (["keys", "list"], "deploy.cli.keys._list", {}),
+    (["keys", "revoke", "k1"], "deploy.cli.keys._revoke", {"key_id": "k1"}),
+    (["demo", "--rounds", "2", "--views", "3"], "deploy.cli.demo.run", {"rounds": 2, "views": 3}),
+    (
+        ["drill", "kafka-restart", "postgres-restart", "--json", "r.json"],
+        "deploy.drills.cli.run",
+        {"name": ["kafka-restart", "postgres-restart"], "json": "r.json"},
+    ),
+    (["dlq", "show", "--recent", "3"], "deploy.cli.dlq._show", {"recent": 3}),
+    (["dlq", "replay", "--reason", "unknown-schema"], "deploy.cli.dlq._replay", {"reason": "unknown-schema"}),
+    *[(["bench", name], f"{module}.run", {}) for name, (module, _) in BENCHMARKS.items()],
+]
+
+
+@pytest.mark.parametrize(("argv", "run", "expected"), PARSED, ids=[" ".join(a) for a, _, _ in PARSED])
+def test_each_subcommand_parses_its_own_arguments(
+    argv: list[str], run: str, expected: dict[str, object]
+) -> None:
+    args = build_parser(argv[0]).parse_args(argv)
+    assert f"{args.run.__module__}.{args.run.__name__}" == run
+    assert {name: getattr(args, name) for name in expected} == expected
+
+
+def test_every_subcommand_and_action_has_a_parsed_command_line() -> None:
+    covered = {
+        tuple(argv[:2]) if argv[0] in {"schemas", "job", "keys", "dlq", "bench"} else (argv[0],)
+        for argv, _, _ in PARSED
+    }
+    assert {argv[0] for argv in covered} == set(COMMANDS)
+    actions = {
+        ("schemas", "check"),
+        ("schemas", "list"),
+        ("job", "submit"),
+        ("job", "run-local"),
+        ("job", "stop"),
+        ("job", "status"),
+        ("keys", "create"),
+        ("keys", "list"),
+        ("keys", "revoke"),
+        ("dlq", "show"),
+        ("dlq", "replay"),
+        *(("bench", name) for name in BENCHMARKS),
+    }
+    assert actions <= covered
+
+
+@pytest.mark.parametrize(
+    ("argv", "refusal"),
+    [
+        (
+            ["rebuild", "--rollback", "--drop-old"],
+            "argument --drop-old: not allowed with argument --rollback",
+        ),
+        (["keys", "create"], "the following arguments are required: --name"),
+        (["keys", "create", "--name", "n", "--scope", "root"], "argument --scope: invalid choice: 'root'"),
+        (["drill", "no-such-drill"], "argument name: invalid choice: 'no-such-drill'"),
+        (["produce", "--events", "1", "--rate", "2"], "argument --rate: not allowed with argument --events"),
+        (["logs", "--tail", "many"], "argument --tail: invalid int value: 'many'"),
+        (["dlq", "replay"], "the following arguments are required: --reason"),
+        (["up", "--profile", "huge"], "argument --profile: invalid choice: 'huge'"),
+    ],
+)
+def test_a_bad_command_line_is_refused_naming_the_argument(
+    argv: list[str], refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser(argv[0]).parse_args(argv)
+    assert exited.value.code == 2
+    assert refusal in capsys.readouterr().err
 
 
 def test_status_with_nothing_running_says_so(capsys: pytest.CaptureFixture[str]) -> None:
