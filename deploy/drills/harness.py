@@ -188,6 +188,11 @@ class DrillEnv:
         except StreamError:
             return None
 
+    def restarts(self) -> int:
+        """Times Flink restarted the drill's job (its `numRestarts`)."""
+        metrics = flinkrest.job_metrics(self.settings, str(self.job_id), ["numRestarts"])
+        return int(metrics.get("numRestarts", 0))
+
     def latest_checkpoint(self) -> str:
         if self.job_id is None:
             raise DrillError(f"drill {self.name} has submitted no job")

@@ -48,10 +48,6 @@ API_CLIENTS = 4
 API_DRILL_S = 20
 
 
-def _restarts(env: DrillEnv) -> int:
-    return int(flinkrest.job_metrics(env.settings, str(env.job_id), ["numRestarts"]).get("numRestarts", 0))
-
-
 def _same_job_running(env: DrillEnv) -> bool:
     with contextlib.suppress(Exception):
         return env.job_state() == flinkrest.JobState.RUNNING and _tasks_running(env)
@@ -87,7 +83,7 @@ def postgres_kill(base: Settings) -> DrillReport:
         notes = [
             f"postmaster {killed} killed; Postgres accepting again after {back_s:.1f}s",
             *(line.strip() for line in repairs),
-            f"job {env.job_id} running again without resubmission after {_restarts(env)} restart(s)",
+            f"job {env.job_id} running again without resubmission after {env.restarts()} restart(s)",
             f"API answering again by itself: {api_back}",
         ]
         report = _finish(env, "postgres-kill", started, result.per_movie, back_s, notes)
@@ -142,7 +138,7 @@ def long_outage(base: Settings) -> DrillReport:
             notes.append(
                 f"{program} down {LONG_OUTAGE_S}s, healthy {back_at - started_at:.1f}s after its start; "
                 f"counts moving again after {recover[-1]:.1f}s; same job {job_id}, "
-                f"{_restarts(env)} restart(s) so far"
+                f"{env.restarts()} restart(s) so far"
             )
         result: LoadResult = load.result()
         report = _finish(env, "long-outage", started, result.per_movie, max(recover), notes)
