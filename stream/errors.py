@@ -47,7 +47,7 @@ class InvalidFieldValueError(RejectedEventError):
     normalisation form, a number out of bounds. Written by a producer that bypassed the checks; not replayable
     as it is."""
 
-    reason = "invalid-field"
+    reason = "invalid_field"
 
 
 class FlinkRestError(StreamError):

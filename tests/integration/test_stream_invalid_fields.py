@@ -1,5 +1,5 @@
 """A record that decodes but breaks the one definition of a valid field (schemas.fields), published by a
-plain producer past every refusing boundary, is dead-lettered as `invalid-field` by the real job: the job
+plain producer past every refusing boundary, is dead-lettered as `invalid_field` by the real job: the job
 never restarts, and every valid view beside it is counted exactly."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view
     }
     assert set(by_payload) == {hostile_view, hostile_registration}
     for payload, letter in by_payload.items():
-        assert letter["reason"] == InvalidFieldValueError.reason == "invalid-field"
+        assert letter["reason"] == InvalidFieldValueError.reason == "invalid_field"
         assert (letter["source_topic"], letter["partition"], letter["offset"]) == sources[payload]
     assert "movie_id" in by_payload[hostile_view]["detail"] and "U+0000" in by_payload[hostile_view]["detail"]
     assert "title" in by_payload[hostile_registration]["detail"]

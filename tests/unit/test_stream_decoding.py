@@ -160,7 +160,7 @@ def test_a_record_from_an_outside_producer_that_breaks_the_field_definition_is_a
     payload = encode(catalog, subject, record, version=2 if "device" in record else None)
     with pytest.raises(InvalidFieldValueError) as caught:
         decode_event(catalog, payload)
-    assert caught.value.reason == "invalid-field" and EVENT_ID in str(caught.value)
+    assert caught.value.reason == "invalid_field" and EVENT_ID in str(caught.value)
 
 
 def test_a_view_whose_movie_id_has_a_non_bmp_character_is_counted(catalog: Catalog) -> None:
@@ -175,7 +175,7 @@ def test_a_nul_in_a_movie_id_becomes_a_dead_letter_with_its_source_beside_counte
     out = list(decode_batch(catalog, ("movie-views", 2), [40, 41, 42], payloads))
     letters = [item for item in out if isinstance(item, DeadLetter)]
     assert [(x.reason, x.source_topic, x.partition, x.offset) for x in letters] == [
-        ("invalid-field", "movie-views", 2, 41)
+        ("invalid_field", "movie-views", 2, 41)
     ]
     assert letters[0].payload == payloads[1] and "U+0000" in letters[0].detail
     assert [(v.movie_id, v.count) for v in out if isinstance(v, Views)] == [("m1", 2)]
