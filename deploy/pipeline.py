@@ -1,7 +1,8 @@
 """The system's health beyond its processes, for `movieviews status`: the API's readiness and the main job's
 figures (state, last checkpoint age and duration, restarts, consumer lag per partition, read-model freshness).
 
-Unhealthy means what the shipped alert rules page for (deploy/prometheus/rules.yml), with the same bounds.
+Unhealthy means what the shipped alert rules page for (deploy/prometheus/rules.yml), with the same bounds; the
+lag and the staleness rule are `stream.lag`'s.
 """
 
 from __future__ import annotations
@@ -12,21 +13,16 @@ import urllib.request
 from typing import Any
 
 import psycopg
-from confluent_kafka import KafkaException
 
 from deploy.kafka import broker
 from deploy.prometheus.server import CHECKPOINT_AGE_INTERVALS
-from deploy.rebuild import MAIN, live_job
+from deploy.rebuild import MAIN, LiveJob, live_job
 from deploy.settings import Settings
 from deploy.stack import Health
 from readmodel.tables import movie_stats
 from readmodel.versions import VersionError
-from stream import flinkrest
-from stream.config import JOB_NAME
-from stream.errors import FlinkRestError
-
-# The read model may lag the log by this much while events wait (rules.yml: ReadModelStale).
-FRESHNESS_LIMIT_S = 5.0
+from stream import flinkrest, lag
+from stream.errors import FlinkRestError, LagError
 
 
 def api_health(settings: Settings) -> Health:
@@ -43,45 +39,61 @@ def api_health(settings: Settings) -> Health:
     return Health("api", body.get("status") == "ready", detail, checks)
 
 
-def job_health(settings: Settings) -> Health:
+def job_health(settings: Settings, live: LiveJob = MAIN) -> Health:
+    """The live job of `live`'s lineage (the stack's own job unless told another)."""
     try:
-        job = live_job(settings, MAIN)
+        job = live_job(settings, live)
         # The job list again only to say how the last one ended: a running job's health needs one listing.
-        found = [] if job else [each for each in flinkrest.jobs(settings) if each.name == JOB_NAME]
+        found = [] if job else [each for each in flinkrest.jobs(settings) if each.name == live.name]
     except (FlinkRestError, VersionError) as exc:
         return Health("job", False, str(exc))
     if job is None:
         last = f"; the last one is {found[0].state}" if found else ""
         return Health(
-            "job", False, f"no job named {JOB_NAME} runs{last}: start it with `deploy/movieviews up`"
+            "job", False, f"no job named {live.name} runs{last}: start it with `deploy/movieviews up`"
         )
-    figures = _figures(settings, job.job_id)
+    figures = _figures(settings, job.job_id, lag.group_of(job.name))
     figures["state"] = job.state
-    return _judge(settings, job.job_id, figures)
+    return _judge(settings, job.job_id, lag.group_of(job.name), figures)
 
 
-def _figures(settings: Settings, job_id: str) -> dict[str, Any]:
+def _figures(settings: Settings, job_id: str, group: str) -> dict[str, Any]:
     checkpoints = flinkrest.checkpoints(settings, job_id)
     completed = flinkrest.last_completed(checkpoints)
     restarts = flinkrest.job_metrics(settings, job_id, ["numRestarts"]).get("numRestarts", 0.0)
-    positions = flinkrest.source_offsets(settings, job_id)
     try:
-        ends = broker.end_offsets(settings, sorted(positions))
-    except KafkaException:
-        ends = {}
-    # currentOffset is the last offset read (-1 before any); the next to read is one past it.
-    lag = {f"{t}/{p}": ends[(t, p)] - max(pos + 1, 0) for (t, p), pos in positions.items() if (t, p) in ends}
+        behind = lag.positions(broker.admin(settings), group, _topics(settings)).lag()
+    except LagError:
+        behind = {}
     return {
         "checkpoint_age_s": None if completed is None else completed.age_s,
         "checkpoint_duration_s": None if completed is None else completed.duration_s,
         "checkpoints_failed": checkpoints["counts"]["failed"],
         "restarts": int(restarts),
-        "lag": lag,
-        "freshness_s": _freshness(settings),
+        "lag": {f"{t}/{p}": n for (t, p), n in behind.items()},
+        "freshness_s": freshness(settings),
+        **_state(settings, job_id, completed),
     }
 
 
-def _freshness(settings: Settings) -> float | None:
+def _state(
+    settings: Settings, job_id: str, completed: flinkrest.CompletedCheckpoint | None
+) -> dict[str, int | None]:
+    """The state's size in the last checkpoint, its files on local disk and the ids the deduplication
+    remembers (RocksDB's estimates; None on the hashmap backend)."""
+    found = flinkrest.state_figures(settings, job_id)
+    return {
+        "state_bytes": None if completed is None else completed.state_bytes,
+        "state_disk_bytes": found.total_disk_bytes,
+        "remembered_ids": found.remembered_ids,
+    }
+
+
+def _topics(settings: Settings) -> list[str]:
+    return [settings.views_topic, settings.movies_topic]
+
+
+def freshness(settings: Settings) -> float | None:
     """Now minus the newest snapshot's updated_at; None if Postgres does not answer or the table is empty."""
     try:
         with psycopg.connect(settings.reader_dsn, connect_timeout=3) as conn:
@@ -92,7 +104,7 @@ def _freshness(settings: Settings) -> float | None:
     return None if value is None or value[0] is None else float(value[0])
 
 
-def _judge(settings: Settings, job_id: str, figures: dict[str, Any]) -> Health:
+def _judge(settings: Settings, job_id: str, group: str, figures: dict[str, Any]) -> Health:
     problems = []
     if figures["state"] != "RUNNING":
         problems.append(f"state {figures['state']}")
@@ -100,19 +112,40 @@ def _judge(settings: Settings, job_id: str, figures: dict[str, Any]) -> Health:
     age = figures["checkpoint_age_s"]
     if age is None or age > age_limit:
         problems.append(f"no checkpoint completed in {age_limit:.0f}s")
-    lag = sum(figures["lag"].values())
+    total = sum(figures["lag"].values())
     freshness = figures["freshness_s"]
-    if lag > 0 and freshness is not None and freshness > FRESHNESS_LIMIT_S:
-        problems.append(f"read model {freshness:.1f}s behind while {lag} events wait")
+    waiting = _waiting(settings, group) if total and (freshness or 0) > lag.FRESHNESS_LIMIT_S else 0
+    if waiting:
+        problems.append(f"read model {freshness:.1f}s behind while {waiting} events wait")
     detail = (
         f"{job_id} {figures['state']}, last checkpoint {_seconds(age)} ago "
-        f"(took {_seconds(figures['checkpoint_duration_s'], 3)}), {figures['restarts']} restarts, lag {lag} "
-        f"({', '.join(f'{k}: {v}' for k, v in sorted(figures['lag'].items()))}), "
-        f"read model {_seconds(freshness)} old"
+        f"(took {_seconds(figures['checkpoint_duration_s'], 3)}), {figures['restarts']} restarts, "
+        f"lag {total} ({', '.join(f'{k}: {v}' for k, v in sorted(figures['lag'].items()))}), "
+        f"read model {_seconds(freshness)} old, state {_mib(figures['state_bytes'])} "
+        f"(on disk {_mib(figures['state_disk_bytes'])}), remembered ids {_count(figures['remembered_ids'])}"
     )
     if problems:
         detail = f"{'; '.join(problems)}: {detail}"
     return Health("job", not problems, detail, figures)
+
+
+def _waiting(settings: Settings, group: str) -> int:
+    """The records still uncommitted after a few checkpoints (`stream.lag`'s staleness rule)."""
+    try:
+        found = lag.waiting(
+            broker.admin(settings), group, _topics(settings), lag.grace_s(settings.checkpoint_interval_ms)
+        )
+    except LagError:
+        return 0
+    return sum(found.values())
+
+
+def _mib(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 2**20:,.1f} MiB"
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
 
 
 def _seconds(value: float | None, digits: int = 1) -> str:

@@ -15,6 +15,7 @@ from ground.kafka import client_config
 from readmodel.errors import ReadModelError
 from readmodel.rest import json_response
 from readmodel.store import MovieStatsStore
+from stream import lag
 
 # A readiness probe must answer before the prober gives up (typically 1-2 s), whatever is down.
 PROBE_TIMEOUT_S = 1.0
@@ -27,6 +28,10 @@ class KafkaProbe:
 
     async def check(self) -> None:
         await asyncio.to_thread(self._admin.list_topics, timeout=PROBE_TIMEOUT_S)
+
+    def lag(self, group: str, topics: list[str]) -> dict[tuple[str, int], int]:
+        """`stream.lag`'s lag of `group` per partition of `topics` (raises LagError)."""
+        return lag.positions(self._admin, group, topics, PROBE_TIMEOUT_S).lag()
 
     async def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
         """The log end offset of every partition of `topics`."""

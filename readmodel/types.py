@@ -117,6 +117,10 @@ class Pipeline:
         description="Seconds since the job's latest completed checkpoint was acknowledged."
     )
     dead_letters: Long | None = strawberry.field(description="Events the running job parked as undecodable.")
+    lag: Long | None = strawberry.field(
+        description="Records in the log past the position the job committed with its last checkpoint; null "
+        "if Kafka does not answer."
+    )
     total_views: Long = strawberry.field(description="Views counted in the read model, over every movie.")
     read_model_age_seconds: float | None = strawberry.field(
         description="Seconds since the stream job last wrote to the read model."
@@ -132,6 +136,7 @@ class Pipeline:
             job_state=job.state,
             last_checkpoint_age_seconds=job.last_checkpoint_age_s,
             dead_letters=None if job.dead_letters is None else Long(job.dead_letters),
+            lag=None if job.lag is None else Long(job.lag),
             total_views=Long(status.total_views),
             read_model_age_seconds=status.read_model_age_s,
             views_per_second=[RatePoint(at=at, views_per_second=rate) for at, rate in status.rates],

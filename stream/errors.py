@@ -52,3 +52,7 @@ class InvalidFieldValueError(RejectedEventError):
 
 class FlinkRestError(StreamError):
     """The JobManager's REST API did not answer or refused a request."""
+
+
+class LagError(StreamError):
+    """Kafka did not answer a job's positions (its group's committed offsets or the log ends)."""

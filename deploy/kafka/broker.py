@@ -7,8 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from deploy import procs
 from deploy.paths import DEPLOY_DIR, StatePaths
@@ -126,16 +126,6 @@ def _format_storage(paths: StatePaths, node: Node) -> None:
 
 def admin(settings: Settings) -> AdminClient:
     return AdminClient(client_config(settings.kafka_bootstrap, **{"socket.timeout.ms": 2000}))
-
-
-def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The log end offset (high watermark) of each (topic, partition)."""
-    if not partitions:
-        return {}
-    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-    client = admin(settings)  # held until the answers are in: a collected client never completes its futures
-    futures = client.list_offsets({TopicPartition(t, p): latest for t, p in partitions}, request_timeout=5)
-    return {(tp.topic, tp.partition): f.result(timeout=10).offset for tp, f in futures.items()}
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:

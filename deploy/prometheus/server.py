@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
+from deploy import supervisor
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
 from deploy.supervisor import Program
+from stream.lag import FRESHNESS_LIMIT_S
 
 COMPONENT = "prometheus"
 TEMPLATES = DEPLOY_DIR / "prometheus"
@@ -67,6 +69,7 @@ def write_config(settings: Settings, conf: Path) -> Path:
         "api_port": settings.api_port,
         "prometheus_port": settings.prometheus_port,
         "checkpoint_age_alert_s": CHECKPOINT_AGE_INTERVALS * settings.checkpoint_interval_ms // 1000,
+        "freshness_limit_s": FRESHNESS_LIMIT_S,
     }
     rules.write_text(_fill("rules.yml", values))
     config = conf / "prometheus.yml"
@@ -161,11 +164,39 @@ def targets(settings: Settings) -> list[dict[str, Any]]:
     return found
 
 
-def healthy(settings: Settings) -> tuple[bool, str]:
+def answering(settings: Settings) -> tuple[bool, str]:
+    """Whether the HTTP API answers: what `up` waits for (the targets are scraped only from then on)."""
     try:
         found = targets(settings)
     except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
         return False, f"GET {settings.prometheus_url}/api/v1/targets failed: {exc}"
-    down = sorted(t["labels"]["job"] for t in found if t["health"] != "up")
+    return True, f"GET /api/v1/targets: {len(found)} targets"
+
+
+def healthy(settings: Settings) -> tuple[bool, str]:
+    """Unhealthy while a scrape target is down, naming it: what is not scraped is not alerted on. A target
+    whose program the supervisor holds stopped on purpose (the API under `up --stack-only`) is named but
+    not counted; one that crashed, hangs or runs outside the supervisor is."""
+    try:
+        found = targets(settings)
+    except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+        return False, f"GET {settings.prometheus_url}/api/v1/targets failed: {exc}"
+    # "unknown" is a target not scraped yet (Prometheus just started): neither up nor down.
+    down = sorted(
+        f"{t['labels']['job']} at {t['labels']['instance']}" for t in found if t["health"] == "down"
+    )
+    stopped = _stopped_programs(settings)
+    idle = [target for target in down if target.split(" at ")[0] in stopped]
+    failing = [target for target in down if target not in idle]
     detail = f"GET /api/v1/targets: {len(found) - len(down)}/{len(found)} targets up"
-    return True, detail + (f" (down: {', '.join(down)})" if down else "")
+    detail += f"; down: {', '.join(failing)}" if failing else ""
+    detail += f"; not started: {', '.join(idle)}" if idle else ""
+    return not failing, detail
+
+
+def _stopped_programs(settings: Settings) -> set[str]:
+    """Programs the supervisor holds STOPPED: never started by `up`, or stopped on request."""
+    paths = StatePaths(settings.home)
+    if supervisor.pid(paths) is None:
+        return set()
+    return {program.name for program in supervisor.info(paths) if program.state == "STOPPED"}

@@ -6,7 +6,7 @@ const TOP = `subscription { topMoviesChanged(limit: 10) {
 const TRENDING = `subscription { trendingChanged(window: HOUR, limit: 10) {
   windowEnd entries { rank views movieId title } } }`;
 const PIPELINE = `subscription { pipelineChanged {
-  jobState lastCheckpointAgeSeconds readModelAgeSeconds deadLetters totalViews
+  jobState lastCheckpointAgeSeconds lag readModelAgeSeconds deadLetters totalViews
   viewsPerSecond { at viewsPerSecond } } }`;
 
 const $ = (id) => document.getElementById(id);
@@ -81,6 +81,7 @@ function showPipeline(payload) {
   $("job-state").textContent = p.jobState;
   $("job-state").className = p.jobState === "RUNNING" ? "ok" : "bad";
   $("checkpoint-age").textContent = ago(p.lastCheckpointAgeSeconds);
+  $("lag").textContent = p.lag === null ? "–" : `${number.format(p.lag)} events`;
   $("read-model-age").textContent = ago(p.readModelAgeSeconds);
   $("dead-letters").textContent = p.deadLetters === null ? "–" : number.format(p.deadLetters);
   $("total-views").textContent = number.format(p.totalViews);
