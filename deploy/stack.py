@@ -184,7 +184,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
         if supervisor.state(paths, prometheus.COMPONENT) == "RUNNING":
             supervisor.signal(paths, prometheus.COMPONENT, "HUP")  # reread the configuration just written
         _start(paths, prometheus.COMPONENT, {settings.prometheus_port: "Prometheus"}, say)
-        _ready("prometheus", prometheus.COMPONENT, settings, paths, prometheus.healthy)
+        _ready("prometheus", prometheus.COMPONENT, settings, paths, prometheus.answering)
         timings["prometheus"] = time.monotonic() - t0
         say(f"prometheus ready at {settings.prometheus_url} ({timings['prometheus']:.1f}s)")
     return timings
