@@ -37,15 +37,27 @@ class Target:
     bound: float
     at_most: bool = False
 
-    def verdict(self, measured: float) -> str:
-        met = measured <= self.bound if self.at_most else measured >= self.bound
+    def verdict(self, measured: float | None, errors: int = 0) -> str:
+        """Met only when the figure is within the bound and no request behind it failed (a figure taken
+        over the successes alone says nothing of the failures); None: nothing succeeded."""
+        within = measured is not None and (measured <= self.bound if self.at_most else measured >= self.bound)
+        met = within and not errors
         sign = "<=" if self.at_most else ">="
-        return f"{_cell(measured)} (target {sign} {_cell(self.bound)}: {'met' if met else 'missed'})"
+        failed = f", {errors:,} errors" if errors else ""
+        return f"{_cell(measured)} (target {sign} {_cell(self.bound)}: {'met' if met else 'missed'}{failed})"
 
 
-def against(targets: Sequence[Target], measured: Mapping[str, float]) -> dict[str, str]:
-    """The targets whose figure this run measured, each with the figure and whether it was met."""
-    return {t.figure: t.verdict(measured[t.figure]) for t in targets if t.figure in measured}
+def against(
+    targets: Sequence[Target], measured: Mapping[str, float | None], errors: Mapping[str, int] | None = None
+) -> dict[str, str]:
+    """The targets whose figure this run measured, each with the figure and whether it was met; `errors`:
+    the failed requests behind a figure, which leave its target missed."""
+    failed = errors or {}
+    return {
+        t.figure: t.verdict(measured[t.figure], failed.get(t.figure, 0))
+        for t in targets
+        if t.figure in measured
+    }
 
 
 def publish(settings: Settings, result: Result) -> Path:

@@ -1,7 +1,13 @@
-"""Benchmarks print each figure an issue set a target for beside the target and whether it was met."""
+"""Benchmarks print each figure an issue set a target for beside the target and whether it was met; failed
+requests are counted beside the figures, never in them, and leave a target missed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
+from deploy.bench.read import level, raw_requests, read_response
 from deploy.bench.report import Target, against
 
 
@@ -16,3 +22,43 @@ def test_each_measured_target_shows_the_figure_the_bound_and_whether_it_was_met(
         "events/s": "77,048 (target >= 80,000: missed)",
         "p99_ms at 50": "4.20 (target <= 5.00: met)",
     }
+
+
+def test_a_target_with_failed_requests_behind_its_figure_is_missed_naming_them() -> None:
+    targets = (Target("p99_ms at 50", 5.0, at_most=True), Target("req/s at 50", 100))
+    verdicts = against(
+        targets, {"p99_ms at 50": 4.2, "req/s at 50": None}, {"p99_ms at 50": 3, "req/s at 50": 1_200}
+    )
+    assert verdicts == {
+        "p99_ms at 50": "4.20 (target <= 5.00: missed, 3 errors)",
+        "req/s at 50": "- (target >= 100: missed, 1,200 errors)",
+    }
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A GraphQL-like server: a request whose body holds "fail" gets a 200 with top-level errors."""
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        while True:
+            _, body = await read_response(reader)
+            answer = b'{"errors":[{"message":"no"}]}' if b"fail" in body else b'{"data":{}}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer)
+            await writer.drain()
+    writer.close()
+
+
+async def _level_against_answer(bodies: list[bytes]) -> dict[str, Any]:
+    server = await asyncio.start_server(_answer, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        return await level(base, raw_requests(base, bodies, None), clients=2, seconds=0.5)
+    finally:
+        server.close()
+
+
+def test_failed_responses_are_counted_beside_the_figures_and_left_out_of_them() -> None:
+    mixed = asyncio.run(_level_against_answer([b'{"q":"ok"}', b'{"q":"fail"}']))
+    assert mixed["errors"] > 0 and mixed["requests"] > mixed["errors"]
+    assert mixed["req/s"] == round((mixed["requests"] - mixed["errors"]) / 0.5)
+    failing = asyncio.run(_level_against_answer([b'{"q":"fail"}']))
+    assert failing["errors"] == failing["requests"] > 0
+    assert (failing["req/s"], failing["p50_ms"], failing["p99_ms"]) == (0, None, None)
