@@ -12,6 +12,7 @@ from deploy.drills.harness import DrillEnv
 from deploy.settings import Settings
 
 INTERVAL_MS = 1000
+TARGETS = (report.Target("cost_percent", 10.0, at_most=True),)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +32,15 @@ def bench_checkpoint_cost(settings: Settings, events: int, movies: int) -> repor
         on = timed_job(env, load, project_job(env, "checkpoints-1s", checkpoint_interval_ms=INTERVAL_MS))
         reset_read_model(env)
         off = timed_job(env, load, project_job(env, "checkpoints-off", checkpoint_interval_ms=0))
+    # Below 0 is noise: checkpoints cannot make the job faster.
+    cost_percent = (1 - on.events_per_s / off.events_per_s) * 100
     return report.Result(
         "checkpoint-cost",
         {"events": load.events, "movies": movies, "interval_ms": INTERVAL_MS},
         [row("checkpoints every 1 s", on), row("checkpoints off", off)],
         {
             "on/off": on.events_per_s / off.events_per_s,
-            # Below 0 is noise: checkpoints cannot make the job faster.
-            "cost_percent": (1 - on.events_per_s / off.events_per_s) * 100,
+            "cost_percent": cost_percent,
+            "targets": report.against(TARGETS, {"cost_percent": cost_percent}),
         },
     )

@@ -1,9 +1,12 @@
-"""`movieviews bench NAME`: a module of this package per benchmark; its `add_arguments` sets its `run`."""
+"""`movieviews bench NAME`: a module of this package per benchmark; its `add_arguments` sets its `run`.
+`movieviews bench report` shows the newest figure of each as one table."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+
+from deploy.bench import report
 
 # name -> (module with add_arguments/run, one-line help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -34,9 +37,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "live": ("deploy.bench.live", "topMoviesChanged fan-out: commit -> message at 100 / 1000 subscribers"),
 }
+REPORT = ("deploy.bench.current", "the newest run of each benchmark as one table (--markdown, --paste FILE)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    report.begin()
     sub = parser.add_subparsers(required=True, metavar="BENCHMARK")
-    for name, (module, help_text) in BENCHMARKS.items():
+    for name, (module, help_text) in {**BENCHMARKS, "report": REPORT}.items():
         importlib.import_module(module).add_arguments(sub.add_parser(name, help=help_text))

@@ -29,6 +29,7 @@ BASE = 1_000_000_000
 SEED_MOVIES = 1000
 # Wider than readmodel.live.MIN_INTERVAL_S, so no change waits for the previous one's coalescing window.
 CHANGE_EVERY_S = 0.5
+TARGET_P99_MS = 200.0
 CONNECT_BATCH = 100
 RECEIVE_TIMEOUT_S = 30.0
 UPSERT = """
@@ -61,7 +62,9 @@ def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> rep
             for k, n in enumerate(levels)
         ]
     parameters = {"subscribers": list(levels), "changes_per_level": changes, "change_every_s": CHANGE_EVERY_S}
-    return report.Result("live", parameters, rows)
+    measured = {f"p99_ms at {row['subscribers']}": row["p99_ms"] for row in rows}
+    targets = [report.Target(figure, TARGET_P99_MS, at_most=True) for figure in reversed(measured)]
+    return report.Result("live", parameters, rows, {"targets": report.against(targets, measured)})
 
 
 def _seed(settings: Settings) -> None:

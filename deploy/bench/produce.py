@@ -15,6 +15,7 @@ from ingest.topics import TopicSpec, ensure_topics
 BENCH_PARTITIONS = 4
 # The bench topic only needs to hold a run long enough to be read back; older runs are deleted within minutes.
 BENCH_TOPIC_CONFIG = {"retention.ms": str(10 * 60 * 1000)}
+TARGETS = (report.Target("acked/s", 100_000),)
 
 
 def bench_produce(
@@ -39,7 +40,9 @@ def bench_produce(
         "seconds": round(result.elapsed_s, 3),
         "acked/s": round(result.events_per_s),
     }
-    return report.Result("produce", {"events": events, "topic": topic, "v2_share": v2_share}, [row])
+    parameters = {"events": events, "topic": topic, "v2_share": v2_share}
+    figures = {"targets": report.against(TARGETS, {"acked/s": row["acked/s"]})}
+    return report.Result("produce", parameters, [row], figures)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,8 @@ from deploy.testing import wait_for_counts
 
 # At a few thousand events/s on a loaded machine, 5M events take tens of minutes.
 TIMEOUT_S = 4 * 3600
+# The rebuild's time is reported, not judged; what it must keep is every reader's request answered.
+TARGETS = (report.Target("reader_failed", 0, at_most=True),)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,5 +71,6 @@ def bench_rebuild(settings: Settings, events: int, movies: int) -> report.Result
             "reader_failed": failed,
             "reader_decreases": decreases,
             "comparison": switched.comparison.summary(),
+            "targets": report.against(TARGETS, {"reader_failed": failed}),
         },
     )

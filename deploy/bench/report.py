@@ -1,24 +1,34 @@
 """How every benchmark reports: a `Result` printed as a plain table and written as JSON under `<home>/bench/`
-in one schema, stamped with the machine and its load average (on 2 cores, figures mean little without it):
+in one schema, stamped with the command, the commit and the machine with its load average at the start and the
+end (on 2 cores, figures mean little without it):
 
-    {"benchmark", "at", "machine", "load_average", "parameters", "rows", "figures"}
+    {"benchmark", "at", "command", "commit", "machine", "load_average", "parameters", "rows", "figures"}
 
 `parameters` are what the run was asked to do, `rows` the table printed, `figures` the headline numbers
 derived from the rows (ratios, costs) and anything that is not a row (memory per process); among them
-"targets": each figure an issue set a target for, beside it and whether it was met (`against`)."""
+"targets": each figure an issue set a target for, beside it and whether it was met (`against`). The first
+target a run measured is its headline: the row `movieviews bench report` shows (deploy/bench/current.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-from collections.abc import Mapping, Sequence
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deploy.settings import Settings
+from deploy.settings import REPO_ROOT, Settings
+
+# Set by `begin` when `movieviews bench` parses its command line, just before the benchmark runs.
+_began: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,12 @@ class Target:
         return f"{_cell(measured)} (target {sign} {_cell(self.bound)}: {'met' if met else 'missed'}{failed})"
 
 
+def split_verdict(verdict: str) -> tuple[str, str, str]:
+    """A `Target.verdict` text as (figure, target, verdict): "77,048", ">= 80,000", "missed"."""
+    found = re.fullmatch(r"(.*) \(target (.*): (met|missed.*)\)", verdict)
+    return (found[1], found[2], found[3]) if found else (verdict, "-", "-")
+
+
 def against(
     targets: Sequence[Target], measured: Mapping[str, float | None], errors: Mapping[str, int] | None = None
 ) -> dict[str, str]:
@@ -60,6 +76,63 @@ def against(
     }
 
 
+# Runs of a figure per benchmark, each beside its ceiling: one run on a shared 2-core machine drifts with what
+# else runs; the median of three, with their spread, shows how much it did.
+RUNS = 3
+Row = dict[str, Any]
+
+
+def alternating(
+    runs: int, figure: Callable[[], list[Row]], ceiling: Callable[[], list[Row]]
+) -> tuple[list[list[Row]], list[list[Row]]]:
+    """The figure's table and the ceiling's, taken in turn `runs` times (figure, ceiling, figure, ...): what
+    the machine does meanwhile weighs on both alike."""
+    figures: list[list[Row]] = []
+    ceilings: list[list[Row]] = []
+    for _ in range(runs):
+        figures.append(figure())
+        ceilings.append(ceiling())
+    return figures, ceilings
+
+
+def merged(runs: Sequence[Sequence[Row]], keys: Sequence[str]) -> list[Row]:
+    """Several runs of one table as one: rows matched by their `keys` columns; each other number becomes its
+    median over the runs, followed by `<column> range` [min, max]; `errors` are summed (every failure counts)."""
+    rows: list[Row] = []
+    for group in zip(*runs, strict=True):
+        row: Row = {key: group[0][key] for key in keys}
+        for column, first in group[0].items():
+            if column in keys:
+                continue
+            values = [r[column] for r in group]
+            if column == "errors":
+                row[column] = sum(values)
+            elif all(isinstance(v, int | float) for v in values) and not isinstance(first, bool):
+                row[column] = statistics.median(values)
+                row[f"{column} range"] = [min(values), max(values)]
+            else:
+                row[column] = first if all(v == first for v in values) else values
+        rows.append(row)
+    return rows
+
+
+def beside(rows: list[Row], ceilings: list[Row], column: str, ceiling_name: str) -> list[Row]:
+    """`rows` (merged) with the ceiling's `column` (merged, row for row) and the ratio of the two medians."""
+    return [
+        {
+            **row,
+            f"{ceiling_name} {column}": top[column],
+            f"{ceiling_name} {column} range": top[f"{column} range"],
+            f"x {ceiling_name}": ratio(row[column], top[column]),
+        }
+        for row, top in zip(rows, ceilings, strict=True)
+    ]
+
+
+def ratio(figure: float | None, ceiling: float | None) -> float | None:
+    return None if figure is None or not ceiling else round(figure / ceiling, 3)
+
+
 def publish(settings: Settings, result: Result) -> Path:
     """Prints the table, the figures and the load average; writes the JSON; returns where."""
     print(table(result.rows))
@@ -68,6 +141,27 @@ def publish(settings: Settings, result: Result) -> Path:
     path = write(settings, result)
     print(f"load average {load_average()}; written to {path}")
     return path
+
+
+def begin(argv: Sequence[str] | None = None) -> None:
+    """Remembers the command line (default: this process's) and the load average as the benchmark starts."""
+    args = sys.argv[1:] if argv is None else argv
+    _began.update(command=shlex.join(["movieviews", *args]), load=load_average())
+
+
+def commit() -> str | None:
+    """The checked-out commit, marked `+` when tracked files differ from it; None outside a git work tree."""
+    try:
+        head = _git("rev-parse", "--short=7", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 def machine() -> dict[str, Any]:
@@ -105,6 +199,8 @@ def _cell(value: Any) -> str:
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
+        return f"{_cell(value[0])}-{_cell(value[1])}"  # a spread, [min, max]
     return "-" if value is None else str(value)
 
 
@@ -115,8 +211,10 @@ def write(settings: Settings, result: Result) -> Path:
     document = {
         "benchmark": result.benchmark,
         "at": stamp.isoformat(),
+        "command": _began.get("command"),
+        "commit": commit(),
         "machine": machine(),
-        "load_average": load_average(),
+        "load_average": {"start": _began.get("load"), "end": load_average()},
         "parameters": result.parameters,
         "rows": result.rows,
         "figures": result.figures,
