@@ -72,7 +72,7 @@ def row(benchmark: str, document: Mapping[str, Any] | None) -> dict[str, str]:
         "command": document.get("command") or "-",
         "date": datetime.fromisoformat(document["at"]).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": document.get("commit") or "-",
-        "load": _load(load) if isinstance(load, Mapping) else "-",
+        "load": _load(load),
     }
 
 
@@ -103,9 +103,10 @@ def _met(verdicts: list[str]) -> str:
     return head if len(verdicts) == 1 else f"{head} ({met} of {len(verdicts)} targets)"
 
 
-def _load(load: Mapping[str, Any]) -> str:
-    start, end = load.get("start"), load.get("end")
-    return f"{start[0] if start else '?'} -> {end[0] if end else '?'}"
+def _load(load: Any) -> str:
+    """The 1-minute load average at the start and the end; a run that recorded only the end shows `?`."""
+    start, end = (load.get("start"), load.get("end")) if isinstance(load, Mapping) else (None, load)
+    return "-" if not end else f"{start[0] if start else '?'} -> {end[0]}"
 
 
 def _markdown_cells(cells: Mapping[str, str]) -> list[str]:

@@ -63,6 +63,7 @@ def test_a_run_with_uncommitted_changes_is_marked_and_explained(tmp_path: Path) 
     table = current.markdown(current.newest(tmp_path))
 
     assert "| read | no target measured | - | - |" in table
+    assert "| 99da089+ | 1.25 -> 3.5 |" in table
     assert "| 99da089+ |" in table
     assert table.endswith("`+` after a commit: measured with uncommitted changes to tracked files.")
 
@@ -111,3 +112,10 @@ def test_each_run_records_the_command_line_and_the_load_when_it_began(tmp_path: 
     assert document["command"] == "movieviews bench produce --events 1000"
     assert len(document["load_average"]["start"]) == len(document["load_average"]["end"]) == 3
     assert document["commit"] is None or len(document["commit"].rstrip("+")) == 7
+
+
+def test_a_run_that_recorded_only_the_final_load_shows_an_unknown_start(tmp_path: Path) -> None:
+    _run(tmp_path, "read", "2026-12-01T02:05:00+00:00", {}, load_average=[8.66, 12.71, 11.21], command=None)
+    assert "| read | no target measured | - | - | - | 2026-12-01 02:05 UTC | 3318e4f | ? -> 8.66 |" in (
+        current.markdown(current.newest(tmp_path))
+    )
