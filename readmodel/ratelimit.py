@@ -12,7 +12,7 @@ machine. An app made in-process (tests) keeps its buckets in private memory.
 
 Why not a library: `limits` has no token bucket (fixed/moving/sliding windows) and shares state across
 processes only through Redis, Memcached or MongoDB, none of which this stack runs; a cluster deployment with
-API servers on several machines needs such a store (see the README's threat model).
+API servers on several machines needs such a store (docs/SECURITY.md, Threat model).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ SLOT = struct.Struct("<Qd")  # key fingerprint (0: empty), TAT in time.monotonic
 SLOTS = 1 << 16
 # Slots looked at per key: a key lives in one of the PROBE slots after its hash.
 PROBE = 8
+# A microsecond: far above a float's rounding of TAT sums at monotonic() magnitudes (days of uptime), far
+# below the interval of any limit a key is given (1 per 1e-6 s would be a million requests a second).
+TOLERANCE_S = 1e-6
 
 
 class TokenBuckets:
@@ -66,10 +69,13 @@ class TokenBuckets:
             offset = self._slot(fingerprint, now) * SLOT.size
             stored, tat = self._read(offset)
             # A new key starts full, and so does an impossible TAT (stored before a reboot reset the clock).
-            if stored != fingerprint or tat > now + capacity:
+            if stored != fingerprint or tat > now + capacity + TOLERANCE_S:
                 tat = now
             tat = max(tat, now) + interval
-            if tat - now > capacity:
+            # TAT grows by float steps: a burst taken in the same instant sums `burst` of them to a hair over
+            # `capacity` (20 x 0.1 = 2.0000000000000004), which must neither refuse the burst's last token
+            # nor read as impossible above (and reset the bucket to full).
+            if tat - now > capacity + TOLERANCE_S:
                 # A refused request takes nothing: a client that keeps retrying is not locked out for longer.
                 return tat - now - capacity
             SLOT.pack_into(self._map, offset, fingerprint, tat)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from readmodel import ratelimit
 
 TESTS = Path(__file__).parent
 INTEGRATION = TESTS / "integration"
@@ -10,6 +13,27 @@ INTEGRATION = TESTS / "integration"
 # come last: they bring up a second stack of their own and stop it.
 DRILLS = INTEGRATION / "test_drills.py"
 CLUSTER_DRILLS = INTEGRATION / "test_cluster.py"
+
+
+class _BucketClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def advance_buckets(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Freezes the clock of the API's token buckets (an app made in-process keeps them in its memory) and
+    gives what moves it: a bucket then answers the same on any machine, however slow the requests are."""
+    clock = _BucketClock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+
+    def advance(seconds: float) -> None:
+        clock.now += seconds
+
+    return advance
 
 
 @pytest.fixture

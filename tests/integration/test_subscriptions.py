@@ -15,14 +15,16 @@ from readmodel_fixtures import SEED_RANKING, Snapshot, upsert
 
 from deploy import postgres
 from deploy.settings import Settings
+from readmodel.live import MIN_INTERVAL_S
 from readmodel.live_client import LiveClient
 from readmodel.view import MAX_SUBSCRIPTIONS_PER_CONNECTION
 
 pytestmark = pytest.mark.anyio
 TOP = "subscription($limit: Int!) { topMoviesChanged(limit: $limit) { entries { viewCount movie { id } } } }"
 MOVIE = "subscription($id: ID!) { movieChanged(id: $id) { id viewCount } }"
-# A change reaches a subscriber in milliseconds (NOTIFY, one query, one send); this only bounds a failure.
-WAIT_S = 5.0
+# A change reaches a subscriber in milliseconds (NOTIFY, one query, one send); this only bounds a failure,
+# generously: a busy 2-core machine must not fail a test that waits (`bench freshness` measures the speed).
+WAIT_S = 30.0
 
 
 @pytest.fixture
@@ -88,13 +90,16 @@ async def test_a_burst_of_writes_ends_with_the_final_state_in_few_messages(
     async with api.client() as client:
         await client.subscribe("m", MOVIE, id="m-burst")
         await client.receive(WAIT_S)
+        started = time.monotonic()
         for version in range(1, 101):
             upsert(isolated, [Snapshot("m-burst", version, version=version)])
         counts = []
         while not counts or counts[-1] != 100:
             counts.append((await client.receive(WAIT_S))["payload"]["data"]["movieChanged"]["viewCount"])
-        # At most 5 messages a second per subscription; the 100 commits took well under 2 s.
-        assert counts == sorted(counts) and len(counts) <= 15, counts
+        # At most one message per MIN_INTERVAL_S, however long the commits took on a busy machine: the bound
+        # follows the time they took, and a fast run (under 2 s here) leaves far fewer than 100 messages.
+        took_s = time.monotonic() - started
+        assert counts == sorted(counts) and len(counts) <= took_s / MIN_INTERVAL_S + 2, (counts, took_s)
         assert await quiet(client, 0.5)
 
 

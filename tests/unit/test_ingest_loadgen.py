@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from test_ingest_publisher import FakeProducer  # tests/unit is on sys.path (roo
 import ingest.publisher as publisher_module
 from deploy.cli import main
 from deploy.settings import Settings
+from ingest import loadgen
 from ingest.loadgen import LoadResult, Progress, generate, movie_ids, table_bits, zipf_table
 from schemas.catalog import Catalog
 from schemas.codec import decode
@@ -94,9 +96,39 @@ def test_failed_events_are_not_in_the_truth(monkeypatch: pytest.MonkeyPatch) -> 
     )
 
 
-def test_rate_mode_paces(fake_kafka: type[FakeProducer]) -> None:
+class PacingClock:
+    """The generator's clock, moved only by its own pacing sleeps (so no machine's speed shows); notes how
+    many views had been sent at each tick."""
+
+    def __init__(self, sent: Callable[[], int]) -> None:
+        self.now, self.sent = 0.0, sent
+        self.ticks: list[tuple[float, int]] = []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1_800_000_000.0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.ticks.append((self.now, self.sent()))
+        self.now += seconds
+
+
+def test_rate_mode_sends_on_schedule_never_ahead_of_it(
+    fake_kafka: type[FakeProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def views_sent() -> int:
+        return sum(m.topic() == SETTINGS.views_topic for p in fake_kafka.instances for m in p.messages)
+
+    clock = PacingClock(views_sent)
+    monkeypatch.setattr(loadgen, "time", clock)
     result = generate(SETTINGS, rate=2_000, seconds=0.5, movies=10)
-    assert result.sent == 1_000 and 0.4 < result.elapsed_s < 1.5
+    assert result.sent == views_sent() == 1_000
+    # At every tick, exactly what is due by then: the first view at 0 s and 2,000 a second since.
+    assert len(clock.ticks) >= 50 and all(sent == int(2_000 * t) + 1 for t, sent in clock.ticks)
+    # The last view is due at 999 / 2,000 s; it goes at the first tick from then.
+    assert 0.4995 <= result.elapsed_s < 0.4995 + loadgen.TICK_S
 
 
 def test_truth_file_format(tmp_path: Path) -> None:
