@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy import leftovers
+from deploy import leftovers, tls
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -28,6 +28,17 @@ SERVER_OPTIONS = (
     "unix_socket_directories={sockets}",
 )
 FALLBACK_ROOT = Path("/var/lib/movieviews")
+# With MOVIEVIEWS_PG_TLS on, every TCP connection must be TLS (hostssl) and authenticate by password; a
+# plaintext one is refused whoever it claims to be. The local socket stays for the server's own tools.
+TLS_HBA = """\
+local all all trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+hostssl all all ::1/128 scram-sha-256
+hostssl all all 0.0.0.0/0 scram-sha-256
+hostssl all all ::/0 scram-sha-256
+hostnossl all all 0.0.0.0/0 reject
+hostnossl all all ::/0 reject
+"""
 ROLES = {
     "mv_owner": "pg_owner_password",
     "mv_writer": "pg_writer_password",
@@ -142,9 +153,49 @@ def pid(paths: StatePaths) -> int | None:
     return leftovers.live_postmaster(data_dir(paths))
 
 
+def _tls_dir(paths: StatePaths) -> Path:
+    """The server's certificate and key as the `postgres` user reads them (the state dir's secrets are
+    root's)."""
+    return home(paths) / "tls"
+
+
+def _prepare_tls(settings: Settings, paths: StatePaths) -> None:
+    """The CA and a certificate for the host clients dial, made once under the settings' secrets dir, and
+    the server's copy of them (owned by `postgres`, mode 600: Postgres refuses a key others can read)."""
+    cert, key = tls.server_certificate(settings.pg_secrets_dir, COMPONENT, settings.pg_host)
+    folder = _tls_dir(paths)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    _own(folder)
+    for source, target in ((cert, folder / "server.pem"), (key, folder / "server.key")):
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.unlink(missing_ok=True)
+            shutil.copyfile(source, target)
+        target.chmod(0o600)
+        _own(target)
+    hba = folder / "pg_hba.conf"
+    hba.write_text(TLS_HBA)
+    _own(hba)
+
+
 def prepare(settings: Settings, paths: StatePaths) -> None:
-    """Installs the server when missing and makes the cluster on first use."""
+    """Installs the server when missing, makes the cluster on first use and, with TLS on, its certificate."""
     _initdb(settings, paths, ensure_installed())
+    if settings.pg_tls:
+        _prepare_tls(settings, paths)
+
+
+def _tls_options(settings: Settings, paths: StatePaths) -> list[str]:
+    if not settings.pg_tls:
+        return []
+    folder = _tls_dir(paths)
+    return [
+        "ssl=on",
+        f"ssl_cert_file={folder / 'server.pem'}",
+        f"ssl_key_file={folder / 'server.key'}",
+        "ssl_min_protocol_version=TLSv1.2",
+        f"hba_file={folder / 'pg_hba.conf'}",
+    ]
 
 
 def program(settings: Settings, paths: StatePaths) -> Program:
@@ -153,15 +204,18 @@ def program(settings: Settings, paths: StatePaths) -> Program:
     server = [str(bindir / "postgres"), "-D", str(data_dir(paths))]
     for option in SERVER_OPTIONS:
         server += ["-c", option.format(port=settings.pg_port, sockets=_sockets(paths))]
+    for option in _tls_options(settings, paths):
+        server += ["-c", option]
     launcher = [sys.executable, "-m", "deploy.postgres_run", str(data_dir(paths))]
     # SIGINT is Postgres' fast shutdown: clients are disconnected and a checkpoint is written.
     return Program(COMPONENT, [*launcher, *server], data_dir(paths), stop_signal="INT")
 
 
 def admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
+    encryption = f" sslmode=verify-full sslrootcert='{settings.pg_ca_file}'" if settings.pg_tls else ""
     return (
         f"host={settings.pg_host} port={settings.pg_port} dbname={dbname} user=postgres "
-        f"password={settings.pg_admin_password} connect_timeout=3"
+        f"password={settings.pg_admin_password} connect_timeout=3{encryption}"
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import quote
 
 from deploy.errors import DeployError
+from ground.kafka import ADMIN, API, JOB, Credentials, KafkaAccess
 from stream.config import STATE_BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,12 @@ DECLARED: dict[str, Setting] = {
         "single: one process per component; cluster: 3 Kafka nodes, ZooKeeper, 2 JobManagers, 2 TaskManagers",
     ),
     "home": Setting("MOVIEVIEWS_HOME", str(REPO_ROOT / ".state"), "state dir: data, logs, pids, checkpoints"),
+    "managed": Setting(
+        "MOVIEVIEWS_MANAGED",
+        "on",
+        "on: `up` runs Kafka, Flink and Postgres under its supervisor; off: they are yours (the endpoints "
+        "below), `up` checks them and starts no process of them",
+    ),
     "kafka_bootstrap": Setting("MOVIEVIEWS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
     "kafka_controller_port": Setting("MOVIEVIEWS_KAFKA_CONTROLLER_PORT", "9093", "KRaft controller port"),
     "kafka_controllers": Setting(
@@ -42,6 +50,18 @@ DECLARED: dict[str, Setting] = {
         "auto",
         "KRaft controllers host:port, one per broker of the bootstrap list (node i is both); "
         "auto: one, on the first broker's host at MOVIEVIEWS_KAFKA_CONTROLLER_PORT",
+    ),
+    "kafka_security": Setting(
+        "MOVIEVIEWS_KAFKA_SECURITY",
+        "off",
+        "on: Kafka clients authenticate (SASL/SCRAM-SHA-512) over TLS, one principal each, and the brokers "
+        "enforce ACLs; `up` makes the CA, the brokers' certificates and the passwords once",
+    ),
+    "kafka_secrets": Setting(
+        "MOVIEVIEWS_KAFKA_SECRETS",
+        "auto",
+        "directory of the Kafka CA certificate (ca.pem) and one <principal>.password file each; "
+        "auto: <home>/secrets/kafka, made by `up`",
     ),
     "views_topic": Setting("MOVIEVIEWS_VIEWS_TOPIC", "movie-views", "MovieViewed events"),
     "movies_topic": Setting("MOVIEVIEWS_MOVIES_TOPIC", "movies", "MovieRegistered events"),
@@ -56,6 +76,19 @@ DECLARED: dict[str, Setting] = {
         "MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"
     ),
     "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
+    "pg_tls": Setting(
+        "MOVIEVIEWS_PG_TLS",
+        "off",
+        "on: Postgres takes TLS connections only (hostssl) and every client verifies its certificate and "
+        "host name (sslmode=verify-full) against the CA in MOVIEVIEWS_PG_SECRETS; `up` makes the CA and "
+        "the server's certificate once",
+    ),
+    "pg_secrets": Setting(
+        "MOVIEVIEWS_PG_SECRETS",
+        "auto",
+        "directory of the Postgres CA certificate (ca.pem) clients verify the server with; "
+        "auto: <home>/secrets/postgres, made by `up`",
+    ),
     "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
     "flink_rpc_port": Setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port"),
     "flink_jobmanager_metrics_port": Setting(
@@ -82,6 +115,11 @@ DECLARED: dict[str, Setting] = {
     ),
     "zookeeper": Setting(
         "MOVIEVIEWS_ZOOKEEPER", "127.0.0.1:2181", "ZooKeeper for Flink JobManager HA (cluster profile)"
+    ),
+    "job_name": Setting(
+        "MOVIEVIEWS_JOB_NAME",
+        "movieviews",
+        "the stream job's name on Flink (and its consumer group unless the default): one per deployment",
     ),
     "job_parallelism": Setting("MOVIEVIEWS_JOB_PARALLELISM", "1", "the stream job's parallelism"),
     "json_logs": Setting(
@@ -137,8 +175,10 @@ PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
         "home": str(REPO_ROOT / ".state" / "cluster"),
         "kafka_bootstrap": "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096",
         "kafka_controllers": "127.0.0.1:19093,127.0.0.1:19095,127.0.0.1:19097",
+        "kafka_security": "on",
         "zookeeper": "127.0.0.1:19181",
         "pg_port": "19433",
+        "pg_tls": "on",
         "flink_rest": "http://127.0.0.1:19081",
         "flink_rpc_port": "19123",
         "flink_jobmanager_metrics_port": "19249",
@@ -159,9 +199,12 @@ PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
 class Settings:
     profile: str
     home: Path
+    managed: bool
     kafka_bootstrap: str
     kafka_controller_port: int
     kafka_controllers: str
+    kafka_security: bool
+    kafka_secrets: str
     views_topic: str
     movies_topic: str
     dlq_topic: str
@@ -173,6 +216,8 @@ class Settings:
     pg_owner_password: str
     pg_writer_password: str
     pg_reader_password: str
+    pg_tls: bool
+    pg_secrets: str
     flink_rest: str
     flink_rpc_port: int
     flink_jobmanager_metrics_port: int
@@ -182,6 +227,7 @@ class Settings:
     flink_standby_metrics_port: int
     flink_taskmanager_2_metrics_port: int
     zookeeper: str
+    job_name: str
     job_parallelism: int
     json_logs: bool
     prometheus: bool
@@ -259,13 +305,58 @@ class Settings:
             )
         return list(zip(brokers, controllers, strict=True))
 
+    @property
+    def kafka_secrets_dir(self) -> Path:
+        return self.home / "secrets" / "kafka" if self.kafka_secrets == "auto" else Path(self.kafka_secrets)
+
+    def kafka_as(self, user: str) -> KafkaAccess:
+        """How `user` (ground.kafka's ADMIN, API or JOB) reaches the brokers."""
+        if not self.kafka_security:
+            return KafkaAccess(self.kafka_bootstrap)
+        try:
+            return KafkaAccess(self.kafka_bootstrap, Credentials.load(self.kafka_secrets_dir, user))
+        except OSError as exc:
+            raise ConfigError(
+                f"Config '{DECLARED['kafka_security'].env}' is on but Kafka user {user}'s password is "
+                f"unreadable in {self.kafka_secrets_dir} ({exc.strerror}): `movieviews up` makes it, or "
+                f"point '{DECLARED['kafka_secrets'].env}' at the directory holding it"
+            ) from exc
+
+    @property
+    def kafka_admin(self) -> KafkaAccess:
+        return self.kafka_as(ADMIN)
+
+    @property
+    def kafka_api(self) -> KafkaAccess:
+        return self.kafka_as(API)
+
+    @property
+    def kafka_job(self) -> KafkaAccess:
+        return self.kafka_as(JOB)
+
     def pg_url(
         self, role: str, password: str, driver: str | None = "psycopg", database: str | None = None
     ) -> str:
         """A SQLAlchemy URL for `driver`; with driver None, a plain libpq URL for `psycopg.connect`."""
         db = database or self.pg_database
         scheme = "postgresql" if driver is None else f"postgresql+{driver}"
-        return f"{scheme}://{role}:{password}@{self.pg_host}:{self.pg_port}/{db}"
+        return f"{scheme}://{role}:{password}@{self.pg_host}:{self.pg_port}/{db}{self.pg_tls_query}"
+
+    @property
+    def pg_secrets_dir(self) -> Path:
+        return self.home / "secrets" / "postgres" if self.pg_secrets == "auto" else Path(self.pg_secrets)
+
+    @property
+    def pg_ca_file(self) -> Path:
+        return self.pg_secrets_dir / "ca.pem"
+
+    @property
+    def pg_tls_query(self) -> str:
+        """libpq's TLS parameters as a URL query (also pgjdbc's names), or nothing with TLS off: verify-full
+        checks the server's certificate against the CA and its name against the host dialled."""
+        if not self.pg_tls:
+            return ""
+        return f"?sslmode=verify-full&sslrootcert={quote(str(self.pg_ca_file))}"
 
     @property
     def owner_dsn(self) -> str:
@@ -289,7 +380,7 @@ class Settings:
 
     @property
     def writer_jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_database}{self.pg_tls_query}"
 
     @property
     def kafka_port(self) -> int:

@@ -3,12 +3,13 @@ through SQLAlchemy Core on asyncpg."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, RowMapping, and_, func, or_, select, text
+from sqlalchemy import URL, ColumnElement, RowMapping, and_, func, make_url, or_, select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -70,15 +71,33 @@ class TrendingPage:
     window_end: datetime | None  # the newest event-time minute end any movie's windows reached
 
 
+def _tls(url: URL) -> tuple[URL, dict[str, object]]:
+    """SQLAlchemy's asyncpg dialect hands a URL's parameters to `asyncpg.connect` as keywords, which has no
+    `sslmode` or `sslrootcert`: libpq's TLS parameters become the `ssl` argument they mean. verify-full and
+    verify-ca are a context that trusts only the CA file (verify-full also checks the host name)."""
+    mode = url.query.get("sslmode")
+    if not isinstance(mode, str):
+        return url, {}
+    root = url.query.get("sslrootcert")
+    url = url.difference_update_query(["sslmode", "sslrootcert"])
+    if mode not in ("verify-full", "verify-ca"):
+        return url, {"ssl": mode}
+    context = ssl.create_default_context(cafile=root if isinstance(root, str) else None)
+    context.check_hostname = mode == "verify-full"
+    return url, {"ssl": context}
+
+
 def create_reader_engine(url: str, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> AsyncEngine:
+    plain, tls = _tls(make_url(url))
     return create_async_engine(
-        url,
+        plain,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
         pool_timeout=POOL_WAIT_S,
         # One round trip per checkout buys recovery on the first request after Postgres restarts.
         pool_pre_ping=True,
         connect_args={
+            **tls,
             "timeout": CONNECT_TIMEOUT_S,
             "server_settings": {
                 "statement_timeout": str(statement_timeout_ms),
