@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from readmodel import ratelimit
 
@@ -13,6 +15,16 @@ INTEGRATION = TESTS / "integration"
 # come last: they bring up a second stack of their own and stop it.
 DRILLS = INTEGRATION / "test_drills.py"
 CLUSTER_DRILLS = INTEGRATION / "test_cluster.py"
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (`.ci/run` sets ci), else ci wherever a CI runner sets CI,
+# else dev. Neither has a per-example deadline: on a busy 2-core machine an example's time says nothing about
+# the property (Hypothesis' default 200 ms failed examples that were merely slow). ci runs more examples and
+# prints the blob that replays a failure; dev keeps a local run short. A test's own @settings still wins.
+settings.register_profile(
+    "ci", deadline=None, max_examples=200, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=50)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 class _BucketClock:

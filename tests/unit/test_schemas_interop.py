@@ -3,8 +3,8 @@ logical types differs from the specification's: read as the same writer schema, 
 the JVM view reader.
 
 That package installs a module named `avro`, as `avro-python3` (a PyFlink dependency, whose `avro.io` PyFlink
-imports) does: in the venv it would break the job. It is installed into a folder of its own and run in a
-child process."""
+imports) does: in the venv it would break the job. `deploy/movieviews` installs it into a folder of its own
+(pinned in tests/interop-requirements.txt), and it runs in a child process."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from stream.taskmanager.decoding import decode_event
 from stream.taskmanager.state import Registered, Views
 from stream.viewreader import view_layouts
 
-AVRO_PACKAGE = "avro==1.12.2"
+# Where deploy/movieviews installs tests/interop-requirements.txt: next to the venv's site-packages.
+INTEROP = Path(sys.executable).parent.parent / "interop"
 OCCURRED_MS = 1_700_000_000_123
 SCHEMA_FILES = sorted(AVRO_DIR.glob("*/v*.avsc"))
 
@@ -48,11 +49,9 @@ print(json.dumps([fp.hex(), out]))
 
 @pytest.fixture(scope="session")
 def avro_package() -> Path:
-    target = Path(sys.executable).parent.parent / "avro-1.12"  # next to the venv, reused by later runs
-    if not (target / "avro").is_dir():
-        pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
-        subprocess.run([*pip, "--target", str(target), AVRO_PACKAGE], check=True)
-    return target
+    if not (INTEROP / "avro").is_dir():
+        pytest.fail(f"no avro package in {INTEROP}: `deploy/movieviews test` installs it there")
+    return INTEROP
 
 
 def encode_with_avro_package(
