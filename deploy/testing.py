@@ -16,11 +16,11 @@ from schemas.codec import encode
 from schemas.subjects import VIEWED
 from stream.errors import StreamError
 
-EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so hand-made events are reproducible
+EPOCH_MS = 1_767_225_600_000  # a fixed instant, so hand-made events are reproducible
 # Polling Postgres more often than this only adds load to what is being measured.
 POLL_S = 0.2
 # And a poll waits this many times its own duration: at a million movies the totals take ~0.1 s and the
-# whole table ~2 s (1.2-1.7 s of it the client's CPU, measured 30 Nov 2026), so polling every 0.2 s would take
+# whole table ~2 s (most of it the client's CPU), so polling every 0.2 s would take
 # about a core from the job being timed; this keeps the poller under a tenth of one.
 POLL_WAIT_RATIO = 9
 

@@ -1,11 +1,11 @@
 """`recordView` without GraphQL execution: the write path's direct lane.
 
-py-spy on `bench write` (30 November): Strawberry's execution of the mutation (`Schema.execute`) took four
-times the command it runs (event, Avro encoding, produce). A `recordView` document is the same few shapes from
-every client, so its work is done once per document text: parsed and validated as Strawberry would (the
-schema's own rules), the one root field and its leaf selections looked up. Per request only the variables
-are coerced, by graphql-core's own functions, and the command runs directly; the answer is the same JSON
-Strawberry would give, errors located and masked as its MaskErrors does.
+Strawberry's execution of the mutation (`Schema.execute`) costs several times the command it runs (event, Avro
+encoding, produce), as py-spy on `bench write` shows (docs/PERFORMANCE.md, "Write path"). A `recordView`
+document is the same few shapes from every client, so its work is done once per document text: parsed and
+validated as Strawberry would (the schema's own rules), the one root field and its leaf selections looked up.
+Per request only the variables are coerced, by graphql-core's own functions, and the command runs directly;
+the answer is the same JSON Strawberry would give, errors located and masked as its MaskErrors does.
 
 Whatever this lane would answer differently goes through Strawberry unchanged: any other document, a document
 that does not parse or validate, variables that do not coerce (their errors name the argument), a key without

@@ -1,13 +1,12 @@
 """Reused query responses answered in front of Starlette: the read path's direct lane.
 
-Calling the app in-process (30 November), a cached `topMovies` took 62-100 µs a request with the three
-middlewares and 26-33 µs without them; py-spy of a worker put a large share in Starlette's layers and in each
-middleware's `send` wrapper. A POST /graphql whose body has a fresh response in the cache (readmodel.cache,
-under the key the GraphQL view stores it by) is answered here in one pass, by the same functions the full
-path calls: the request id (readmodel.logs), the guard's admission (readmodel.guard: the key, one token, the
-same refusals), the request's time and the cache hit (readmodel.metrics), then the stored response with the
-id header. Measured the same way with the lane (docs/PERFORMANCE.md): 30-48 µs of CPU a request, against
-59-111 through Starlette's whole stack.
+A cached `topMovies` answered through the three middlewares costs several times what it costs without them:
+py-spy of a worker puts a large share in Starlette's layers and in each middleware's `send` wrapper
+(docs/PERFORMANCE.md, "Where a cached read's time goes"). A POST /graphql whose body has a fresh response in
+the cache (readmodel.cache, under the key the GraphQL view stores it by) is answered here in one pass, by the
+same functions the full path calls: the request id (readmodel.logs), the guard's admission (readmodel.guard:
+the key, one token, the same refusals), the request's time and the cache hit (readmodel.metrics), then the
+stored response with the id header.
 
 Everything else goes to the full app unchanged, its body read again: another path or method, a body with no
 response stored or only a stale one (the view serves that only while it is being recomputed), a client gone

@@ -4,8 +4,8 @@ That is Avro schema resolution with the new version as reader (BACKWARD_TRANSITI
 and still read the whole retained topic. Stricter than Avro in one place: a changed logical type
 (timestamp-millis to -micros, say) reads without error but means something else, so it is rejected too.
 
-Why not Apache `avro`'s `avro.compatibility.ReaderWriterCompatibilityChecker` (the reference rules), measured
-here on 29 November 2026: its verdicts agree with this gate on 12 of the 13 examples in
+Why not Apache `avro`'s `avro.compatibility.ReaderWriterCompatibilityChecker` (the reference rules): its
+verdicts agree with this gate on 12 of the 13 examples in
 tests/unit/test_schemas_compat.py (it accepts the changed logical type), but it cannot live in the project's
 environment. apache-flink 1.20.5 requires `avro-python3` (1.10.2, which has no `avro.compatibility`) and
 both distributions install the same `avro` package: with `avro` 1.12.2 installed, the stream job failed in

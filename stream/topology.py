@@ -19,6 +19,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udtf
 
+from ground.kafka import KafkaAccess, java_properties
 from schemas.catalog import Catalog
 from stream.config import WRITER_ROLE, JobConfig
 from stream.sinks import UPSERT_STAGE, dead_letter_sink, postgres_sink
@@ -77,18 +78,16 @@ IDLE_TIMEOUT = "2 s"
 # as state is accessed and at full snapshots.
 
 # RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
-# deploy/flink/config.yaml, half of it for memtables). Measured with one job over pre-loaded views, timed to
-# exact totals (30 Nov 2026, load ~3); the hashmap backend did 19,354 events/s over 600,000:
+# deploy/flink/config.yaml, half of it for memtables). Each option below and what it changed, measured with
+# one job timed to exact totals over pre-loaded views: docs/PERFORMANCE.md, "RocksDB tuned".
 # - Memtables of 16 MB. RocksDB counts a memtable at its arena blocks (write buffer size / 8 each, one per
 #   column family written); at the default 64 MB, six column families' 8 MB blocks put the slot's write
-#   buffer manager over its limit, and RocksDB flushed constantly: thousands of ~1.7 KB SST files a minute,
-#   ~715 events/s over 600,000 views (half counted after 420 s). 16 MB: 14,446 events/s.
+#   buffer manager over its limit, and RocksDB flushed constantly, writing thousands of tiny SST files.
 # - Bloom filters: most ids the deduplication looks up are new, and a filter answers "not here" without
-#   reading the file. 17,386 events/s.
-# - Partitioned index and filter blocks: past ~1M ids the job fell from ~14,000 to ~40 events/s, its
-#   deduplication in RocksDB.get (5 of 6 jstack samples) over one 48 MB SST: most likely that file's whole
-#   filter and index blocks no longer stayed in the cache beside the memtables and each lookup re-read them.
-#   Partitioned, a lookup loads only the partitions it needs: 2M views at 14,391 events/s.
+#   reading the file.
+# - Partitioned index and filter blocks: once one SST's whole filter and index blocks no longer stay in the
+#   cache beside the memtables, each lookup re-reads them; partitioned, a lookup loads only the partitions it
+#   needs, so the job does not collapse past about a million ids.
 ROCKSDB = {
     "state.backend.rocksdb.writebuffer.size": "16 mb",
     "state.backend.rocksdb.use-bloom-filter": "true",
@@ -162,10 +161,21 @@ def job_configuration(config: JobConfig, restore_from: str | None) -> Configurat
     return conf
 
 
+def kafka_options(kafka: KafkaAccess) -> str:
+    """The Kafka connector's `properties.*` options: the client properties of `ground.kafka`, quoted."""
+    options = [(f"properties.{key}", value) for key, value in java_properties(kafka).items()]
+    return ",\n            ".join(f"{_quoted(key)} = {_quoted(value)}" for key, value in options)
+
+
+def _quoted(text: str) -> str:
+    """A Flink SQL string literal (a quote inside is doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 # 'earliest-offset', not the group's committed offsets: a start without restored state must rebuild every
 # movie's state from the whole log, or it counts from the middle and the version guard then rejects its lower
 # versions, freezing the read model. A restore (checkpoint or savepoint) takes its offsets from the state.
-def source_ddl(config: JobConfig) -> str:
+def source_ddl(config: JobConfig, kafka: KafkaAccess) -> str:
     event_time = (
         f""",
             `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
@@ -183,7 +193,7 @@ def source_ddl(config: JobConfig) -> str:
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{config.views_topic};{config.movies_topic}',
-            'properties.bootstrap.servers' = '{config.bootstrap}',
+            {kafka_options(kafka)},
             'properties.group.id' = '{config.group_id}',
             'scan.startup.mode' = 'earliest-offset',
             'format' = 'raw'
@@ -260,9 +270,11 @@ def events_query() -> str:
     """
 
 
-def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) -> None:
+def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str, kafka: KafkaAccess) -> None:
+    """`kafka`: how the job's clients (its source, both dead-letter producers, the schema resolver) reach
+    the brokers, as the job's principal."""
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(source_ddl(config))
+    t_env.execute_sql(source_ddl(config, kafka))
     source = SOURCE_TABLE
     if config.dedup_window_s > 0:
         columns = "`topic`, `partition`, `offset`, `payload`, `proc`"
@@ -270,7 +282,7 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
         source = ONCE_VIEW
     t_env.create_java_temporary_function(FUNCTION, FUNCTION_CLASS)
     t_env.execute_sql(read_view_ddl(source))
-    decode = DecodeBatch(config.bootstrap, config.schemas_topic)
+    decode = DecodeBatch(kafka, config.schemas_topic)
     t_env.create_temporary_function(DECODE_FUNCTION, udtf(decode, result_types=BATCH_OUTPUT_TYPES))
     rows = t_env.to_data_stream(t_env.sql_query(events_query()))
     events = rows.process(Route(), output_type=EVENT_TYPE).name("route").uid("route")
@@ -288,19 +300,17 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str) 
     # Undecodable records (route) and rows the keyed state refuses (movie-stats), to one Kafka sink; the rows
     # Postgres refuses leave from the upsert sink itself (UpsertSink.java).
     dead_letters = events.get_side_output(DEAD_LETTERS).union(snapshots.get_side_output(DEAD_LETTERS))
-    dead_letters.sink_to(dead_letter_sink(config.bootstrap, config.dlq_topic)).name("dead-letters").uid(
+    dead_letters.sink_to(dead_letter_sink(kafka, config.dlq_topic)).name("dead-letters").uid(
         "dead-letter-sink"
     )
     # One sink subtask owns each movie (two writers' overlapping batches deadlock Postgres): the sink takes
     # MovieStats's output on a forward edge, so subtask i writes the movies of key groups that subtask i of
     # the keyed function owns, with no second key_by. A key_by here cost a Python `map` per row to unwrap
     # the KeyedStream's Row(key, value) (`sink_to` does not), per snapshot.
-    # Not chained: on a thread of its own the sink waits for Postgres while `movie-stats` goes on. `bench
-    # throughput --movies 100000 --events 1000000 --no-baseline --no-dedup-compare`, chained / unchained /
-    # unchained / chained (1 Dec, load 3.4-4.5): defaults 23,995 / 30,331 / 31,349 / 24,599 events/s,
-    # dedup and trending off 44,875 / 50,823 / 54,341 / 42,802. The edge's buffer leaves within
-    # `execution.buffer-timeout.interval` (10 ms) when rows are few.
+    # Not chained: on a thread of its own the sink waits for Postgres while `movie-stats` goes on (chained vs
+    # unchained at 100,000 movies: docs/PERFORMANCE.md, "The sink on its own thread, a batch per statement").
+    # The edge's buffer leaves within `execution.buffer-timeout.interval` (10 ms) when rows are few.
     to_postgres = postgres_sink(
-        config.jdbc_url, WRITER_ROLE, pg_password, sql, element_types, (config.bootstrap, config.dlq_topic)
+        config.jdbc_url, WRITER_ROLE, pg_password, sql, element_types, (kafka, config.dlq_topic)
     )
     snapshots.sink_to(to_postgres).name(UPSERT_STAGE).uid(UPSERT_STAGE).disable_chaining()

@@ -26,6 +26,7 @@ from deploy.wait import wait_until
 from ingest.loadgen import generate
 from readmodel.live_client import live_client
 from stream import flinkrest
+from stream.topology import BATCH_MS
 
 SEED_VIEWS = 200_000
 WARMUP_S = 5.0
@@ -34,22 +35,31 @@ POLL_S = 0.005
 PROBE_TIMEOUT_S = 30.0
 TOP = 10
 MOVIE_CHANGED = "subscription ($id: ID!) { movieChanged(id: $id) { viewCount } }"
-# #17's, at each background rate, for topMovies and for the subscription.
+# The freshness target, at each background rate, for topMovies and for the subscription.
 TARGET_P99_MS = 250.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 10000], help="background events/s")
     parser.add_argument("--probes", type=int, default=100, help="recordView probes per rate (default 100)")
+    parser.add_argument("--runs", type=int, default=report.RUNS, help="runs of every rate; each must meet it")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report.publish(settings, bench_freshness(settings, args.rates, args.probes))
+    report.publish(settings, bench_freshness(settings, args.rates, args.probes, args.runs))
     return 0
 
 
-def bench_freshness(settings: Settings, rates: list[int], probes: int) -> report.Result:
+def floor_ms(settings: Settings) -> int:
+    """The pipeline's floor: a view waits up to one batch window to be summed (stream.topology.BATCH_MS),
+    then up to one flush interval for its movie's snapshot to be written."""
+    return BATCH_MS + settings.flush_interval_ms
+
+
+def bench_freshness(
+    settings: Settings, rates: list[int], probes: int, runs: int = report.RUNS
+) -> report.Result:
     with DrillEnv(settings, "bench-freshness") as env:
         seeded = generate(env.settings, events=SEED_VIEWS, movies=1, movie_prefix="probe-", seed=SEED)
         probe_id, recorded = next(iter(seeded.per_movie.items()))
@@ -63,20 +73,35 @@ def bench_freshness(settings: Settings, rates: list[int], probes: int) -> report
                 GraphQLClient(env.settings.api_url, env.api_key) as client,
                 Subscriber(env.settings.graphql_ws_url, env.api_key, probe_id) as subscriber,
             ):
-                for rate in rates:
-                    latencies = _probe_under_load(env, client, subscriber, probe_id, recorded, rate, probes)
-                    recorded += probes
-                    rows.append(_row(rate, latencies))
+                for _ in range(runs):
+                    table = []
+                    for rate in rates:
+                        latencies = _probe_under_load(
+                            env, client, subscriber, probe_id, recorded, rate, probes
+                        )
+                        recorded += probes
+                        table.append(_row(rate, latencies))
+                    rows.append(table)
         finally:
             stop(env, job_id)
+    floor = floor_ms(settings)
+    spread = ("p99_ms", "subscription_p99_ms")
+    merged = [
+        {**row, "floor_ms": floor, "p50 x floor": report.ratio(row["p50_ms"], floor)}
+        for row in report.merged(rows, ["background_events/s"], spread)
+    ]
+    # Met in each run: the worst run's p99 is what the target judges.
     measured = {
-        f"{prefix}p99_ms at {row['background_events/s']:,}/s": row[f"{prefix}p99_ms"]
-        for row in rows
+        f"{prefix}p99_ms at {row['background_events/s']:,}/s, worst of {runs}": row[f"{prefix}p99_ms range"][
+            1
+        ]
+        for row in merged
         for prefix in ("", "subscription_")
     }
     targets = [report.Target(figure, TARGET_P99_MS, at_most=True) for figure in measured]
-    figures = {"targets": report.against(targets, measured)}
-    return report.Result("freshness", {"rates": rates, "probes_per_rate": probes}, rows, figures)
+    figures = {"floor_ms": floor, "targets": report.against(targets, measured)}
+    parameters = {"rates": rates, "probes_per_rate": probes, "runs": runs}
+    return report.Result("freshness", parameters, merged, figures)
 
 
 def _probe_under_load(

@@ -2,7 +2,7 @@
 
 Against a running API (default: the stack's), with clients like any other (keys of their own):
 - recordView req/s and p50/p99 at N closed-loop clients, each request with a key. With `--baseline-url`
-  pointing at an API without the guard (the same code before #12, served from a checkout), the same load
+  pointing at an API without the guard (a checkout from before keys and limits), the same load
   there too, in the same run: keys on vs off.
 - topMovies/movie(id) readers at N clients, alone and then while one attacker sends the 1,000-alias
   `topMovies(limit: 100)` query back to back (49 KB: within the body limit, so the parser's token limit

@@ -81,8 +81,8 @@ async def _level(
         ready = [asyncio.create_task(c.receive(RECEIVE_TIMEOUT_S)) for c in clients]
         await asyncio.gather(*ready)  # every client has its first message: the current ranking
         # The clients' objects are this process's, not the API's: frozen, a full collection does not walk them
-        # in the middle of a change's messages. 1,000 subscribers, 30 Nov (load 0.8-1.0): p99 159-469 ms in 8
-        # runs without it, 157-202 ms in 6 with it (the clients' own collections, most likely, the tail).
+        # in the middle of a change's messages, where they would add the client's pauses to the latency
+        # measured (docs/PERFORMANCE.md, "Live subscriptions: fan-out").
         gc.collect()
         gc.freeze()
         readers = [asyncio.create_task(_read(c, first + changes - 1, arrivals)) for c in clients]

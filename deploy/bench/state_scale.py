@@ -20,7 +20,7 @@ from stream.config import STATE_BACKENDS
 # 3.5M views then touch all but ~4% of them: just over a million distinct movies.
 MOVIES = 1 << 20
 EVENTS = 3_500_000
-# #17's, at about one new movie per view.
+# The state-scale target, at about one new movie per view.
 TARGETS = (report.Target("events/s", 20_000),)
 # Checkpoints after the totals are exact: every movie is in the state by then.
 CHECKPOINTS_AFTER = 3

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from deploy import progress
+from deploy import progress, services
 from deploy.errors import DeployError, FlinkError, JarsMissingError
 from deploy.flink.cluster import flink_cli, flink_env
 from deploy.jars import connector_jars, stream_jar
@@ -31,10 +31,10 @@ SUBMIT_TIMEOUT_S = 420
 # `flink stop` waits for the savepoint to complete; state is small, but a busy job may take a while to align.
 STOP_TIMEOUT_S = 300
 # A job that is starting or restarting cannot take a savepoint: Flink refuses with "Not all required tasks
-# are currently running". Seen at 5M events (`bench rebuild`, 30 Nov 2026): the TaskManager's heartbeat timed
-# out and every job on it restarted just as the live job was to stop; and in CI's cluster `rescale` drill
-# (30 Nov), a job stopped 15 s after its submission, one of its tasks not yet running. Its restart strategy
-# waits 1-30 s and Python start-up takes ~20 s on a quiet machine, minutes at load: a few restarts fit.
+# are currently running": a TaskManager whose heartbeat timed out restarts every job on it (a rebuild's two
+# jobs at millions of events), and a job stopped right after its submission may have a task not yet running.
+# Its restart strategy waits 1-30 s and Python start-up takes ~20 s on a quiet machine, minutes at load: a
+# few restarts fit.
 STOP_RETRY_S = 600
 # How often a stop polls the job's tasks: a few REST calls.
 POLL_S = 1.0
@@ -42,8 +42,8 @@ POLL_S = 1.0
 CANCEL_TIMEOUT_S = 60
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 _SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
-# The JobManager's words when a restore point holds state of an operator this job graph no longer has (seen
-# on 30 Nov 2026: `up` on a stack whose savepoint the job before the trending-row change had taken).
+# The JobManager's words when a restore point holds state of an operator this job graph no longer has (every
+# change docs/UPGRADING.md lists as not restoring).
 _NOT_RESTORABLE = "Cannot map checkpoint/savepoint state"
 
 
@@ -61,6 +61,7 @@ def job_config(
     return JobConfig(
         name=name,
         bootstrap=settings.kafka_bootstrap,
+        kafka_secrets=str(settings.kafka_secrets_dir) if settings.kafka_security else "",
         views_topic=settings.views_topic,
         movies_topic=settings.movies_topic,
         dlq_topic=settings.dlq_topic,
@@ -93,8 +94,12 @@ def _jobmanager(settings: Settings) -> str:
 
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
-    """Submits detached and returns the job id."""
-    args = [*to_args(config), "--jar", str(stream_jar(StatePaths(settings.home)))]
+    """Submits detached and returns the job id. The job adds its jars itself (`pipeline.jars`, uploaded
+    with the job graph): its own, and the connectors when the cluster is not the project's."""
+    paths = StatePaths(settings.home)
+    args = [*to_args(config)]
+    for jar in [stream_jar(paths), *services.of(settings).shipment(paths).jars]:
+        args += ["--jar", str(jar)]
     return submit_module(settings, JOB_MODULE, args, restore_from)
 
 
@@ -103,6 +108,9 @@ def submit_module(
 ) -> str:
     """Submits any job script of this repository (the stream job, the benchmark baseline) detached."""
     run = ["run", "-m", _jobmanager(settings), "-d"]
+    python = services.of(settings).shipment(StatePaths(settings.home)).python
+    if python:
+        run += ["-pyfs", ",".join(map(str, python))]
     if restore_from:
         run += ["-s", restore_from]
     try:
@@ -115,7 +123,7 @@ def submit_module(
             raise FlinkError(
                 f"this version's job cannot restore {restore_from}: it was taken by a job graph with "
                 "operators this one no longer has (the read model keeps its counts). The way across is a "
-                "rebuild from the log: stream/DEDUP.md, 'Restoring across'."
+                "rebuild from the log: docs/UPGRADING.md."
             ) from error
         raise
     match = _JOB_ID.search(output)

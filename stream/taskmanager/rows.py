@@ -179,8 +179,9 @@ def _snapshot_values(snapshot: Snapshot) -> Iterator[object]:
 
 
 # With trending, one row a flush carries both the snapshot and the movie's windows, and one statement writes
-# both tables (stream.upsert.flush_sql). py-spy at 100,000 movies (30 Nov): a second row per flush to a side
-# output and its own sink was a quarter of the keyed function's Python time. A row for a minute boundary,
+# both tables (stream.upsert.flush_sql): a second row per flush, to a side output and a sink of its own, would
+# double the keyed function's rows, which py-spy showed as a quarter of its Python time at 100,000 movies
+# (docs/PERFORMANCE.md, "100,000 movies, Zipf"). A row for a minute boundary,
 # which moves only the windows, has a null snapshot `version` (and other snapshot columns).
 FLUSH_FIELDS = [*SNAPSHOT_FIELDS, "hour_views", "day_views", "window_end_ms", "trend_version"]
 FLUSH_TYPE = Types.ROW_NAMED(

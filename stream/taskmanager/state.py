@@ -161,10 +161,10 @@ class RecentFlushes:
     Two generations of at least an interval each, rotated at the calls: a movie flushed less than an interval
     ago is in one of them. Memory is bounded by the movies flushed in two intervals. Each keeps its flush
     time, so a held change waits only for the rest of the interval: with sets of movies instead, a movie was
-    held up to two intervals after its flush and then for a whole interval more, and `bench freshness` probes
-    (each sent ~250 ms after the last one showed) waited ~200 ms at p50 (1 Dec). Not in the checkpoint: after
-    a restore a movie's first change leaves at once, and a second snapshot within an interval is harmless
-    (absolute and versioned)."""
+    held up to two intervals after its flush and then for a whole interval more, which `bench freshness` shows
+    (docs/PERFORMANCE.md, "A held snapshot waits only for the rest of its interval"). Not in the checkpoint:
+    after a restore a movie's first change leaves at once, and a second snapshot within an interval is
+    harmless (absolute and versioned)."""
 
     __slots__ = ("_current", "_interval_ms", "_previous", "_since_ms")
 

@@ -7,8 +7,10 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.Sink;
@@ -20,7 +22,8 @@ import org.apache.flink.types.Row;
  * The guarded upserts of stream/upsert.py, a batch of rows in one statement: each column travels as one array
  * parameter, which the statement reads back with unnest. Flink's JDBC sink ran one statement, and fired the
  * tables' statement triggers, per snapshot. Measured against it at 100,000 movies, with both on their own
- * thread: no throughput difference to see (docs/PERFORMANCE.md, 1 Dec).
+ * thread: no throughput difference to see (docs/PERFORMANCE.md, "The sink on its own thread, a batch per
+ * statement").
  *
  * <p>A batch leaves when it holds batchSize rows, intervalMs after its first row, or before a checkpoint
  * barrier (flush): at least once, which the version guards make exactly-once in effect. A row whose key (its
@@ -47,13 +50,14 @@ public final class UpsertSink implements Sink<Row> {
     private final int batchSize;
     private final long intervalMs;
     private final int maxRetries;
-    private final String deadLetterBootstrap;
+    private final HashMap<String, String> deadLetterKafka;
     private final String deadLetterTopic;
     private final String stage;
 
     /**
      * elementTypes: each column's Postgres type as createArrayOf takes it (text, int4, int8), in order. Dead
-     * letters go to deadLetterTopic at deadLetterBootstrap, named by stage (the sink's name in the job).
+     * letters go to deadLetterTopic, reached with the Kafka client properties deadLetterKafka (bootstrap.servers
+     * and, on a secured cluster, the job's SASL/TLS keys), named by stage (the sink's name in the job).
      */
     public UpsertSink(
             String url,
@@ -64,7 +68,7 @@ public final class UpsertSink implements Sink<Row> {
             int batchSize,
             long intervalMs,
             int maxRetries,
-            String deadLetterBootstrap,
+            Map<String, String> deadLetterKafka,
             String deadLetterTopic,
             String stage) {
         this.url = url;
@@ -75,7 +79,7 @@ public final class UpsertSink implements Sink<Row> {
         this.batchSize = batchSize;
         this.intervalMs = intervalMs;
         this.maxRetries = maxRetries;
-        this.deadLetterBootstrap = deadLetterBootstrap;
+        this.deadLetterKafka = new HashMap<>(deadLetterKafka);
         this.deadLetterTopic = deadLetterTopic;
         this.stage = stage;
     }
@@ -210,7 +214,7 @@ public final class UpsertSink implements Sink<Row> {
 
         private void deadLetter(Object[] row, SQLException refusal) throws IOException {
             if (deadLetters == null) {
-                deadLetters = new DeadLetterProducer(deadLetterBootstrap, deadLetterTopic, stage);
+                deadLetters = new DeadLetterProducer(deadLetterKafka, deadLetterTopic, stage);
             }
             String detail = "movie_id " + DeadLetterProducer.quoted(row[0]) + ": SQLSTATE " + refusal.getSQLState()
                     + ": " + refusal.getMessage();
