@@ -4,7 +4,7 @@ Kafka source, `GROUP BY movie_id`, JDBC upsert sink; no Python runs after the pl
 read from the Kafka key, because Flink has no format for Avro single-object encoding: the baseline neither
 decodes payloads nor sorts out dead letters, so it bounds from above what the project job could reach. With
 `--dedup-window-s`, it drops repeated event ids first, as the project job does, with the same SQL
-(`stream.topology.first_occurrences`).
+(`stream.topology.first_occurrences`) on the same state backend (`--state-backend`).
 Submitted by `movieviews bench throughput` with `flink run -pym deploy.bench.baseline`.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from deploy.settings import Settings
-from stream.config import WRITER_ROLE
-from stream.topology import first_occurrences
+from stream.config import STATE_BACKENDS, WRITER_ROLE
+from stream.topology import ROCKSDB, first_occurrences
 
 TABLE = "baseline_stats"
 CREATE_TABLE = f"""
@@ -78,6 +78,7 @@ def main(argv: Sequence[str]) -> None:
         parser.add_argument(name, required=True)
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--dedup-window-s", type=int, default=0, help="0: no event_id check")
+    parser.add_argument("--state-backend", choices=STATE_BACKENDS, help="default: the cluster's")
     args = parser.parse_args(argv)
     # As in deploy/flink/jobscript.py: the password comes from the environment, never the command line.
     password = Settings.from_env(os.environ).pg_writer_password
@@ -86,6 +87,12 @@ def main(argv: Sequence[str]) -> None:
     for key, value in {**TUNING, "pipeline.name": args.name}.items():
         conf.set(key, value)
     conf.set("parallelism.default", str(args.parallelism))
+    # The remembered ids on the same backend as the project job's, configured the same way.
+    if args.state_backend:
+        conf.set("state.backend.type", args.state_backend)
+    if args.state_backend == "rocksdb":
+        for key, value in ROCKSDB.items():
+            conf.set(key, value)
     for ddl in statements(args, password):
         t_env.execute_sql(ddl)
     views = "view_events"

@@ -95,9 +95,12 @@ def alternating(
     return figures, ceilings
 
 
-def merged(runs: Sequence[Sequence[Row]], keys: Sequence[str]) -> list[Row]:
+def merged(
+    runs: Sequence[Sequence[Row]], keys: Sequence[str], spread: Sequence[str] = ("req/s", "p99_ms")
+) -> list[Row]:
     """Several runs of one table as one: rows matched by their `keys` columns; each other number becomes its
-    median over the runs, followed by `<column> range` [min, max]; `errors` are summed (every failure counts)."""
+    median over the runs, a `spread` column followed by `<column> range` [min, max]; `errors` are summed
+    (every failure counts)."""
     rows: list[Row] = []
     for group in zip(*runs, strict=True):
         row: Row = {key: group[0][key] for key in keys}
@@ -109,24 +112,30 @@ def merged(runs: Sequence[Sequence[Row]], keys: Sequence[str]) -> list[Row]:
                 row[column] = sum(values)
             elif all(isinstance(v, int | float) for v in values) and not isinstance(first, bool):
                 row[column] = statistics.median(values)
-                row[f"{column} range"] = [min(values), max(values)]
+                if column in spread:
+                    row[f"{column} range"] = [min(values), max(values)]
             else:
                 row[column] = first if all(v == first for v in values) else values
         rows.append(row)
     return rows
 
 
-def beside(rows: list[Row], ceilings: list[Row], column: str, ceiling_name: str) -> list[Row]:
-    """`rows` (merged) with the ceiling's `column` (merged, row for row) and the ratio of the two medians."""
-    return [
-        {
-            **row,
-            f"{ceiling_name} {column}": top[column],
-            f"{ceiling_name} {column} range": top[f"{column} range"],
-            f"x {ceiling_name}": ratio(row[column], top[column]),
-        }
-        for row, top in zip(rows, ceilings, strict=True)
-    ]
+def beside(
+    rows: list[Row],
+    ceilings: list[Row],
+    key: str,
+    name: str,
+    columns: Sequence[str] = ("req/s", "p99_ms", "server_cpu_us/req"),
+) -> list[Row]:
+    """`rows` (merged) each with the ceiling's row of the same `key` value: its `columns` (medians) and
+    `x <name>`, the ratio of the first column's medians (the figure over the ceiling's)."""
+    by_key = {top[key]: top for top in ceilings}
+    out = []
+    for row in rows:
+        top = by_key[row[key]]
+        extra = {f"{name} {column}": top.get(column) for column in columns}
+        out.append({**row, **extra, f"x {name}": ratio(row.get(columns[0]), top.get(columns[0]))})
+    return out
 
 
 def ratio(figure: float | None, ceiling: float | None) -> float | None:

@@ -11,23 +11,16 @@ never are. A run's events go to movies of its own (`bench-write-<run>-<n>`), so 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 from confluent_kafka import Consumer, TopicPartition
 
-from deploy import supervisor
-from deploy.bench import report
-from deploy.bench.read import level, raw_requests
-from deploy.paths import StatePaths
+from deploy.bench import ceiling, report
+from deploy.bench.read import api_pid, measure, raw_requests
 from deploy.settings import Settings
-from deploy.stack import API
 from ground.kafka import client_config
 from readmodel import apikeys
 from schemas.catalog import Catalog
@@ -38,16 +31,17 @@ RECORD = "mutation View($id: ID!) { recordView(movieId: $id) { eventId } }"
 MOVIES = 50
 BENCH_KEY_RATE = 10_000_000
 CALLS = ("graphql", "rest")
-# #17's, for each call: at 50 clients (req/s, p99 ms) and at 1 client (p50 ms).
+# The issue's, for each call: at 50 clients (against the bare endpoint, p99 ms) and at 1 client (p50 ms).
 TARGETS = tuple(
     target
     for call in CALLS
     for target in (
-        report.Target(f"{call} req/s at 50", 8000),
+        report.Target(f"{call} x bare at 50", 0.6),
         report.Target(f"{call} p99_ms at 50", 25.0, at_most=True),
-        report.Target(f"{call} p50_ms at 1", 2.0, at_most=True),
+        report.Target(f"{call} p50_ms at 1", 1.0, at_most=True),
     )
 )
+BARE = "bare"
 LOG_POLL_S = 1.0
 
 
@@ -56,11 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="concurrency levels")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per level")
     parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS), help="which calls")
+    parser.add_argument("--runs", type=int, default=report.RUNS, help="runs, each beside the bare endpoint's")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    result = bench_write(settings, args.url or settings.api_url, args.clients, args.seconds, args.calls)
+    result = bench_write(
+        settings, args.url or settings.api_url, args.clients, args.seconds, args.calls, args.runs
+    )
     report.publish(settings, result)
     return 0 if result.figures["missing_from_log"] == 0 else 1
 
@@ -71,38 +68,62 @@ def bench_write(
     clients: Sequence[int] = (1, 10, 50),
     seconds: float = 8.0,
     calls: Sequence[str] = CALLS,
+    runs: int = report.RUNS,
 ) -> report.Result:
+    """`runs` times, each call at each level, then the bare producing endpoint (deploy.bench.ceiling) at each
+    level; the events of both go to the same movies of the views topic."""
     prefix = f"bench-write-{uuid.uuid4().hex[:8]}-"
     movies = [f"{prefix}{i}" for i in range(MOVIES)]
     key = apikeys.create(
         settings.owner_dsn, settings.api_key_pepper, "bench-write", ["views:write"], BENCH_KEY_RATE
     )
     acknowledged: set[str] = set()
-    rows = []
     since = log_ends(settings)
-    # The API's own CPU per request, when it is the stack's: on a shared machine, latency depends on what
-    # else runs, its CPU cost much less.
-    api = _api_pids(settings) if base_url == settings.api_url else []
+    api = api_pid(settings, base_url)
     try:
-        for call in calls:
-            requests = _requests(call, base_url, movies, key)
-            for n in clients:
-                before, cpu_before = len(acknowledged), _cpu_s(api)
-                row = uvloop.run(level(base_url, requests, n, seconds, _acknowledged(call, acknowledged)))
-                served = len(acknowledged) - before
-                cpu_us = (_cpu_s(api) - cpu_before) * 1e6 / served if api and served else None
-                rows.append(
-                    {"call": call, **row, "api_cpu_us/req": None if cpu_us is None else round(cpu_us)}
-                )
+        with ceiling.serving(settings, ceiling.WRITE) as bare:
+            bare_requests = _requests("rest", bare.url, movies, None)
+            bare_acknowledged: set[str] = set()
+
+            def figure() -> list[dict[str, Any]]:
+                rows = []
+                for call in calls:
+                    requests, accept = (
+                        _requests(call, base_url, movies, key),
+                        _acknowledged(call, acknowledged),
+                    )
+                    rows += [
+                        {"call": call, **measure(base_url, requests, n, seconds, api, accept)}
+                        for n in clients
+                    ]
+                return rows
+
+            def ceiling_() -> list[dict[str, Any]]:
+                accept = _acknowledged("rest", bare_acknowledged)
+                return [measure(bare.url, bare_requests, n, seconds, bare.pid, accept) for n in clients]
+
+            figure_runs, bare_runs = report.alternating(runs, figure, ceiling_)
     finally:
         apikeys.revoke(settings.owner_dsn, apikeys.key_id(key))
+    rows = report.beside(
+        report.merged(figure_runs, ["call", "clients"], ("req/s", "p50_ms", "p99_ms")),
+        report.merged(bare_runs, ["clients"]),
+        "clients",
+        BARE,
+    )
     in_log = event_ids_in_log(settings, prefix.encode(), since)
     figures = {
         "acknowledged": len(acknowledged),
         "missing_from_log": len(acknowledged - in_log),
         "targets": report.against(TARGETS, *_measured(rows)),
     }
-    parameters = {"url": base_url, "clients": list(clients), "seconds": seconds, "movies": MOVIES}
+    parameters = {
+        "url": base_url,
+        "clients": list(clients),
+        "seconds": seconds,
+        "movies": MOVIES,
+        "runs": runs,
+    }
     return report.Result("write", parameters, rows, figures)
 
 
@@ -110,32 +131,13 @@ def _measured(rows: list[dict[str, Any]]) -> tuple[dict[str, float | None], dict
     """Each figure a target may judge, and the failed requests behind it."""
     figures, errors = {}, {}
     for row in rows:
-        for column in ("req/s", "p99_ms", "p50_ms"):
+        for column in ("req/s", "p99_ms", "p50_ms", f"x {BARE}"):
             figure = f"{row['call']} {column} at {row['clients']}"
             figures[figure], errors[figure] = row[column], row["errors"]
     return figures, errors
 
 
-def _api_pids(settings: Settings) -> list[int]:
-    """The API server's master and its worker processes (supervisord owns the master)."""
-    master = supervisor.program_pid(StatePaths(settings.home), API)
-    if master is None:
-        return []
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [master, *map(int, children)]
-
-
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds the processes have used (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _requests(call: str, base_url: str, movies: list[str], key: str) -> list[bytes]:
+def _requests(call: str, base_url: str, movies: list[str], key: str | None) -> list[bytes]:
     if call == "graphql":
         bodies = [orjson.dumps({"query": RECORD, "variables": {"id": m}}) for m in movies]
         return raw_requests(base_url, bodies, key)
@@ -164,7 +166,7 @@ def _acknowledged(call: str, into: set[str]) -> Callable[[bytes, bytes], bool]:
 def _consumer(settings: Settings) -> Consumer:
     return Consumer(
         client_config(
-            settings.kafka_bootstrap,
+            settings.kafka_admin,
             **{"group.id": f"bench-write-{uuid.uuid4().hex}", "enable.auto.commit": False},
         )
     )

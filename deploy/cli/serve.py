@@ -12,7 +12,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -45,24 +45,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.api_host,
         port=port,
         workers=args.workers or settings.api_workers,
-        loop="uvloop",
-        # httptools, with a limit on the size of a request's head, which httptools lacks (deploy.httphead).
-        http="deploy.httphead:BoundedHeadProtocol",
-        # An access line per request costs more than a cached response; errors are still logged.
-        access_log=False,
-        # Clients and the benchmark keep connections open between requests.
-        timeout_keep_alive=30,
-        # Subscription messages are compressed per connection, so a change shared by 1,000 subscribers was
-        # compressed 1,000 times: 12.6% of the API process in `bench live` (py-spy). Messages are ~1 KB.
-        ws_per_message_deflate=False,
-        log_config=logging_config(settings.json_logs),
-        # The client address is the socket's peer: uvicorn would otherwise take X-Forwarded-For from any local
-        # client, and a caller could pick the address its anonymous rate limit is counted against.
-        proxy_headers=False,
+        **server_options(settings),
     )
     with contextlib.suppress(FileNotFoundError):
         buckets_file(settings).unlink()
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the API's uvicorn serves, apart from the app and where: also the benchmarks' ceilings'
+    (deploy.bench.ceiling), so that what separates them is the app alone."""
+    return {
+        "loop": "uvloop",
+        # httptools, with a limit on the size of a request's head, which httptools lacks (deploy.httphead).
+        "http": "deploy.httphead:BoundedHeadProtocol",
+        # An access line per request costs more than a cached response; errors are still logged.
+        "access_log": False,
+        # Clients and the benchmark keep connections open between requests.
+        "timeout_keep_alive": 30,
+        # Subscription messages are compressed per connection, so a change shared by 1,000 subscribers was
+        # compressed 1,000 times: 12.6% of the API process in `bench live` (py-spy). Messages are ~1 KB.
+        "ws_per_message_deflate": False,
+        "log_config": logging_config(settings.json_logs),
+        # The client address is the socket's peer: uvicorn would otherwise take X-Forwarded-For from any local
+        # client, and a caller could pick the address its anonymous rate limit is counted against.
+        "proxy_headers": False,
+    }
 
 
 def _fresh_metrics_dir(folder: Path) -> Path:
@@ -84,6 +92,7 @@ def app_from_environment() -> Starlette:
     return create_app(
         settings,
         assets_dir=paths.web_assets,
+        job_name=settings.job_name,
         buckets_file=buckets_file(settings),
         checkpoints_dir=paths.checkpoints,
     )

@@ -12,36 +12,31 @@ from deploy.bench.checkpoint_cost import bench_checkpoint_cost
 from deploy.bench.freshness import bench_freshness
 from deploy.bench.read import bench_read
 from deploy.bench.state_scale import bench_state_scale
-from deploy.bench.throughput import TARGETS as THROUGHPUT_TARGETS
 from deploy.bench.throughput import bench_throughput
 from deploy.bench.write import bench_write
 from deploy.drills.harness import DrillEnv
 from deploy.settings import Settings
+from stream.topology import BATCH_MS
 
 
 def test_throughput_times_the_job_with_and_without_dedup_and_trending_and_both_flink_sql_baselines(
     stack: Settings, tmp_path: Path
 ) -> None:
-    result = bench_throughput(stack, events=3000, movies=30)
+    result = bench_throughput(stack, events=3000, movies=30, times=1)
     jobs = [r["job"] for r in result.rows]
     assert jobs == [
         "project",
+        "flink-sql baseline, dedup",
         "project, dedup off",
         "project, trending off",
         "project, dedup and trending off",
-        "flink-sql baseline, dedup",
         "flink-sql baseline",
     ]
     assert all(r["events"] == 3000 and r["events/s"] > 0 for r in result.rows)
     assert result.figures["project/baseline"] > 0 and result.figures["trending on/off"] > 0
     assert result.figures["all off/baseline"] > 0
-    # #17's targets judged by this run (its own movie count has none): the two ratios, each met or missed.
-    bounds = {target.figure: target.bound for target in THROUGHPUT_TARGETS}
-    assert result.figures["targets"] == {
-        ratio: f"{result.figures[ratio]:.2f} (target >= {bounds[ratio]:.2f}: "
-        + ("met)" if result.figures[ratio] >= bounds[ratio] else "missed)")
-        for ratio in ("project/baseline", "all off/baseline")
-    }
+    # The targets are set at 1,000 and 100,000 movies: a run over 30 judges none.
+    assert result.figures["targets"] == {}
     assert result.figures["dedup"]["ids"] == 3000 and result.figures["dedup"]["on_over_off"] > 0
     written = json.loads(report.write(dataclasses.replace(stack, home=tmp_path), result).read_text())
     assert written["benchmark"] == "throughput" and written["machine"]["cpus"] >= 1
@@ -65,9 +60,10 @@ def test_state_scale_reports_checkpoints_and_memory_on_rocksdb_with_incremental_
 
 
 def test_freshness_measures_each_probe_in_top_movies_and_on_the_subscription(stack: Settings) -> None:
-    result = bench_freshness(stack, rates=[200], probes=3)
+    result = bench_freshness(stack, rates=[200], probes=3, runs=2)
     (row,) = result.rows
     assert row["probes"] == 3 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["floor_ms"] == BATCH_MS + stack.flush_interval_ms and row["p99_ms range"][0] <= row["p99_ms"]
     assert 0 < row["subscription_p50_ms"] <= row["subscription_p99_ms"]
 
 
@@ -76,8 +72,10 @@ def test_write_finds_every_acknowledged_view_in_the_log_and_reads_run_while_view
 ) -> None:
     with DrillEnv(stack, "bench-write") as env:
         env.start_api()
-        result = bench_write(env.settings, env.settings.api_url, clients=[2], seconds=0.5)
-        reads = bench_read(env.settings, env.settings.api_url, clients=[2], seconds=0.5, write_rate=200)
+        result = bench_write(env.settings, env.settings.api_url, clients=[2], seconds=0.5, runs=1)
+        reads = bench_read(
+            env.settings, env.settings.api_url, clients=[2], seconds=0.5, write_rate=200, runs=1
+        )
     # No job runs here, so movie(id) finds no movie: only that reads were served while views flowed counts.
     assert reads.rows[0]["requests"] > 0
     assert reads.figures["produced_events/s"] > 0
@@ -86,5 +84,9 @@ def test_write_finds_every_acknowledged_view_in_the_log_and_reads_run_while_view
         ("rest", 2, 0),
     ]
     assert all(r["requests"] > 0 for r in result.rows)
+    # Each beside its ceiling, measured in the same run: the bare app's reads, the bare producing endpoint.
+    assert reads.rows[0]["bare req/s"] > 0 and all(
+        r["bare req/s"] > 0 and r["x bare"] > 0 for r in result.rows
+    )
     assert result.figures["acknowledged"] >= sum(r["requests"] for r in result.rows)
     assert result.figures["missing_from_log"] == 0

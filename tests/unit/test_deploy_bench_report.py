@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from deploy.bench import report
 from deploy.bench.read import level, raw_requests, read_response
 from deploy.bench.report import Target, against
 
@@ -62,3 +63,40 @@ def test_failed_responses_are_counted_beside_the_figures_and_left_out_of_them() 
     failing = asyncio.run(_level_against_answer([b'{"q":"fail"}']))
     assert failing["errors"] == failing["requests"] > 0
     assert (failing["req/s"], failing["p50_ms"], failing["p99_ms"]) == (0, None, None)
+
+
+def test_runs_alternate_with_the_ceiling_and_merge_to_medians_with_their_spread_and_summed_errors() -> None:
+    order: list[str] = []
+    figures = iter([300, 100, 200])
+
+    def figure() -> list[report.Row]:
+        order.append("figure")
+        return [{"clients": 50, "errors": 1, "req/s": next(figures), "p99_ms": 4.0}]
+
+    def ceiling() -> list[report.Row]:
+        order.append("ceiling")
+        return [{"clients": 50, "errors": 0, "req/s": 400, "p99_ms": 2.0}]
+
+    figure_runs, ceiling_runs = report.alternating(3, figure, ceiling)
+    assert order == ["figure", "ceiling"] * 3
+    rows = report.beside(
+        report.merged(figure_runs, ["clients"]),
+        report.merged(ceiling_runs, ["clients"]),
+        "clients",
+        "bare",
+        columns=("req/s", "p99_ms"),
+    )
+    assert rows == [
+        {
+            "clients": 50,
+            "errors": 3,
+            "req/s": 200,
+            "req/s range": [100, 300],
+            "p99_ms": 4.0,
+            "p99_ms range": [4.0, 4.0],
+            "bare req/s": 400,
+            "bare p99_ms": 2.0,
+            "x bare": 0.5,
+        }
+    ]
+    assert report.table(rows).splitlines()[1].split()[3] == "100-300"
