@@ -14,11 +14,15 @@ import pyflink
 
 from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
+from deploy.settings import REPO_ROOT
 from stream.viewreader import JAR_NAME, SOURCES
 
 MAVEN_DIR = DEPLOY_DIR / "maven"
 # Where a WebJar keeps its files: META-INF/resources/webjars/<package>/<version>/...
 WEBJAR_ROOT = "META-INF/resources/webjars/"
+# The packages whose code runs in a job's Python workers (the layers below `readmodel`); `deploy` only builds
+# the job, in the `flink run` client.
+JOB_PACKAGES = ("ground", "schemas", "ingest", "stream")
 # A cold Maven cache downloads ~40 MB; the shade build takes about 30 s on this machine.
 MAVEN_TIMEOUT_S = 900
 
@@ -113,13 +117,50 @@ def build_stream_jar(jar: Path) -> None:
     stamp.write_text(digest)
 
 
-def ensure_jars(paths: StatePaths, zookeeper: bool = False) -> None:
-    _copy_dependencies("kafka-broker", paths.kafka / "libs", paths)
+def ensure_jars(paths: StatePaths, zookeeper: bool = False, broker: bool = True) -> None:
+    if broker:
+        _copy_dependencies("kafka-broker", paths.kafka / "libs", paths)
     if zookeeper:
         _copy_dependencies("zookeeper", paths.zookeeper / "libs", paths)
     _copy_dependencies("flink-connectors", paths.jars, paths)
     _build_shaded_kafka_connector(paths)
     stream_jar(paths)  # built here, not at the first submission
+
+
+def python_sources(paths: StatePaths) -> Path:
+    """The project's packages a job runs on the workers (their `.py` files and the Avro schemas), zipped for
+    `flink run -pyfs`: Flink unpacks the zip on each worker and puts it on the Python path. A cluster of the
+    project's own imports them from this checkout instead. Rewritten when a file changed."""
+    files = sorted(
+        path
+        for package in JOB_PACKAGES
+        for path in (REPO_ROOT / package).rglob("*")
+        if path.is_file()
+        and (path.suffix == ".py" or (path.suffix in (".avsc", ".json") and "avro" in path.parts))
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    archive = paths.build / "movieviews-python.zip"
+    stamp = archive.with_name(f".{archive.name}.sha256")
+    if archive.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return archive
+    paths.build.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(f"{archive.name}.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in files:
+            out.write(path, path.relative_to(REPO_ROOT).as_posix())
+    partial.replace(archive)
+    stamp.write_text(digest.hexdigest())
+    return archive
+
+
+def crd_jars(paths: StatePaths) -> Path:
+    """The folder of the jars the Kubernetes operators publish their CRDs in (deploy/maven/k8s-crds), fetched
+    when missing: what `movieviews check` validates deploy/k8s against."""
+    folder = paths.build / "k8s-crds"
+    _copy_dependencies("k8s-crds", folder, paths)
+    return folder
 
 
 def connector_jars(paths: StatePaths) -> list[Path]:

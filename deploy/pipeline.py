@@ -16,7 +16,7 @@ import psycopg
 
 from deploy.kafka import broker
 from deploy.prometheus.server import CHECKPOINT_AGE_INTERVALS
-from deploy.rebuild import MAIN, LiveJob, live_job
+from deploy.rebuild import LiveJob, live_job, main_job
 from deploy.settings import Settings
 from deploy.stack import Health
 from readmodel.tables import movie_stats
@@ -39,8 +39,9 @@ def api_health(settings: Settings) -> Health:
     return Health("api", body.get("status") == "ready", detail, checks)
 
 
-def job_health(settings: Settings, live: LiveJob = MAIN) -> Health:
-    """The live job of `live`'s lineage (the stack's own job unless told another)."""
+def job_health(settings: Settings, live: LiveJob | None = None) -> Health:
+    """The live job of `live`'s lineage (the deployment's own job unless told another)."""
+    live = live or main_job(settings)
     try:
         job = live_job(settings, live)
         # The job list again only to say how the last one ended: a running job's health needs one listing.

@@ -42,7 +42,8 @@ from deploy.wait import wait_until
 from readmodel import versions
 from readmodel.versions import Comparison
 from stream import flinkrest
-from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig, slot_job_name
+from stream.config import JobConfig, slot_job_name
+from stream.lag import group_of
 
 # How often the catch-up and the comparison are polled: each poll is a few REST calls or two table scans.
 POLL_S = 1.0
@@ -73,8 +74,10 @@ class LiveJob:
         return jobs.job_config(settings, name=self.name_in(slot), group_id=self.group_in(slot), slot=slot)
 
 
-# The stack's own job (`up`, `down`, `movieviews rebuild`).
-MAIN = LiveJob(JOB_NAME, DEFAULT_GROUP_ID)
+def main_job(settings: Settings) -> LiveJob:
+    """The deployment's own job (`up`, `down`, `movieviews rebuild`): MOVIEVIEWS_JOB_NAME, so deployments
+    sharing one Flink cluster each find their own."""
+    return LiveJob(settings.job_name, group_of(settings.job_name))
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy import procs, supervisor
+from deploy import services
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
-from deploy.rebuild import MAIN, live_job
+from deploy.rebuild import live_job, main_job
 from deploy.settings import Settings
-from deploy.stack import API
 from deploy.wait import wait_until
 from readmodel import apikeys, migrate, versions
 from stream import flinkrest
@@ -31,20 +30,20 @@ def api_healthy(settings: Settings) -> bool:
 
 
 def start_api(settings: Settings, paths: StatePaths) -> None:
-    """Has the supervisor start the API (its program is in `stack.programs`) and waits until it answers."""
-    supervisor.start(paths, API)
+    """Starts the API (under the supervisor, or as a process of its own: `deploy.services`) and waits until it
+    answers."""
+    alive = services.of(settings).start_api(settings, paths)
 
     def ready() -> bool:
-        if supervisor.state(paths, API) == "FATAL":
-            raise procs.died("the API", paths.log_file(API))
+        alive()
         return api_healthy(settings)
 
     wait_until(ready, API_START_TIMEOUT_S, "the API")
 
 
 def job_running(settings: Settings) -> str | None:
-    """The live job: `movieviews`, or `movieviews-v2` once a rebuild has switched readers to slot 2."""
-    job = live_job(settings, MAIN)
+    """The live job: MOVIEVIEWS_JOB_NAME's, or its `-v2` once a rebuild has switched readers to slot 2."""
+    job = live_job(settings, main_job(settings))
     return job.job_id if job else None
 
 
@@ -89,7 +88,7 @@ def start_job(settings: Settings, paths: StatePaths, say: Callable[[str], None])
     if job_id is None:
         restore = restore_point(paths)
         # It writes the version the API reads (a rebuild may have switched it), under that slot's name.
-        config = MAIN.config(settings, versions.current_slot(settings.owner_dsn))
+        config = main_job(settings).config(settings, versions.current_slot(settings.owner_dsn))
         job_id = jobs.submit(settings, config, str(restore) if restore else None)
         origin = f"restored from {restore}" if restore else "reading the topics from the start"
         say(f"stream job submitted, {origin}")

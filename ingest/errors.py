@@ -30,3 +30,7 @@ class PublishError(IngestError):
 
 class TopicError(IngestError):
     """A topic could not be created or deleted; the message names it and the broker."""
+
+
+class TopicNotAllowedError(TopicError):
+    """The broker's authorizer refused the principal the topic's creation."""

@@ -17,8 +17,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from ground.kafka import client_config
-from ingest.errors import TopicError
+from ground.kafka import KafkaAccess, client_config
+from ingest.errors import TopicError, TopicNotAllowedError
 
 # Creating a topic is a controller round trip (milliseconds when idle); on a loaded 2-core machine with a
 # broker just started it took more than 10 s, so wait as long as a broker start may take.
@@ -26,6 +26,8 @@ ADMIN_TIMEOUT_S = 30.0
 # A new topic takes the brokers' default.replication.factor (KIP-464): 1 on one broker, 3 on a cluster, set
 # where the brokers are configured and nowhere else.
 BROKER_DEFAULT = -1
+# What a broker's authorizer answers a principal without the Create permission.
+NOT_ALLOWED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED)
 # How often a describe of a topic that a broker does not know yet is asked again.
 UNKNOWN_TOPIC_RETRY_S = 0.2
 
@@ -38,13 +40,13 @@ class TopicSpec:
 
 
 def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = ADMIN_TIMEOUT_S
+    kafka: KafkaAccess, specs: Sequence[TopicSpec], timeout_s: float = ADMIN_TIMEOUT_S
 ) -> list[str]:
     """Creates the missing topics (replicated as the brokers' default.replication.factor says) and corrects
     the configuration of the existing ones; returns the corrections made, as "topic: name=value"."""
     if not specs:
         return []
-    client = _admin(bootstrap)
+    client = _admin(kafka)
     new = [
         NewTopic(
             s.name, num_partitions=s.partitions, replication_factor=BROKER_DEFAULT, config=dict(s.config)
@@ -57,31 +59,36 @@ def ensure_topics(
         try:
             futures[spec.name].result(timeout_s)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TopicError(f"cannot create topic {spec.name!r} on {bootstrap}: {exc}") from exc
+            code = exc.args[0].code()
+            if code in NOT_ALLOWED:
+                raise TopicNotAllowedError(
+                    f"may not create topic {spec.name!r} on {kafka.bootstrap}: {exc}"
+                ) from exc
+            if code != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"cannot create topic {spec.name!r} on {kafka.bootstrap}: {exc}") from exc
             existing.append(spec)
     return [fix for spec in existing for fix in _correct_config(client, spec, timeout_s)]
 
 
-def delete_topics(bootstrap: str, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S) -> None:
+def delete_topics(kafka: KafkaAccess, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S) -> None:
     """Deletes the topics; one that is already gone counts as deleted."""
     if not names:
         return
     # The client is held until the deletion is answered: a temporary one is destroyed at once, and the request
     # with it (drills and benchmarks left their topics, their data kept forever).
-    client = _admin(bootstrap)
+    client = _admin(kafka)
     for name, future in client.delete_topics(list(names), operation_timeout=timeout_s).items():
         try:
             future.result(timeout_s)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise TopicError(f"cannot delete topic {name!r} on {bootstrap}: {exc}") from exc
+                raise TopicError(f"cannot delete topic {name!r} on {kafka.bootstrap}: {exc}") from exc
 
 
 def topic_configs(
-    bootstrap: str, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S
+    kafka: KafkaAccess, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S
 ) -> dict[str, dict[str, str]]:
-    client = _admin(bootstrap)
+    client = _admin(kafka)
     return {name: _config(client, name, timeout_s) for name in names}
 
 
@@ -124,5 +131,5 @@ def _correct_config(client: AdminClient, spec: TopicSpec, timeout_s: float) -> l
     return [f"{spec.name}: {name}={value}" for name, value in drift.items()]
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient(client_config(bootstrap))
+def _admin(kafka: KafkaAccess) -> AdminClient:
+    return AdminClient(client_config(kafka))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from deploy import stack
+from deploy import services
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.system import stop_job
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except MovieviewsError as exc:
         failed = exc
         print("the stream job did not stop: stopping the processes all the same")
-    stack.down(settings, paths, print)
+    services.of(settings).down(settings, paths, print)
     if failed is not None:
         raise failed
     return 0

@@ -8,11 +8,11 @@ import subprocess
 from deploy.flink import jobs
 from deploy.flink.cluster import flink_env
 from deploy.paths import StatePaths
-from deploy.rebuild import MAIN
+from deploy.rebuild import main_job
 from deploy.settings import Settings
 from readmodel import versions
 from stream import flinkrest
-from stream.config import DEFAULT_GROUP_ID, JOB_NAME, JobConfig
+from stream.config import DEFAULT_GROUP_ID, JobConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         each.add_argument("--from", dest="restore", metavar="PATH", help="checkpoint or savepoint to restore")
         each.add_argument("--parallelism", type=int, help="default: MOVIEVIEWS_JOB_PARALLELISM")
         each.add_argument(
-            "--name", help=f"default: the live job's ({JOB_NAME}, or {JOB_NAME}-v2 after a rebuild)"
+            "--name",
+            help="default: the live job's (MOVIEVIEWS_JOB_NAME, or that name with -v2 after a rebuild)",
         )
         each.add_argument(
             "--group-id",
@@ -42,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace, settings: Settings) -> JobConfig:
     # The version of the read model the API reads (`movieviews rebuild` switches it).
     slot = versions.current_slot(settings.owner_dsn)
-    name, group_id = args.name or MAIN.name_in(slot), args.group_id or MAIN.group_in(slot)
+    main = main_job(settings)
+    name, group_id = args.name or main.name_in(slot), args.group_id or main.group_in(slot)
     return jobs.job_config(settings, name, group_id, args.parallelism, slot=slot)
 
 
@@ -60,7 +62,7 @@ def _run_local(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stop(args: argparse.Namespace, settings: Settings) -> int:
-    name = args.name or MAIN.name_in(versions.current_slot(settings.owner_dsn))
+    name = args.name or main_job(settings).name_in(versions.current_slot(settings.owner_dsn))
     found = flinkrest.alive(settings, name)
     if not found:
         print(f"no running job named {name!r}")

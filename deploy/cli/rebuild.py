@@ -11,7 +11,6 @@ from deploy.settings import Settings
 
 # From offset zero at the job's speed on this machine: ~10k events/s quiet, a few hundred at load 30.
 DEFAULT_TIMEOUT_S = 3600
-LIVE = rebuild.MAIN
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    paths = StatePaths(settings.home)
+    paths, live = StatePaths(settings.home), rebuild.main_job(settings)
     if args.drop_old:
-        rebuild.drop_old(settings, paths, LIVE, print)
+        rebuild.drop_old(settings, paths, live, print)
         return 0
     if args.rollback:
-        switched = rebuild.rollback(settings, paths, LIVE, print, args.timeout)
+        switched = rebuild.rollback(settings, paths, live, print, args.timeout)
     else:
-        switched = rebuild.rebuild(settings, paths, LIVE, print, args.timeout, args.accept_changes)
+        switched = rebuild.rebuild(settings, paths, live, print, args.timeout, args.accept_changes)
     system.remember_job(paths, switched.job_id)
     return 0

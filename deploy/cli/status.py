@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import json
 
-from deploy import pipeline, runbooks, stack
+from deploy import pipeline, runbooks, services, stack
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 
@@ -16,11 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     paths = StatePaths(settings.home)
-    results = stack.status(settings)
+    running = services.of(settings)
+    results = running.status(settings)
     nothing_running = not any(h.ok for h in results)
     if not nothing_running:
         results += [pipeline.api_health(settings), pipeline.job_health(settings)]
-    results.append(stack.supervision(paths))
+    results.append(running.processes(paths))
     unhealthy = [h.component for h in results if not h.ok]
     usage = stack.disk_usage(paths)
     if args.json:

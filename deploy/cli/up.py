@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from deploy import stack
+from deploy import services
 from deploy.cli import demo
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     paths = StatePaths(settings.home)
-    stack.up(settings, paths, print)
+    services.of(settings).up(settings, paths, print)
     if args.stack_only:
         return 0
 

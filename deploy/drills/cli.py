@@ -9,8 +9,9 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+from deploy import services
 from deploy.drills.harness import HEADER, DrillReport
-from deploy.drills.registry import CLUSTER_DRILLS, DRILLS, drills
+from deploy.drills.registry import CLUSTER_DRILLS, DRILLS, STOP_SERVICES, drills
 from deploy.errors import UsageError
 from deploy.settings import Settings
 
@@ -24,11 +25,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+def _without_stops(names: list[str], everything: bool) -> list[str]:
+    """With services the project does not run, a drill that stops one of them is refused (`all` says which
+    it leaves out)."""
+    stopping = [name for name in names if name in STOP_SERVICES]
+    if stopping and not everything:
+        raise UsageError(
+            f"drill {', '.join(stopping)} stops or kills a process of Kafka, Flink or Postgres: it needs "
+            "services the project runs (MOVIEVIEWS_MANAGED=on)"
+        )
+    if stopping:
+        print(f"left out (they stop services the project does not run): {', '.join(stopping)}")
+    return [name for name in names if name not in STOP_SERVICES]
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     available = drills(settings.clustered)
     names = list(available) if "all" in args.name else args.name
     if unknown := [name for name in names if name not in available]:
         raise UsageError(f"not a drill of the {settings.profile} profile: {', '.join(unknown)}")
+    if not services.of(settings).owns_processes:
+        names = _without_stops(names, "all" in args.name)
     reports = []
     for name in names:
         print(f"== drill {name}", flush=True)

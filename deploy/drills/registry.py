@@ -3,10 +3,25 @@ ones after the classic seven)."""
 
 from __future__ import annotations
 
-from deploy.drills import cluster, healing, scenarios
+from deploy.drills import cluster, healing, intruder, scenarios
 
 DRILLS: dict[str, scenarios.Drill] = {**scenarios.DRILLS, **healing.DRILLS}
-CLUSTER_DRILLS: dict[str, scenarios.Drill] = cluster.DRILLS
+CLUSTER_DRILLS: dict[str, scenarios.Drill] = {**cluster.DRILLS, **intruder.DRILLS}
+# The drills that stop or kill a process of Kafka, Flink or Postgres (through the supervisor or by pid): they
+# need services the project runs (MOVIEVIEWS_MANAGED=on). api-kill kills a worker of the drill's own API.
+STOP_SERVICES = frozenset(
+    {
+        "taskmanager-kill",
+        "jobmanager-kill",
+        "postgres-restart",
+        "kafka-restart",
+        "postgres-kill",
+        "long-outage",
+        "crash-all",
+        "broker-kill",
+        "jobmanager-failover",
+    }
+)
 
 
 def drills(clustered: bool) -> dict[str, scenarios.Drill]:
