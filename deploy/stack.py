@@ -18,6 +18,7 @@ from deploy.errors import DeployError, MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
+from deploy.kafka import security as kafka_security
 from deploy.paths import VENV_BIN, StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings, port_of
@@ -172,10 +173,12 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     for manager in managers:
         _start(paths, manager.name, manager.ports(), say)
     _ready("kafka", broker.COMPONENT, settings, paths, broker.healthy)
-    for fix in ensure_topics(settings.kafka_bootstrap, broker.topics(settings)):
+    for fix in ensure_topics(settings.kafka_admin, broker.topics(settings)):
         say(f"corrected topic configuration: {fix}")
+    kafka_security.grant(settings)
     timings["kafka"] = time.monotonic() - t0
-    say(f"kafka ready on {settings.kafka_bootstrap}, topics made ({timings['kafka']:.1f}s)")
+    secured = ", SASL_SSL, ACLs granted" if settings.kafka_security else ""
+    say(f"kafka ready on {settings.kafka_bootstrap}, topics made{secured} ({timings['kafka']:.1f}s)")
     _ready("flink", cluster.JOBMANAGER, settings, paths, flinkrest.healthy)
     timings["flink"] = time.monotonic() - t0
     say(f"flink ready at {settings.flink_rest} ({timings['flink']:.1f}s)")

@@ -189,7 +189,7 @@ class _Loop:
         catalog = Catalog.bundled()
         self.flush_timeout_s = delivery_timeout_s + FLUSH_MARGIN_S
         self.publisher = Publisher(
-            settings.kafka_bootstrap,
+            settings.kafka_api,
             topic,
             settings.movies_topic,
             settings.schemas_topic,

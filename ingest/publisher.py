@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, Producer
 
-from ground.kafka import client_config
+from ground.kafka import KafkaAccess, client_config
 from ingest.errors import PublishError, TopicError, ValidationError
 from ingest.events import Event, MovieRegistered, MovieViewed, now_utc
 from ingest.topics import TopicSpec, ensure_topics
@@ -53,7 +53,9 @@ class KafkaSettings(Protocol):
     """Where events go: what a publisher needs to know, declared here and provided by `deploy`'s settings."""
 
     @property
-    def kafka_bootstrap(self) -> str: ...
+    def kafka_api(self) -> KafkaAccess:
+        """The producers' principal."""
+        ...
 
     @property
     def views_topic(self) -> str: ...
@@ -74,17 +76,17 @@ class Delivery:
     acknowledged_at: datetime
 
 
-def producer_config(bootstrap: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def producer_config(kafka: KafkaAccess, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """librdkafka keys are dotted; keyword overrides spell them with underscores (linger_ms=20)."""
     return client_config(
-        bootstrap, **{**PRODUCER_DEFAULTS, **{k.replace("_", "."): v for k, v in overrides.items()}}
+        kafka, **{**PRODUCER_DEFAULTS, **{k.replace("_", "."): v for k, v in overrides.items()}}
     )
 
 
 class Publisher:
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaAccess,
         views_topic: str,
         movies_topic: str,
         schemas_topic: str,
@@ -95,7 +97,7 @@ class Publisher:
         **producer_overrides: Any,
     ) -> None:
         """`producer_overrides` spell librdkafka keys with underscores; `config` takes any key as is."""
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._catalog = catalog or Catalog.bundled()
         self._topics = {MovieViewed.SUBJECT: views_topic, MovieRegistered.SUBJECT: movies_topic}
         self._schemas_topic = schemas_topic
@@ -103,7 +105,7 @@ class Publisher:
         self._versions = dict(versions or {})
         self._registered: set[bytes] = set()
         self._register_lock = threading.Lock()
-        self._producer = Producer({**producer_config(bootstrap, producer_overrides), **(config or {})})
+        self._producer = Producer({**producer_config(kafka, producer_overrides), **(config or {})})
 
     def __enter__(self) -> Publisher:
         return self
@@ -196,9 +198,11 @@ class Publisher:
             if entry.fingerprint in self._registered:
                 return
             try:
-                if not self._registered:
+                # On a secured cluster topics are the admin principal's (`up` made this one): a producer
+                # may neither create a topic nor read its configuration.
+                if not self._registered and not self._kafka.secured:
                     spec = TopicSpec(self._schemas_topic, SCHEMAS_TOPIC_PARTITIONS, SCHEMAS_TOPIC_CONFIG)
-                    ensure_topics(self._bootstrap, [spec], REGISTER_TIMEOUT_S)
+                    ensure_topics(self._kafka, [spec], REGISTER_TIMEOUT_S)
                 register(self._producer, self._schemas_topic, entry, REGISTER_TIMEOUT_S)
             except (SchemaError, TopicError) as exc:
                 raise PublishError(str(exc)) from exc
@@ -241,10 +245,10 @@ class AsyncPublisher:
     of the loop per batch of acknowledgements, not one per event."""
 
     def __init__(
-        self, bootstrap: str, views_topic: str, movies_topic: str, schemas_topic: str, **kwargs: Any
+        self, kafka: KafkaAccess, views_topic: str, movies_topic: str, schemas_topic: str, **kwargs: Any
     ) -> None:
         kwargs.setdefault("linger_ms", ACK_LINGER_MS)
-        self._publisher = Publisher(bootstrap, views_topic, movies_topic, schemas_topic, **kwargs)
+        self._publisher = Publisher(kafka, views_topic, movies_topic, schemas_topic, **kwargs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Filled by delivery reports (served on the poll thread), emptied by `_hand_over`.
@@ -313,9 +317,9 @@ RAW_LINGER_MS = 20
 RAW_FLUSH_TIMEOUT_S = 60
 
 
-def publish_raw(bootstrap: str, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
+def publish_raw(kafka: KafkaAccess, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
     """Already-encoded messages as they are (a dead-letter replay, hand-made test events), key as given."""
-    out = Producer(producer_config(bootstrap, {"linger_ms": RAW_LINGER_MS}))
+    out = Producer(producer_config(kafka, {"linger_ms": RAW_LINGER_MS}))
     for key, value in messages:
         while True:
             try:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ground.kafka import client_config
+from ground.kafka import KafkaAccess, client_config
 from readmodel.errors import ReadModelError
 from readmodel.rest import json_response
 from readmodel.store import MovieStatsStore
@@ -22,9 +22,9 @@ PROBE_TIMEOUT_S = 1.0
 
 
 class KafkaProbe:
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, kafka: KafkaAccess) -> None:
         # One client for the process: librdkafka keeps reconnecting in the background by itself.
-        self._admin = AdminClient(client_config(bootstrap, **{"socket.connection.setup.timeout.ms": 1000}))
+        self._admin = AdminClient(client_config(kafka, **{"socket.connection.setup.timeout.ms": 1000}))
 
     async def check(self) -> None:
         await asyncio.to_thread(self._admin.list_topics, timeout=PROBE_TIMEOUT_S)

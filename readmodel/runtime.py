@@ -58,14 +58,14 @@ class Runtime:
         self.engine = create_reader_engine(settings.reader_url)
         self.store = MovieStatsStore(self.engine)
         self.publisher: Publisher = publisher or AsyncPublisher(
-            settings.kafka_bootstrap, settings.views_topic, settings.movies_topic, settings.schemas_topic
+            settings.kafka_api, settings.views_topic, settings.movies_topic, settings.schemas_topic
         )
         self.hub = Hub()
         self.fanout = FanOut()
         commands = Commands(self.publisher)
         # The slot readers read, asked only while a rebuild's job runs beside the live one.
         reader_dsn = asyncpg_dsn(settings.reader_url)
-        self.kafka = KafkaProbe(settings.kafka_bootstrap)
+        self.kafka = KafkaProbe(settings.kafka_api)
         pipeline = PipelineProbe(
             settings,
             self.store,

@@ -12,7 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ground.kafka import client_config
+from ground.kafka import KafkaAccess, client_config
 from schemas.catalog import SchemaVersion, load_schema
 from schemas.errors import SchemaError
 
@@ -47,13 +47,13 @@ def register(producer: Any, topic: str, entry: SchemaVersion, timeout: float) ->
 class KafkaSchemaResolver:
     """fingerprint -> schema JSON, from the schema topic read to its end; keeps what it read between calls."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 5.0) -> None:
+    def __init__(self, kafka: KafkaAccess, topic: str, timeout: float = 5.0) -> None:
         self._topic = topic
         self._timeout = timeout
         self._known: dict[bytes, str] = {}
         self._consumer = Consumer(
             client_config(
-                bootstrap,
+                kafka,
                 **{
                     # Required by the client; offsets are never committed, every process reads from the start.
                     "group.id": "movieviews-schema-resolver",

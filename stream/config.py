@@ -26,6 +26,9 @@ def slot_job_name(base: str, slot: int) -> str:
 class JobConfig:
     name: str
     bootstrap: str
+    # The secrets directory of the job's Kafka principal (ground.kafka.Credentials.load); empty: plaintext.
+    # A path, not the password: the arguments of a job show in Flink's web UI.
+    kafka_secrets: str
     views_topic: str
     movies_topic: str
     dlq_topic: str

@@ -11,11 +11,18 @@ import cloudpickle
 from pyflink.datastream import StreamExecutionEnvironment
 
 import stream
+from ground.kafka import KafkaAccess
 from stream.config import JobConfig
 from stream.topology import build, job_configuration
 
 
-def run(config: JobConfig, pg_password: str, restore_from: str | None, jars: Sequence[str] = ()) -> None:
+def run(
+    config: JobConfig,
+    pg_password: str,
+    kafka: KafkaAccess,
+    restore_from: str | None,
+    jars: Sequence[str] = (),
+) -> None:
     # The job's Python functions (`stream.taskmanager`, and the errors they raise) travel with the job, by
     # value: in thread mode every job on a TaskManager shares one interpreter, whose `sys.modules` keeps the
     # modules of the first job that imported them, so a resubmitted job would otherwise run stale code (or
@@ -25,5 +32,5 @@ def run(config: JobConfig, pg_password: str, restore_from: str | None, jars: Seq
     env = StreamExecutionEnvironment.get_execution_environment(job_configuration(config, restore_from))
     if jars:
         env.add_jars(*(Path(jar).resolve().as_uri() for jar in jars))
-    build(env, config, pg_password)
+    build(env, config, pg_password, kafka)
     env.execute(config.name)

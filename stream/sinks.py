@@ -11,6 +11,7 @@ from pyflink.datastream.connectors import DeliveryGuarantee, Sink
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.java_gateway import get_gateway
 
+from ground.kafka import KafkaAccess, java_properties
 from stream.errors import StreamError
 
 SINK_CLASS = "movieviews.stream.UpsertSink"
@@ -34,10 +35,10 @@ def postgres_sink(
     password: str,
     sql: str,
     element_types: list[str],
-    dead_letters: tuple[str, str],
+    dead_letters: tuple[KafkaAccess, str],
 ) -> Sink:
     """`sql` over one array per column (stream.upsert), a batch of rows each statement (UpsertSink.java).
-    `dead_letters` is (bootstrap, topic): where the rows Postgres refuses for their own data go."""
+    `dead_letters` is (Kafka, topic): where the rows Postgres refuses for their own data go."""
     gateway = get_gateway()
     types = gateway.new_array(gateway.jvm.String, len(element_types))
     for index, element in enumerate(element_types):
@@ -45,22 +46,26 @@ def postgres_sink(
     sink_class = reduce(getattr, SINK_CLASS.split("."), gateway.jvm)
     if not isinstance(sink_class, JavaClass):  # py4j names a package when it finds no class
         raise StreamError(f"{SINK_CLASS} not found: the job runs without the stream jar (stream.viewreader)")
-    bootstrap, topic = dead_letters
+    kafka, topic = dead_letters
+    properties = gateway.jvm.java.util.HashMap()
+    for key, value in java_properties(kafka).items():
+        properties.put(key, value)
     batching = (BATCH_SIZE, BATCH_INTERVAL_MS, MAX_RETRIES)
-    return Sink(sink_class(jdbc_url, user, password, sql, types, *batching, bootstrap, topic, UPSERT_STAGE))
+    return Sink(sink_class(jdbc_url, user, password, sql, types, *batching, properties, topic, UPSERT_STAGE))
 
 
-def dead_letter_sink(bootstrap: str, topic: str) -> KafkaSink:
+def dead_letter_sink(kafka: KafkaAccess, topic: str) -> KafkaSink:
     serializer = (
         KafkaRecordSerializationSchema.builder()
         .set_topic(topic)
         .set_value_serialization_schema(SimpleStringSchema())
         .build()
     )
+    builder = KafkaSink.builder().set_bootstrap_servers(kafka.bootstrap)
+    for key, value in java_properties(kafka).items():
+        builder = builder.set_property(key, value)
     return (
-        KafkaSink.builder()
-        .set_bootstrap_servers(bootstrap)
-        .set_record_serializer(serializer)
+        builder.set_record_serializer(serializer)
         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
         .build()
     )

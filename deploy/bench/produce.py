@@ -9,7 +9,6 @@ from deploy.bench import report
 from deploy.errors import BenchmarkError
 from deploy.settings import Settings
 from ingest.loadgen import generate
-from ingest.publisher import KafkaSettings
 from ingest.topics import TopicSpec, ensure_topics
 
 BENCH_PARTITIONS = 4
@@ -19,11 +18,11 @@ TARGETS = (report.Target("acked/s", 100_000),)
 
 
 def bench_produce(
-    settings: KafkaSettings, events: int = 1_000_000, topic: str | None = None, v2_share: float = 0.0
+    settings: Settings, events: int = 1_000_000, topic: str | None = None, v2_share: float = 0.0
 ) -> report.Result:
     """One process, pre-encoded values, idempotent acks=all producer."""
     topic = topic or f"{settings.views_topic}-bench"
-    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, BENCH_PARTITIONS, BENCH_TOPIC_CONFIG)])
+    ensure_topics(settings.kafka_admin, [TopicSpec(topic, BENCH_PARTITIONS, BENCH_TOPIC_CONFIG)])
     with progress.working(f"producing {events:,} events to {topic}", events) as step:
         result = generate(
             settings,

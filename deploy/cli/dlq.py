@@ -44,7 +44,7 @@ def read(settings: Settings, group: str, commit: bool) -> list[DeadLetter]:
     """Dead letters from the group's committed offsets (else the start) to the current end of the topic."""
     topic = settings.dlq_topic
     consumer = Consumer(
-        client_config(settings.kafka_bootstrap, **{"group.id": group, "enable.auto.commit": False})
+        client_config(settings.kafka_admin, **{"group.id": group, "enable.auto.commit": False})
     )
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
@@ -94,6 +94,6 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
         # The original key is not kept; counts do not depend on which partition a view arrives on.
         by_topic.setdefault(letter.source_topic, []).append((None, letter.payload))
     for topic, messages in by_topic.items():
-        publish_raw(settings.kafka_bootstrap, topic, messages)
+        publish_raw(settings.kafka_admin, topic, messages)
         print(f"replayed {len(messages)} to {topic}")
     return 0

@@ -29,6 +29,7 @@ from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
 from deploy.graphql_client import GraphQLClient, GraphQLClientError
 from deploy.kafka import broker
+from deploy.kafka import security as kafka_security
 from deploy.paths import StatePaths
 from deploy.settings import REPO_ROOT, Settings
 from deploy.system import api_healthy
@@ -126,7 +127,9 @@ class DrillEnv:
         self.api_key = ""
 
     def __enter__(self) -> DrillEnv:
-        ensure_topics(self.settings.kafka_bootstrap, broker.topics(self.settings))
+        ensure_topics(self.settings.kafka_admin, broker.topics(self.settings))
+        # The API and the job may use the drill's topics and the job its group (named after the drill).
+        kafka_security.grant(self.settings, group_prefix=self.name)
         with psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER mv_owner").format(sql.Identifier(self.settings.pg_database))
@@ -152,7 +155,9 @@ class DrillEnv:
         if self._api:
             procs.stop(self._api)
         with contextlib.suppress(Exception):
-            delete_topics(self.base.kafka_bootstrap, [spec.name for spec in broker.topics(self.settings)])
+            delete_topics(self.base.kafka_admin, [spec.name for spec in broker.topics(self.settings)])
+        with contextlib.suppress(Exception):
+            kafka_security.revoke(self.settings, group_prefix=self.name)
         with (
             contextlib.suppress(Exception),
             psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn,

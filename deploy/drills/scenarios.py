@@ -256,7 +256,7 @@ def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
     sent: Counter[str] = Counter()
     rng = random.Random(3)
     s = env.settings
-    with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic, catalog=catalog) as pub:
+    with Publisher(s.kafka_api, s.views_topic, s.movies_topic, s.schemas_topic, catalog=catalog) as pub:
         for _ in range(events):
             movie = f"m-{rng.randint(1, MOVIES):04d}"
             pub.publish(MovieViewed.new(movie, watch_seconds=60))
@@ -288,7 +288,7 @@ def poison_pills(base: Settings) -> DrillReport:
         catalog = Catalog.bundled()
         later = _later_stage_pills(catalog)
         spacing = 3_000 // len(later)
-        with Publisher(s.kafka_bootstrap, s.views_topic, s.movies_topic, s.schemas_topic) as pub:
+        with Publisher(s.kafka_api, s.views_topic, s.movies_topic, s.schemas_topic) as pub:
             for i in range(3_000):
                 movie = f"m-{rng.randint(1, 200):03d}"
                 pub.publish(MovieViewed.new(movie))
@@ -408,7 +408,7 @@ def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
 def _read_dead_letters(env: DrillEnv, expected: int) -> list[DeadLetter]:
     consumer = Consumer(
         client_config(
-            env.settings.kafka_bootstrap, **{"group.id": f"{env.name}-check", "auto.offset.reset": "earliest"}
+            env.settings.kafka_admin, **{"group.id": f"{env.name}-check", "auto.offset.reset": "earliest"}
         )
     )
     consumer.subscribe([env.settings.dlq_topic])
@@ -526,7 +526,7 @@ def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | No
     """(key, value) of the first `expected` records of `topic`, as acknowledged."""
     consumer = Consumer(
         client_config(
-            env.settings.kafka_bootstrap,
+            env.settings.kafka_admin,
             **{"group.id": f"{env.name}-reread", "auto.offset.reset": "earliest"},
         )
     )
@@ -548,7 +548,7 @@ def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | No
 
 def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
     """A second producer (not the idempotent one of the load): the same bytes, the same keys, again."""
-    producer = Producer(client_config(env.settings.kafka_bootstrap, **{"linger.ms": 20}))
+    producer = Producer(client_config(env.settings.kafka_api, **{"linger.ms": 20}))
     for key, value in records:
         while True:
             try:

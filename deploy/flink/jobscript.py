@@ -1,8 +1,9 @@
 """The stream job's script: `flink run -pym deploy.flink.jobscript -- <JobConfig args>` on the cluster, or
 `python -m deploy.flink.jobscript ... --jar J [--from PATH]` for `movieviews job run-local`.
 
-An entry point, so it builds the settings: the writer password comes from the environment, never the command
-line (the web UI shows a job's arguments). Everything else arrives as arguments, built by `deploy.flink.jobs`.
+An entry point, so it builds the settings: the writer password comes from the environment and the Kafka
+password from the secrets directory the arguments name, never the command line (the web UI shows a job's
+arguments). Everything else arrives as arguments, built by `deploy.flink.jobs`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 
 from deploy.settings import Settings
+from ground.kafka import JOB, Credentials, KafkaAccess
 from stream.config import JobConfig
 from stream.job import run
 
@@ -33,7 +36,9 @@ def from_args(argv: Sequence[str]) -> tuple[JobConfig, argparse.Namespace]:
 
 def main(argv: Sequence[str]) -> None:
     config, extra = from_args(argv)
-    run(config, Settings.from_env(os.environ).pg_writer_password, extra.restore, extra.jar)
+    secrets = Path(config.kafka_secrets)
+    kafka = KafkaAccess(config.bootstrap, Credentials.load(secrets, JOB) if config.kafka_secrets else None)
+    run(config, Settings.from_env(os.environ).pg_writer_password, kafka, extra.restore, extra.jar)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from deploy import procs
+from deploy.errors import DeployError
+from deploy.kafka import security
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings, port_of
 from deploy.supervisor import Program
@@ -86,7 +88,11 @@ def _write_config(settings: Settings, paths: StatePaths, node: Node) -> None:
     everyone = nodes(settings)
     replicas = min(3, len(everyone))
     template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
+    listener, controller_protocol = security.listener_protocols(settings)
     rendered = template.format(
+        listener=listener,
+        controller_protocol=controller_protocol,
+        security=security.server_properties(settings, node.node_id),
         node_id=node.node_id,
         voters=",".join(f"{n.node_id}@{n.controller}" for n in everyone),
         broker=node.broker,
@@ -96,7 +102,10 @@ def _write_config(settings: Settings, paths: StatePaths, node: Node) -> None:
         min_isr=max(1, replicas - 1),
     )
     node.home(paths).mkdir(parents=True, exist_ok=True)
-    (node.home(paths) / "server.properties").write_text(rendered)
+    config = node.home(paths) / "server.properties"
+    config.touch(mode=0o600)
+    config.chmod(0o600)  # it may hold the brokers' passwords
+    config.write_text(rendered)
     (paths.kafka / "log4j.properties").write_text((DEPLOY_DIR / "kafka" / "log4j.properties").read_text())
 
 
@@ -112,20 +121,27 @@ def _cluster_id(paths: StatePaths) -> str:
     return known.read_text().strip()
 
 
-def _format_storage(paths: StatePaths, node: Node) -> None:
+def _format_storage(settings: Settings, paths: StatePaths, node: Node) -> None:
+    """Formats a node's storage once; with security on, with the principals' SCRAM credentials (KRaft takes
+    the first ones from the format; the brokers authenticate each other with theirs from the start)."""
     if (node.home(paths) / "data" / "meta.properties").exists():
         return
     config = str(node.home(paths) / "server.properties")
-    subprocess.run(
-        _java(paths, "kafka.tools.StorageTool", "format", "-t", _cluster_id(paths), "-c", config),
+    scram = security.scram_arguments(settings) if settings.kafka_security else []
+    done = subprocess.run(
+        _java(paths, "kafka.tools.StorageTool", "format", "-t", _cluster_id(paths), "-c", config, *scram),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:  # its command line is not repeated: it holds the passwords
+        raise DeployError(
+            f"formatting Kafka node {node.node_id}'s storage failed: {done.stdout + done.stderr}"
+        )
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient(client_config(settings.kafka_bootstrap, **{"socket.timeout.ms": 2000}))
+    return AdminClient(client_config(settings.kafka_admin, **{"socket.timeout.ms": 2000}))
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:
@@ -145,9 +161,11 @@ def healthy(settings: Settings) -> tuple[bool, str]:
 def prepare(settings: Settings, paths: StatePaths) -> None:
     """Writes each node's config and formats its storage on first use."""
     paths.kafka.mkdir(parents=True, exist_ok=True)
+    if settings.kafka_security:
+        security.prepare(settings)
     for node in nodes(settings):
         _write_config(settings, paths, node)
-        _format_storage(paths, node)
+        _format_storage(settings, paths, node)
 
 
 def programs(settings: Settings, paths: StatePaths) -> list[Program]:
@@ -183,7 +201,7 @@ def retention(settings: Settings) -> tuple[bool, str]:
     """`status`: whether every event topic keeps its events forever, and what each keeps."""
     try:
         names = [t.name for t in topics(settings) if t.config is KEEP_FOREVER]
-        configs = topic_configs(settings.kafka_bootstrap, names, timeout_s=HEALTH_TIMEOUT_S)
+        configs = topic_configs(settings.kafka_admin, names, timeout_s=HEALTH_TIMEOUT_S)
     except (KafkaException, TopicError) as exc:
         return False, f"topic configuration unreadable: {exc}"
     parts, ok = [], True

@@ -13,6 +13,7 @@ from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction,
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from pyflink.table.udf import FunctionContext, TableFunction
 
+from ground.kafka import KafkaAccess
 from schemas.catalog import Catalog
 from schemas.registry import KafkaSchemaResolver
 from stream.taskmanager.batch import decode_batch
@@ -52,12 +53,12 @@ REFUSED_DATA = (ValueError, TypeError, OverflowError, KeyError)
 class DecodeBatch(TableFunction):  # type: ignore[misc]
     """SQL `decode_batch(topic, partition, offsets, payloads)`: rows of `rows.BATCH_OUTPUT_TYPES`."""
 
-    def __init__(self, bootstrap: str, schemas_topic: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, schemas_topic: str) -> None:
+        self._kafka = kafka
         self._schemas_topic = schemas_topic
 
     def open(self, function_context: FunctionContext) -> None:
-        self._catalog = Catalog.bundled(resolver=KafkaSchemaResolver(self._bootstrap, self._schemas_topic))
+        self._catalog = Catalog.bundled(resolver=KafkaSchemaResolver(self._kafka, self._schemas_topic))
 
     def eval(
         self, topic: str, partition: int, offsets: list[int], payloads: list[bytes | None]

@@ -60,9 +60,9 @@ def module_isolated(stack_settings: Settings) -> Iterator[Settings]:
             field: f"{field}-{uuid.uuid4().hex[:8]}"
             for field in ("views_topic", "movies_topic", "schemas_topic")
         }
-        ensure_topics(settings.kafka_bootstrap, [TopicSpec(name, 1) for name in names.values()])
+        ensure_topics(settings.kafka_admin, [TopicSpec(name, 1) for name in names.values()])
         yield dataclasses.replace(settings, **names)
-        delete_topics(settings.kafka_bootstrap, list(names.values()))
+        delete_topics(settings.kafka_admin, list(names.values()))
 
 
 @pytest.fixture
@@ -96,12 +96,12 @@ def topic_factory(stack: Settings) -> Iterator[Callable[..., str]]:
 
     def make(prefix: str, partitions: int = 4) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        ensure_topics(stack.kafka_bootstrap, [TopicSpec(name, partitions)])
+        ensure_topics(stack.kafka_admin, [TopicSpec(name, partitions)])
         made.append(name)
         return name
 
     yield make
-    delete_topics(stack.kafka_bootstrap, made)
+    delete_topics(stack.kafka_admin, made)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 from pyflink.common import Configuration, Row
 from pyflink.datastream import StreamExecutionEnvironment
 
+from ground.kafka import KafkaAccess
 from stream.sinks import UPSERT_STAGE, postgres_sink
 from stream.taskmanager.rows import SNAPSHOT_TYPE
 from stream.topology import RESTART_STRATEGY
@@ -29,7 +30,9 @@ def main(
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.add_jars(Path(jar).resolve().as_uri())
     source = env.from_collection([Row(*row) for row in json.loads(rows)], type_info=SNAPSHOT_TYPE)
-    sink = postgres_sink(jdbc_url, user, password, UPSERT_SQL, ELEMENT_TYPES, (bootstrap, dlq_topic))
+    sink = postgres_sink(
+        jdbc_url, user, password, UPSERT_SQL, ELEMENT_TYPES, (KafkaAccess(bootstrap), dlq_topic)
+    )
     source.sink_to(sink).name(UPSERT_STAGE)
     env.execute(f"sink-refusals-{dlq_topic}")
 

@@ -58,7 +58,7 @@ def read_all(settings: Settings, topic: str, count: int, timeout: float = 30.0) 
 
 def publisher_for(settings: Settings, **kwargs: Any) -> Publisher:
     return Publisher(
-        settings.kafka_bootstrap,
+        settings.kafka_api,
         settings.views_topic,
         settings.movies_topic,
         settings.schemas_topic,
@@ -111,7 +111,7 @@ def test_producer_first_a_reader_that_never_saw_v2_finds_it_in_the_schema_topic(
     with pytest.raises(UnknownSchemaError):
         decode(old_reader, message.value())
 
-    resolver = KafkaSchemaResolver(topics.kafka_bootstrap, topics.schemas_topic)
+    resolver = KafkaSchemaResolver(topics.kafka_admin, topics.schemas_topic)
     try:
         old_job = Catalog(resolver=resolver)
         old_job.add(bundled.version(VIEWED, 1).schema, version=1)
@@ -125,7 +125,7 @@ def test_producer_first_a_reader_that_never_saw_v2_finds_it_in_the_schema_topic(
 def test_async_publisher_acknowledges(topics: Settings) -> None:
     async def scenario() -> None:
         publisher = AsyncPublisher(
-            topics.kafka_bootstrap, topics.views_topic, topics.movies_topic, topics.schemas_topic
+            topics.kafka_api, topics.views_topic, topics.movies_topic, topics.schemas_topic
         )
         publisher.start()
         try:

@@ -95,7 +95,7 @@ def register_movies(settings: Settings) -> None:
     messages: list[tuple[str | None, bytes]] = [
         (str(r["movie_id"]), encode(catalog, REGISTERED, r)) for r in records
     ]
-    publish_raw(settings.kafka_bootstrap, settings.movies_topic, messages)
+    publish_raw(settings.kafka_admin, settings.movies_topic, messages)
 
 
 def run_until_committed(settings: Settings, name: str, ids: list[str]) -> tuple[str, Counter[str]]:

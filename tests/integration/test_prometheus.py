@@ -149,7 +149,7 @@ def test_every_target_is_up_and_each_listed_metric_has_a_sample(running_system: 
     # The same 20 views delivered twice (a producer resend): the second copies are dropped, and counted.
     catalog = Catalog.bundled()
     views = [(f"dup-{i % 5}", view_payload(catalog, f"dup-{i % 5}", EPOCH_MS + i)) for i in range(20)]
-    publish_raw(settings.kafka_bootstrap, settings.views_topic, views + views)
+    publish_raw(settings.kafka_admin, settings.views_topic, views + views)
     duplicates = f'movieviews:duplicates_ignored_total{{job_name="{FLINK_LABEL_VALUE.sub("_", job_name)}"}}'
     wait_for_values(settings, duplicates, [20.0], "duplicates ignored")
 

@@ -16,11 +16,11 @@ RAW_RDKAFKA_LINE = re.compile(r"^%\d\|", re.MULTILINE)
 REFUSED = """
 import logging.config, sys
 from confluent_kafka import Producer
-from ground.kafka import client_config
+from ground.kafka import KafkaAccess, client_config
 from readmodel.logs import logging_config
 logging.config.dictConfig(logging_config(False, "WARNING", rate_limited=True))
 backoff = {"reconnect.backoff.ms": 10, "reconnect.backoff.max.ms": 10}
-producer = Producer(client_config(sys.argv[1], **backoff))
+producer = Producer(client_config(KafkaAccess(sys.argv[1]), **backoff))
 producer.produce("t", b"x")
 for _ in range(30):
     producer.poll(0.1)

@@ -75,7 +75,7 @@ def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
     views = dataclasses.replace(stack, views_topic=topic_factory("views", 4))
 
     def topic_config(name: str) -> dict[str, str]:
-        return topic_configs(views.kafka_bootstrap, [name])[name]
+        return topic_configs(views.kafka_admin, [name])[name]
 
     client = broker.admin(views)
     [spec] = [t for t in broker.topics(views) if t.name == views.views_topic]
@@ -85,7 +85,7 @@ def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
     # KRaft applies a config change through its metadata log: the answer comes before every reader sees it.
     wait_until(lambda: topic_config(views.views_topic)["retention.ms"] == "604800000", 30, "a week")
 
-    assert ensure_topics(views.kafka_bootstrap, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
+    assert ensure_topics(views.kafka_admin, [spec]) == [f"{views.views_topic}: retention.ms=-1"]
     # The correction goes through the same metadata log, so poll for it rather than read once.
     forever = ("-1", "-1", "delete")
 
@@ -94,4 +94,4 @@ def test_up_corrects_an_event_topic_that_would_lose_events_after_a_week(
         return (config["retention.ms"], config["retention.bytes"], config["cleanup.policy"]) == forever
 
     wait_until(kept_forever, 30, "retention forever")
-    assert ensure_topics(views.kafka_bootstrap, [spec]) == []
+    assert ensure_topics(views.kafka_admin, [spec]) == []

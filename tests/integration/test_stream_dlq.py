@@ -50,7 +50,7 @@ def test_show_counts_reasons_and_lists_recent_letters_then_replay_sends_each_pay
         DeadLetter.of("unknown-schema", "fp 01", (isolated.views_topic, 1, 7), b"\xc3\x01two"),
     ]
     publish_raw(
-        isolated.kafka_bootstrap,
+        isolated.kafka_admin,
         isolated.dlq_topic,
         [(None, letter.to_json().encode()) for letter in letters],
     )

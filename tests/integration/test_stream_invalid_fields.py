@@ -67,8 +67,8 @@ def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view
     hostile_registration = encode(catalog, REGISTERED, registration)
     messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
     messages.insert(250, ("a\x00b", hostile_view))
-    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, messages)
-    publish_raw(isolated.kafka_bootstrap, isolated.movies_topic, [("movie-0", hostile_registration)])
+    publish_raw(isolated.kafka_admin, isolated.views_topic, messages)
+    publish_raw(isolated.kafka_admin, isolated.movies_topic, [("movie-0", hostile_registration)])
 
     # Exact for every valid movie, and no row for the hostile id (the whole table is compared).
     wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)

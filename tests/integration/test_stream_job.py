@@ -88,9 +88,9 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
     messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
     for index, payload in enumerate(poison.values()):
         messages.insert(100 * (index + 1), ("poison", payload))
-    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, messages)
+    publish_raw(isolated.kafka_admin, isolated.views_topic, messages)
     publish_raw(
-        isolated.kafka_bootstrap,
+        isolated.kafka_admin,
         isolated.movies_topic,
         [("movie-0", encode(catalog, REGISTERED, registration))],
     )
@@ -130,7 +130,7 @@ def test_each_event_id_counts_once_however_often_and_however_encoded_it_arrives(
     catalog = Catalog.bundled()
     movies = [f"movie-{i % 9}" for i in range(450)]
     firsts = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(movies)]
-    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, firsts)
+    publish_raw(isolated.kafka_admin, isolated.views_topic, firsts)
     truth = dict(Counter(movies))
     wait_for_counts(isolated, truth, DEADLINE_S)
 
@@ -144,5 +144,5 @@ def test_each_event_id_counts_once_however_often_and_however_encoded_it_arrives(
     duplicates = firsts + firsts + [(movie, retried(payload)) for movie, payload in firsts]
     # Then one new view per movie, behind its duplicates in its partition: once it counts, they were seen.
     news = [(movie, view_payload(catalog, movie, EPOCH_MS)) for movie in truth]
-    publish_raw(isolated.kafka_bootstrap, isolated.views_topic, duplicates + news)
+    publish_raw(isolated.kafka_admin, isolated.views_topic, duplicates + news)
     wait_for_counts(isolated, {movie: count + 1 for movie, count in truth.items()}, DEADLINE_S)

@@ -28,7 +28,9 @@ def test_the_cluster_profile_has_its_own_ports_and_state_dir_beside_the_single_s
 
 
 def test_each_kafka_node_is_broker_and_controller_with_three_replicas(tmp_path: Path) -> None:
-    settings = Settings.from_env({"MOVIEVIEWS_CLUSTER_HOME": str(tmp_path)}, profile="cluster")
+    # Security's properties are test_kafka_security's.
+    env = {"MOVIEVIEWS_CLUSTER_HOME": str(tmp_path), "MOVIEVIEWS_CLUSTER_KAFKA_SECURITY": "off"}
+    settings = Settings.from_env(env, profile="cluster")
     nodes = broker.nodes(settings)
     assert [n.program for n in nodes] == ["kafka", "kafka-2", "kafka-3"]
     paths = StatePaths(settings.home)

@@ -35,7 +35,7 @@ class FailingProducer(FakeProducer):
 def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances = []
     monkeypatch.setattr(publisher_module, "Producer", FakeProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda kafka, specs, timeout_s: [])
     return FakeProducer
 
 
@@ -88,7 +88,7 @@ def test_the_same_seed_draws_the_same_popularity(fake_kafka: type[FakeProducer])
 
 def test_failed_events_are_not_in_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publisher_module, "Producer", FailingProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda kafka, specs, timeout_s: [])
     result = generate(SETTINGS, events=10_000, movies=20, seed=1)
     assert "m-02" not in result.per_movie
     assert result.failed > 0 and result.acknowledged == result.sent - result.failed == sum(

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import pytest
 
 import ingest.publisher as publisher_module
+from ground.kafka import KafkaAccess
 from ingest.errors import PublishError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
 from ingest.publisher import AsyncPublisher, Publisher
@@ -81,12 +82,12 @@ class FakeProducer:
 def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances = []
     monkeypatch.setattr(publisher_module, "Producer", FakeProducer)
-    monkeypatch.setattr(publisher_module, "ensure_topics", lambda bootstrap, specs, timeout_s: [])
+    monkeypatch.setattr(publisher_module, "ensure_topics", lambda kafka, specs, timeout_s: [])
     return FakeProducer
 
 
 def make(**kwargs: Any) -> Publisher:
-    return Publisher("broker:9092", "views", "movies", "schemas", **kwargs)
+    return Publisher(KafkaAccess("broker:9092"), "views", "movies", "schemas", **kwargs)
 
 
 def event_messages(producer: FakeProducer) -> list[FakeMessage]:
@@ -184,7 +185,7 @@ def test_context_manager_flushes(fake_kafka: type[FakeProducer]) -> None:
 
 def test_async_publisher_resolves_on_the_broker_ack(fake_kafka: type[FakeProducer]) -> None:
     async def scenario() -> None:
-        publisher = AsyncPublisher("broker:9092", "views", "movies", "schemas")
+        publisher = AsyncPublisher(KafkaAccess("broker:9092"), "views", "movies", "schemas")
         publisher.start()
         try:
             view = MovieViewed.new("m-1")

@@ -40,8 +40,12 @@ final class DeadLetterProducer implements AutoCloseable {
     private final Method close;
     private final List<Future<?>> sent = new ArrayList<>();
 
-    /** `source`: the stage that refused the rows, written as each letter's source_topic. */
-    DeadLetterProducer(String bootstrap, String topic, String source) throws IOException {
+    /**
+     * `kafka`: the client properties that reach the brokers (bootstrap.servers, and the security keys of
+     * ground/kafka.py's java_properties); `source`: the stage that refused the rows, written as each letter's
+     * source_topic.
+     */
+    DeadLetterProducer(Map<String, String> kafka, String topic, String source) throws IOException {
         this.topic = topic;
         this.source = source;
         try {
@@ -50,7 +54,7 @@ final class DeadLetterProducer implements AutoCloseable {
             // Classes, not names: the client would resolve a name through the context class loader.
             Class<?> bytes = Class.forName(KAFKA + "common.serialization.ByteArraySerializer");
             Properties config = new Properties();
-            config.put("bootstrap.servers", bootstrap);
+            config.putAll(kafka);
             config.put("acks", "all");
             config.put("enable.idempotence", "true");
             config.put("key.serializer", bytes);
@@ -61,7 +65,7 @@ final class DeadLetterProducer implements AutoCloseable {
             flush = producerClass.getMethod("flush");
             close = producerClass.getMethod("close", Duration.class);
         } catch (ReflectiveOperationException e) {
-            throw new IOException("no Kafka producer for the dead letters to " + topic + " at " + bootstrap, unwrap(e));
+            throw new IOException("no Kafka producer for the dead letters to " + topic + " at " + kafka.get("bootstrap.servers"), unwrap(e));
         }
     }
 
