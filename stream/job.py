@@ -10,10 +10,17 @@ from pathlib import Path
 import cloudpickle
 from pyflink.datastream import StreamExecutionEnvironment
 
+import ground
+import ingest
+import schemas
 import stream
 from ground.kafka import KafkaAccess
 from stream.config import JobConfig
 from stream.topology import build, job_configuration
+
+# Every first-party package the job's functions import, directly or not (import-linter keeps `readmodel` and
+# `deploy` out of them).
+SHIPPED = (ground, schemas, ingest, stream)
 
 
 def run(
@@ -23,12 +30,14 @@ def run(
     restore_from: str | None,
     jars: Sequence[str] = (),
 ) -> None:
-    # The job's Python functions (`stream.taskmanager`, and the errors they raise) travel with the job, by
-    # value: in thread mode every job on a TaskManager shares one interpreter, whose `sys.modules` keeps the
-    # modules of the first job that imported them, so a resubmitted job would otherwise run stale code (or
-    # fail to find a new class). Caveat: `dataclasses.fields()`/`asdict()` see no fields on a by-value
-    # dataclass under cloudpickle 2.2.
-    cloudpickle.register_pickle_by_value(stream)
+    # The job's Python functions travel with the job, by value, and so does every first-party module they
+    # reach (`SHIPPED`): in thread mode every job on a TaskManager shares one interpreter, whose
+    # `sys.modules` keeps the modules of the first job that imported them, so a job resubmitted after an
+    # upgrade would otherwise run stale code or fail to find a new class (`Can't get attribute ...`) and
+    # restart for ever. Caveat: `dataclasses.fields()`/`asdict()` see no fields on a by-value dataclass
+    # under cloudpickle 2.2.
+    for package in SHIPPED:
+        cloudpickle.register_pickle_by_value(package)
     env = StreamExecutionEnvironment.get_execution_environment(job_configuration(config, restore_from))
     if jars:
         env.add_jars(*(Path(jar).resolve().as_uri() for jar in jars))
