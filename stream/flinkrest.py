@@ -209,10 +209,11 @@ CURRENT_OFFSET = ".currentOffset"
 
 
 # RocksDB's native metrics, one gauge per column family (a state of an operator), enabled by
-# `stream.topology.ROCKSDB`: `<operator>.<state>.<property>`. Flink SQL's deduplication keeps its remembered
-# ids in the state named below. The hashmap backend has no such metrics.
-ESTIMATE_NUM_KEYS = "rocksdb.estimate-num-keys"
-SST_FILES_SIZE = "rocksdb.total-sst-files-size"
+# `stream.topology.ROCKSDB`: `<operator>.<state>.rocksdb_<property>` through REST (`Deduplicate[4].
+# deduplicate-state.rocksdb_estimate-num-keys`, `movie-stats.minutes.rocksdb_total-sst-files-size`). Flink
+# SQL's deduplication keeps its remembered ids in the state named below. The hashmap backend has none.
+ESTIMATE_NUM_KEYS = "rocksdb_estimate-num-keys"
+SST_FILES_SIZE = "rocksdb_total-sst-files-size"
 DEDUP_STATE = "deduplicate-state"
 
 

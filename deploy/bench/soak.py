@@ -1,0 +1,361 @@
+"""`movieviews bench soak`: the live job's configuration (state backend, checkpoints, deduplication and
+trending on) at a steady rate for a given duration, sampled at intervals; it passes only if every series is
+flat after the warm-up and nothing restarted.
+
+The deduplication window decides how many ids the steady state holds (rate x window), so a day's state is
+reached in minutes by scaling the window (`--ids N`: window = N / rate), or loaded as a day's events before
+the steady rate starts (`--events N`, the window unchanged). Each sample holds:
+- the TaskManager's heap after collection: the minimum of Flink's `Status.JVM.Memory.Heap.Used`, read every
+  second over the interval (right after a young collection the heap holds the old generation and what
+  survived; a heap that grows with state shows in this minimum), and its share of the heap's max;
+- each stack process's resident memory;
+- the job's state (the latest checkpoint's full size), what that checkpoint wrote, and its duration;
+- the remembered ids (RocksDB's estimate of the deduplication state's keys) and the state's files on disk;
+- the consumer lag (`stream.lag`), the read model's freshness (the worst of the per-second readings), and
+  restarts (the job's, and the supervisor's of every stack process).
+
+Flat: the change a least-squares line through the samples after the warm-up predicts over their span is at
+most `--slope-bound` of the series' mean (or of a floor for series near zero, below). The warm-up is the
+window plus a minute by default: the state fills for one window, then old ids expire as new ones come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploy import pipeline, supervisor
+from deploy.bench import report
+from deploy.bench.scratch import START_TIMEOUT_S, Load, preload, project_job, stop
+from deploy.bench.state_scale import rss_mb
+from deploy.drills.harness import DrillEnv
+from deploy.errors import BenchmarkError
+from deploy.kafka import broker
+from deploy.paths import StatePaths
+from deploy.settings import Settings
+from deploy.testing import wait_for_counts
+from deploy.wait import wait_until
+from ingest.loadgen import LoadResult, generate
+from stream import flinkrest, lag
+from stream.errors import FlinkRestError, LagError
+
+INTERVAL_S = 30.0
+# Heap and freshness are read this often within an interval: a young collection runs every few seconds
+# under load, so the interval's minimum is the heap just after one.
+POLL_S = 1.0
+# The fitted change over the judged span, as a share of the series' mean. A state that keeps every id grows
+# by rate x span over a judged span as long as the warm-up: two thirds of its mean; a plateau's compaction
+# and collection cycles move it by a few percent.
+SLOPE_BOUND = 0.2
+WARMUP_MARGIN_S = 60.0
+MIN_JUDGED_SAMPLES = 4
+# The lag is read from the group's committed offsets, which trail the job's reading by up to a checkpoint
+# interval plus the checkpoint's own time (`stream.lag`): a few seconds of the rate is noise, not growth.
+LAG_FLOOR_S = 5.0
+MIB = 2**20
+# Series and the floor their bound applies to when their mean is smaller (a lag of a few records, a
+# freshness of 0.3 s: noise around zero is not growth). None: the series' mean.
+SERIES: dict[str, float | None] = {
+    "heap_after_gc_mb": None,
+    "taskmanager_rss_mb": None,
+    "jobmanager_rss_mb": None,
+    "kafka_rss_mb": None,
+    "postgres_rss_mb": None,
+    "state_mb": 16.0,
+    "checkpoint_written_mb": 16.0,
+    "checkpoint_s": 2.0,
+    "remembered_ids": None,
+    "disk_mb": 16.0,
+    "lag": None,  # floored at LAG_FLOOR_S of the rate, below
+    "freshness_s": 1.0,
+}
+# What a soak on the default configuration must keep: memory, checkpoints and freshness flat, no restart.
+TARGETS = (
+    report.Target("heap after gc, % of max", 70.0, at_most=True),
+    report.Target("checkpoint p99 s", 10.0, at_most=True),
+    report.Target("freshness p99 s", 1.0, at_most=True),
+    report.Target("restarts", 0, at_most=True),
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    rate: float
+    duration_s: float
+    window_s: int
+    movies: int
+    preload_events: int = 0
+    interval_s: float = INTERVAL_S
+    warmup_s: float | None = None
+    slope_bound: float = SLOPE_BOUND
+    checkpoint_interval_ms: int | None = None
+
+    @property
+    def warmup(self) -> float:
+        """A scaled window fills during the soak; a pre-loaded day is in the state before it starts."""
+        if self.warmup_s is not None:
+            return self.warmup_s
+        return WARMUP_MARGIN_S + (0 if self.preload_events else self.window_s)
+
+    @property
+    def ids(self) -> int:
+        """Remembered ids at the end: a window's worth, or the day plus every steady event (24 h window)."""
+        if self.preload_events:
+            return self.preload_events + round(self.rate * self.duration_s)
+        return round(self.rate * self.window_s)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s, steady (default 1000)")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of steady load (default 600)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--ids", type=int, help="remembered ids at the steady state: the window becomes ids / rate seconds"
+    )
+    size.add_argument(
+        "--events",
+        type=int,
+        default=0,
+        help="a day's events loaded before the steady rate (window unchanged)",
+    )
+    parser.add_argument("--movies", type=int, default=1000, help="distinct movies (default 1000)")
+    parser.add_argument("--interval", type=float, default=INTERVAL_S, help="seconds between samples (30)")
+    parser.add_argument("--warmup", type=float, help="seconds not judged (default: the window + 60)")
+    parser.add_argument(
+        "--slope-bound", type=float, default=SLOPE_BOUND, help="flat: fitted change <= this x mean (0.2)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    window = math.ceil(args.ids / args.rate) if args.ids else settings.dedup_window_s
+    plan = Plan(
+        args.rate,
+        args.duration,
+        window,
+        args.movies,
+        args.events,
+        args.interval,
+        args.warmup,
+        args.slope_bound,
+    )
+    result = bench_soak(settings, plan)
+    report.publish(settings, result)
+    return 0 if result.figures["passed"] else 1
+
+
+def bench_soak(settings: Settings, plan: Plan) -> report.Result:
+    with DrillEnv(settings, "bench-soak") as env:
+        preloaded = preload(env, plan.preload_events, plan.movies) if plan.preload_events else None
+        submit = project_job(
+            env, "soak", dedup_window_s=plan.window_s, checkpoint_interval_ms=plan.checkpoint_interval_ms
+        )
+        env.job_id = job_id = submit()
+        wait_until(lambda: flinkrest.tasks_running(env.settings, job_id), START_TIMEOUT_S, f"job {job_id}")
+        if preloaded is not None:
+            # The day is in the state before the steady rate starts.
+            wait_for_counts(env.settings, preloaded.truth, 120 + preloaded.events / 500)
+        restarts_before = _supervised_restarts(settings)
+        sampler = Sampler(env.settings, job_id, lag.group_of(f"{env.name}-soak"), plan)
+        load = _steady_load(env, plan, sampler.run)
+        truth = _merged(preloaded, load)
+        to_exact = wait_for_counts(env.settings, truth, 240)
+        checkpoints = flinkrest.checkpoints(env.settings, job_id)
+        state = flinkrest.state_figures(env.settings, job_id)
+        stop(env, job_id)
+        env.job_id = None
+    supervised = _supervised_restarts(settings) - restarts_before
+    return _result(plan, sampler.samples, checkpoints, state, supervised, load, to_exact)
+
+
+def _steady_load(env: DrillEnv, plan: Plan, sample: Callable[[Callable[[], bool]], None]) -> LoadResult:
+    """The load generator paces `rate` for `duration` (`ingest.loadgen`) on a thread while `sample` runs."""
+    with ThreadPoolExecutor(1, thread_name_prefix="soak-load") as pool:
+        future = pool.submit(
+            generate, env.settings, rate=plan.rate, seconds=plan.duration_s, movies=plan.movies
+        )
+        sample(future.done)
+        load = future.result()
+    if load.failed:
+        raise BenchmarkError(f"{load.failed} of {load.sent} events not acknowledged: no ground truth")
+    return load
+
+
+def _merged(preloaded: Load | None, load: LoadResult) -> dict[str, int]:
+    truth = dict(load.per_movie)
+    for movie, count in (preloaded.truth if preloaded else {}).items():
+        truth[movie] = truth.get(movie, 0) + count
+    return truth
+
+
+def _supervised_restarts(settings: Settings) -> int:
+    log = supervisor.restart_log(StatePaths(settings.home))
+    return sum(count for count, _ in supervisor.restart_counts(log).values())
+
+
+@dataclass
+class Sampler:
+    settings: Settings
+    job_id: str
+    group: str
+    plan: Plan
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self, finished: Callable[[], bool]) -> None:
+        """A sample every interval until `finished`; the last one covers the interval it ended in."""
+        started = time.monotonic()
+        while not finished():
+            heap: list[flinkrest.Heap] = []
+            fresh: list[float] = []
+            until = time.monotonic() + self.plan.interval_s
+            while time.monotonic() < until and not finished():
+                with contextlib.suppress(FlinkRestError):  # a busy JobManager: this second goes unread
+                    heap += flinkrest.taskmanager_heaps(self.settings).values()
+                age = pipeline.freshness(self.settings)
+                if age is not None:
+                    fresh.append(age)
+                time.sleep(POLL_S)
+            self.samples.append(self._sample(time.monotonic() - started, heap, fresh))
+            lines = report.table(self.samples[-1:]).splitlines()
+            print("\n".join(lines if len(self.samples) == 1 else lines[1:]), flush=True)
+
+    def _sample(self, t_s: float, heap: list[flinkrest.Heap], fresh: list[float]) -> dict[str, Any]:
+        checkpoints = flinkrest.checkpoints(self.settings, self.job_id)
+        latest = (checkpoints.get("latest") or {}).get("completed") or {}
+        state = flinkrest.state_figures(self.settings, self.job_id)
+        restarts = flinkrest.job_metrics(self.settings, self.job_id, ["numRestarts"]).get("numRestarts", 0)
+        rss = rss_mb(StatePaths(self.settings.home))
+        low = min(heap, key=lambda h: h.used) if heap else None
+        return {
+            "t_s": round(t_s),
+            "heap_after_gc_mb": None if low is None else round(low.used / MIB),
+            "heap_pct": None if low is None else round(100 * low.used / low.max, 1),
+            "taskmanager_rss_mb": rss.get("flink taskmanager"),
+            "jobmanager_rss_mb": rss.get("flink jobmanager"),
+            "kafka_rss_mb": rss.get("kafka"),
+            "postgres_rss_mb": rss.get("postgres (all backends)"),
+            "state_mb": _mb(latest.get("state_size")),
+            "checkpoint_written_mb": _mb(latest.get("checkpointed_size")),
+            "checkpoint_s": _seconds(latest.get("end_to_end_duration")),
+            "remembered_ids": state.remembered_ids,
+            "disk_mb": _mb(state.total_disk_bytes),
+            "lag": self._lag(),
+            "freshness_s": round(max(fresh), 2) if fresh else None,
+            "restarts": int(restarts),
+        }
+
+    def _lag(self) -> int | None:
+        topics = [self.settings.views_topic, self.settings.movies_topic]
+        try:
+            found = lag.positions(broker.admin(self.settings), self.group, topics)
+        except LagError:
+            return None
+        return sum(found.lag().values())
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)
+
+
+def _seconds(value_ms: float | None) -> float | None:
+    return None if value_ms is None else round(value_ms / 1000, 2)
+
+
+def slope_verdict(
+    samples: list[dict[str, Any]], name: str, floor: float | None, bound: float
+) -> dict[str, Any] | None:
+    """The fitted slope (per hour) of `name` over `samples`, the change it predicts over their span, the
+    allowed change (`bound` x the mean, or x `floor` if larger) and whether the series is flat."""
+    points = [(s["t_s"], float(s[name])) for s in samples if s.get(name) is not None]
+    if len(points) < 2 or points[-1][0] == points[0][0]:
+        return None
+    times, values = zip(*points, strict=True)
+    slope, _ = statistics.linear_regression(times, values)
+    change = slope * (times[-1] - times[0])
+    allowed = bound * max(statistics.fmean(values), floor or 0.0)
+    return {
+        "series": name,
+        "mean": round(statistics.fmean(values), 2),
+        "slope_per_h": round(slope * 3600, 2),
+        "change": round(change, 2),
+        "allowed": round(allowed, 2),
+        "flat": abs(change) <= allowed,
+    }
+
+
+def _per(state: flinkrest.StateFigures, name: str) -> float | None:
+    keys, size = state.keys.get(name), state.disk_bytes.get(name)
+    return round(size / keys, 1) if keys and size is not None else None
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else values[0]
+
+
+def _result(
+    plan: Plan,
+    samples: list[dict[str, Any]],
+    checkpoints: dict[str, Any],
+    state: flinkrest.StateFigures,
+    supervised_restarts: int,
+    load: LoadResult,
+    to_exact_s: float,
+) -> report.Result:
+    judged = [s for s in samples if s["t_s"] >= plan.warmup]
+    floors = {**SERIES, "lag": plan.rate * LAG_FLOOR_S}
+    verdicts = [
+        v
+        for name, floor in floors.items()
+        if (v := slope_verdict(judged, name, floor, plan.slope_bound)) is not None
+    ]
+    restarts = max((s["restarts"] for s in samples), default=0) + supervised_restarts
+    enough = len(judged) >= MIN_JUDGED_SAMPLES
+    passed = enough and restarts == 0 and all(v["flat"] for v in verdicts)
+    heap_pct = [s["heap_pct"] for s in judged if s["heap_pct"] is not None]
+    freshness = [s["freshness_s"] for s in judged if s["freshness_s"] is not None]
+    measured = {
+        "heap after gc, % of max": max(heap_pct, default=0.0),
+        "checkpoint p99 s": checkpoints["summary"]["end_to_end_duration"]["p99"] / 1000,
+        "restarts": restarts,
+        **({"freshness p99 s": _p99(freshness)} if freshness else {}),
+    }
+    figures: dict[str, Any] = {
+        "passed": passed,
+        "slope_bound": plan.slope_bound,
+        "judged_samples": len(judged),
+        "warmup_s": plan.warmup,
+        "window_s": plan.window_s,
+        "steady_events_per_s": round(load.events_per_s),
+        "events": load.acknowledged + plan.preload_events,
+        "exact_after_load_s": round(to_exact_s, 1),
+        "restarts": {
+            "job": max((s["restarts"] for s in samples), default=0),
+            "supervised": supervised_restarts,
+        },
+        "slopes": {v["series"]: v for v in verdicts},
+        # What each state holds on disk per entry at the end: the capacity figures (docs/CAPACITY.md).
+        "states": {
+            name: {"keys": keys, "disk_bytes": state.disk_bytes.get(name), "bytes_per_key": _per(state, name)}
+            for name, keys in sorted(state.keys.items())
+        },
+        "targets": report.against(TARGETS, measured),
+    }
+    if not enough:
+        figures["why"] = f"{len(judged)} samples after the warm-up, fewer than {MIN_JUDGED_SAMPLES}"
+    parameters = {
+        "rate": plan.rate,
+        "duration_s": plan.duration_s,
+        "window_s": plan.window_s,
+        "ids": plan.ids,
+        "preload_events": plan.preload_events,
+        "movies": plan.movies,
+        "interval_s": plan.interval_s,
+    }
+    return report.Result("soak", parameters, samples, figures)
