@@ -49,6 +49,43 @@ def test_workers_mapping_one_file_share_each_bucket(tmp_path: Path) -> None:
         second.close()
 
 
+def test_workers_leasing_a_fast_keys_tokens_admit_exactly_its_burst_together(
+    tmp_path: Path, advance_buckets: Callable[[float], None]
+) -> None:
+    # 1,000/s: each worker takes 10 ms of it (10 tokens) at a time from the shared bucket.
+    first, second = TokenBuckets(tmp_path / "b"), TokenBuckets(tmp_path / "b")
+    try:
+        assert first.take("key:a", rate_per_s=1000, burst=2000) == 0.0  # leases 10, serves 1
+        by_second = 0
+        while second.take("key:a", rate_per_s=1000, burst=2000) == 0.0:
+            by_second += 1
+        assert by_second == 1990  # the burst less the first worker's lease
+        by_first = [first.take("key:a", rate_per_s=1000, burst=2000) for _ in range(10)]
+        assert by_first == [0.0] * 9 + [pytest.approx(0.001)]  # its lease's 9 left, then the bucket is empty
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_lapsed_lease_gives_its_unused_tokens_back_to_the_other_workers(
+    tmp_path: Path, advance_buckets: Callable[[float], None]
+) -> None:
+    first, second = TokenBuckets(tmp_path / "b"), TokenBuckets(tmp_path / "b")
+    try:
+        assert first.take("key:a", rate_per_s=1000, burst=2000) == 0.0  # 9 of its lease unused
+        while second.take("key:a", rate_per_s=1000, burst=2000) == 0.0:
+            pass
+        advance_buckets(0.011)  # the lease lapses; the bucket refills 11 tokens
+        assert first.take("key:a", rate_per_s=1000, burst=2000) == 0.0  # returns 9, leases 10 of the 20
+        by_second = 0
+        while second.take("key:a", rate_per_s=1000, burst=2000) == 0.0:
+            by_second += 1
+        assert by_second == 10
+    finally:
+        first.close()
+        second.close()
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
