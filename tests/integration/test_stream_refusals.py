@@ -1,7 +1,8 @@
 """The job's Postgres sink (UpsertSink.java) against the stack's Postgres, the rows fed straight into it by a
 job of its own (sink_job.py): a row Postgres refuses for its own data becomes a dead letter while every other
 row is written and the job never fails; a failure of the database itself is retried and fails the job, which
-restarts and loses nothing, with no dead letter."""
+restarts and loses nothing, with no dead letter. Its guard: an older snapshot never overwrites a newer one,
+and a batch holding one movie twice applies its rows in order."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from deploy.wait import wait_until
 from stream import flinkrest
 from stream.config import WRITER_ROLE
 from stream.taskmanager.deadletters import DeadLetter
+from stream.upsert import UPSERT_SQL
 
 JOB = Path(__file__).with_name("sink_job.py")
 # Python start-up on a busy 2-core machine, then a few statements.
@@ -140,3 +142,23 @@ def test_a_database_that_cannot_be_reached_fails_the_job_until_it_can_and_nothin
     wait_until(finished(missing, job_id), FINISH_S, "the restarted sink job finished")
     assert stored(missing) == {row[0]: (row[4], row[8]) for row in GOOD}
     assert dead_letters(missing) == []
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one_and_a_batch_with_a_movie_twice_applies_in_order(
+    dlq: Settings, job_ids: list[str]
+) -> None:
+    # Stored at version 6 before the job: its version 4 arrives late.
+    with psycopg.connect(dlq.writer_dsn) as conn:
+        conn.execute(UPSERT_SQL.replace("?", "%s"), [list(column) for column in zip(snapshot("m-c", 6))])
+    rows = [
+        *(snapshot("m-a", views) for views in (5, 3)),
+        *(snapshot("m-b", views) for views in (1, 2, 3)),
+        snapshot("m-c", 4),
+    ]
+    job_ids.append(job_id := run_sink(dlq, rows))
+
+    wait_until(finished(dlq, job_id), FINISH_S, "the sink job finished")
+
+    assert stored(dlq) == {"m-a": (5, 5), "m-b": (3, 3), "m-c": (6, 6)}
+    assert flinkrest.failures(dlq, job_id) == []
+    assert dead_letters(dlq) == []
