@@ -18,7 +18,7 @@ from deploy.jars import build_stream_jar
 from schemas.catalog import Catalog
 from schemas.codec import decode, encode
 from schemas.fields import ID_MAX_CHARS, OCCURRED_MAX_MS, OCCURRED_MIN_MS, TEXT_MAX_CHARS, WATCH_SECONDS_MAX
-from schemas.subjects import VIEWED
+from schemas.subjects import REGISTERED, VIEWED
 from schemas.wire import MAGIC
 from stream.errors import EmptyMovieIdError, InvalidFieldValueError, RejectedEventError
 from stream.taskmanager.decoding import decode_event
@@ -178,8 +178,14 @@ HOSTILE_MOVIE_IDS = {
 
 
 def hostile_view(movie_id: str, **fields: object) -> bytes:
-    record = {"event_id": "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11", "movie_id": movie_id, "user_id": None}
-    record |= {"occurred_at": 1_700_000_000_000, "device": None, "country": None, "watch_seconds": None}
+    record: dict[str, object] = {"event_id": "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11", "movie_id": movie_id}
+    record |= {
+        "user_id": None,
+        "occurred_at": 1_700_000_000_000,
+        "device": None,
+        "country": None,
+        "watch_seconds": None,
+    }
     return encode(CATALOG, VIEWED, record | fields, version=2)
 
 
@@ -222,3 +228,42 @@ def test_the_jvm_reader_reads_the_longest_ascii_values_and_the_bounds_and_leaves
     ]
     assert reads[len(read) :] == [None] * len(declined)
     assert [decode_event(CATALOG, p).movie_id for p in declined] == ["🎬" * ID_MAX_CHARS, "café", "m-1"]
+
+
+# Each field any released writer has, set to a valid ASCII value: a writer with a field not here fails the
+# test below until it is added.
+EVERY_FIELD = {
+    "event_id": "6f1c1f7e-7a44-4f53-9b7e-2f3c7a1d8e11",
+    "movie_id": "m-1",
+    "user_id": "u-1",
+    "occurred_at": 1_700_000_000_000,
+    "device": "tv",
+    "country": "NL",
+    "watch_seconds": 42,
+    "title": "Heat",
+    "year": 1995,
+    "genre": "crime",
+}
+
+
+def every_field_of(subject: str, version: int) -> bytes:
+    entry = CATALOG.versions(subject)[version]
+    record = {field["name"]: EVERY_FIELD[field["name"]] for field in entry.schema["fields"]}
+    return encode(CATALOG, subject, record, version=version)
+
+
+def test_each_released_view_writer_under_each_header_is_read_as_the_codec_reads_it_and_a_registration_is_not(
+    reader: Path,
+) -> None:
+    views = []
+    for version, entry in CATALOG.versions(VIEWED).items():
+        payload = every_field_of(VIEWED, version)
+        views += [MAGIC + header + payload[10:] for header in CATALOG.headers(entry)]
+    registrations = [every_field_of(REGISTERED, version) for version in CATALOG.versions(REGISTERED)]
+    reads = read_all(reader, views + registrations)
+
+    assert len(views) > len(CATALOG.versions(VIEWED)) >= 2  # aliases too
+    for payload, read in zip(views, reads[: len(views)], strict=True):
+        assert read is not None and agrees(payload, read), payload.hex()
+    assert {read.watch_seconds for read in reads[: len(views)] if read} == {0, 42}  # v1 has none: 0
+    assert reads[len(views) :] == [None] * len(registrations)
