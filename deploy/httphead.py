@@ -14,12 +14,21 @@ A head found too large by the parser's callbacks stops the parser the only way h
 from the callback; uvicorn then logs "Invalid HTTP request received." and calls `send_400_response`, which
 sends the 431 instead.
 
+It also writes each response in one syscall: uvicorn writes a response's head and its body by two
+`transport.write` calls, and uvloop sends each at once (two `write` syscalls per response under strace, and
+on loopback each delivers to the client's socket inside the call): 34% of a cached read's samples under
+py-spy, the head's write the larger part (docs/PERFORMANCE.md, "Where a cached read's time goes"). The
+protocol and its requests' cycles write to `Coalescing`, which hands what was written during one pass of the
+event loop to the socket at the start of the next (`call_soon`): the head and body of a response, which
+uvicorn writes in one step of the request's task, go out together, in the order written.
+
 uvicorn loads it by name in each worker (`http="deploy.httphead:BoundedHeadProtocol"`), after
 `movieviews serve` has set the metrics folder, so the refusal is counted with the others (readmodel.metrics).
 """
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 from typing import Any
 
@@ -35,6 +44,42 @@ MAX_HEAD_BYTES = 16 * 1024
 TOO_LARGE = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
 
 
+class Coalescing:
+    """A transport whose writes of one event-loop pass reach the socket as one write, at the next pass.
+    Anything else is the socket's transport's; closing writes what is pending first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        for data in lines:
+            self.write(data)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        # A connection the client closed meanwhile takes nothing more (the transport would warn of it).
+        if self._pending and not self._transport.is_closing():
+            self._transport.write(b"".join(self._pending))
+        self._pending.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedHeadProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,6 +88,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._parsed = 0  # bytes of URL and headers parsed in the current head
         self._read = 0  # bytes of reads wholly inside the current head
         self._too_large = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(Coalescing(transport, self.loop))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         begun = self._heads_begun

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ingest.errors import PublishError, ValidationError
 from ingest.events import MovieRegistered, MovieViewed
 from readmodel.errors import BrokerUnavailableError, InvalidArgumentError
-from readmodel.metrics import RECORD_VIEWS_BY_OUTCOME
+from readmodel.metrics import PENDING, RECORD_VIEWS_BY_OUTCOME
 
 # Long enough for librdkafka to retry through a broker leader change, short enough that a client facing a dead
 # broker gets its error while it is still waiting for the answer.
@@ -94,7 +94,7 @@ class Commands:
         except BrokerUnavailableError:
             RECORD_VIEWS_BY_OUTCOME["failed"].inc()
             raise
-        RECORD_VIEWS_BY_OUTCOME["acknowledged"].inc()
+        PENDING.count(RECORD_VIEWS_BY_OUTCOME["acknowledged"])
         return accepted
 
     async def register_movie(self, movie: MovieInput) -> Accepted:

@@ -137,8 +137,14 @@ class RequestIds:
 
 def request_id_of(scope: Scope) -> str:
     """The client's `X-Request-ID` when it is sane, else a new id."""
-    given = next((value for name, value in scope.get("headers", ()) if name == HEADER), b"")
-    return given.decode() if CLIENT_ID.fullmatch(given) else f"{_ids['process']}{next(_count):016x}"
+    name: bytes
+    value: bytes
+    for name, value in scope.get("headers", ()):
+        if name == HEADER:
+            if CLIENT_ID.fullmatch(value):
+                return value.decode()
+            break
+    return f"{_ids['process']}{next(_count):016x}"
 
 
 def with_request_id(headers: Iterable[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:

@@ -9,6 +9,7 @@ default registry serves them. Labels take a fixed set of values: operations and 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import re
 import shutil
@@ -112,6 +113,65 @@ RESPONSE_CACHE_BY_RESULT = {result: RESPONSE_CACHE.labels(result) for result in 
 REFUSALS_BY_LIMIT = {limit: RATE_LIMIT_REFUSALS.labels(limit) for limit in REFUSAL_LIMITS}
 
 
+# How often a worker writes what it counted in memory (`Pending`) to the metric files; a scrape answered by
+# another worker sees this worker's figures at most this old.
+FLUSH_S = 1.0
+
+
+class Pending:
+    """The per-request figures, counted in this worker's memory and written to the metrics by `flush`.
+
+    In multiprocess mode every write to a value takes a lock, checks the pid and writes the mmap'ed file, and
+    a histogram observation writes two values: the request time and the cache hit were the largest share of
+    a cached read's own work after the rate limit (docs/PERFORMANCE.md, "Where a cached read's time goes").
+    Here each is an addition to a list or dict; `flush` writes a bucket's or counter's total once. The
+    worker writes every FLUSH_S (`flushing`), before it answers a scrape (`exposition`) and when it stops."""
+
+    def __init__(self) -> None:
+        # Per operation: observations per bucket of LATENCY_BUCKETS (+Inf last), and their sum.
+        self._times = {operation: [0] * (len(LATENCY_BUCKETS) + 1) for operation in OPERATIONS}
+        self._sums = dict.fromkeys(OPERATIONS, 0.0)
+        self._counts: dict[Counter, int] = {}
+
+    def observe(self, operation: str, seconds: float) -> None:
+        self._times[operation][bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self._sums[operation] += seconds
+
+    def count(self, counter: Counter) -> None:
+        """One more for `counter`, a labelled child."""
+        self._counts[counter] = self._counts.get(counter, 0) + 1
+
+    def flush(self) -> None:
+        for operation, buckets in self._times.items():
+            if not any(buckets):
+                continue
+            histogram = REQUEST_SECONDS_BY_OPERATION[operation]
+            # Histogram.observe adds one observation; the totals go to the values it writes (its bucket
+            # values and its sum, prometheus_client pinned in pyproject.toml).
+            for index, observed in enumerate(buckets):
+                if observed:
+                    histogram._buckets[index].inc(observed)
+                    buckets[index] = 0
+            histogram._sum.inc(self._sums[operation])
+            self._sums[operation] = 0.0
+        counts, self._counts = self._counts, {}
+        for counter, value in counts.items():
+            counter.inc(value)
+
+
+PENDING = Pending()
+
+
+async def flushing() -> None:
+    """Writes this worker's pending figures every FLUSH_S until cancelled, and once more then."""
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            PENDING.flush()
+    finally:
+        PENDING.flush()
+
+
 Lags = dict[str, dict[tuple[str, int], int]]
 
 
@@ -201,6 +261,7 @@ def exposition(
 ) -> bytes:
     """The text exposition of every worker's metrics plus the figures measured now (`_Pipeline`, and the
     free space of `disk`'s filesystem when given)."""
+    PENDING.flush()
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -265,7 +326,7 @@ class RequestMetrics:
 
 def observe(scope: Scope, started: float) -> None:
     """Times an HTTP request that began at `started` (time.perf_counter) under its operation."""
-    REQUEST_SECONDS_BY_OPERATION[operation_of(scope)].observe(time.perf_counter() - started)
+    PENDING.observe(operation_of(scope), time.perf_counter() - started)
 
 
 def operation_of(scope: Scope) -> str:

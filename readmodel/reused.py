@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from readmodel.errors import BodyTooLargeError, ReadModelError
 from readmodel.guard import GUARDED, refusal
 from readmodel.logs import REQUEST_ID, request_id_of, with_request_id
-from readmodel.metrics import REFUSALS_BY_LIMIT, RESPONSE_CACHE_BY_RESULT, observe
+from readmodel.metrics import PENDING, REFUSALS_BY_LIMIT, RESPONSE_CACHE_BY_RESULT, observe
 from readmodel.view import classify
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class ReusedResponses:
         except ReadModelError as exc:
             return refusal(PATH, exc)
         scope.setdefault("state", {})["operation"] = classify(body)[1]  # as the view sets it
-        RESPONSE_CACHE_BY_RESULT["hit"].inc()
+        PENDING.count(RESPONSE_CACHE_BY_RESULT["hit"])
         return response
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Protocol
 
 from ingest.publisher import AsyncPublisher, KafkaSettings
-from readmodel import versions
+from readmodel import metrics, versions
 from readmodel.apikeys import KeyRing
 from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
@@ -79,6 +81,7 @@ class Runtime:
         self.listener = ChangeListener(asyncpg_dsn(settings.reader_url), self.cache, self.hub)
         self.keys = KeyRing(self.engine, settings.api_key_pepper)
         self.buckets = TokenBuckets(buckets_file)
+        self._flushing: asyncio.Task[None] | None = None
         self.admission = Admission(
             self.keys,
             self.buckets,
@@ -89,8 +92,13 @@ class Runtime:
         self.publisher.start()
         self.listener.start()
         self.keys.start()
+        self._flushing = asyncio.create_task(metrics.flushing(), name="metrics-flush")
 
     async def stop(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
         await self.keys.stop()
         self.buckets.close()
         await self.listener.stop()

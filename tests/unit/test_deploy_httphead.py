@@ -25,10 +25,12 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes = 0
         self.closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
+        self.writes += 1
 
     def close(self) -> None:
         self.closed = True
@@ -103,5 +105,17 @@ async def test_a_head_under_the_limit_in_many_reads_and_a_large_body_are_served(
     server.feed(head + body, 512)
     with anyio.fail_after(5):
         await server.answered.wait()
+        while not server.transport.written:  # written at the event loop's next pass
+            await anyio.sleep(0)
     assert server.bodies == [body] and bytes(server.transport.written).startswith(b"HTTP/1.1 204 ")
     assert not server.transport.closed and refused() == before
+
+
+async def test_a_responses_head_and_body_reach_the_socket_in_one_write() -> None:
+    server = Server()
+    server.feed(b"POST /graphql HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}", 4096)
+    with anyio.fail_after(5):
+        await server.answered.wait()
+        while not server.transport.written:  # written at the event loop's next pass
+            await anyio.sleep(0)
+    assert bytes(server.transport.written).startswith(b"HTTP/1.1 204 ") and server.transport.writes == 1

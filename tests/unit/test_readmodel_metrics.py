@@ -10,7 +10,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from readmodel.metrics import exposition, operation_of
+from readmodel.metrics import LATENCY_BUCKETS, RECORD_VIEWS_BY_OUTCOME, Pending, exposition, operation_of
 from readmodel.view import classify
 
 
@@ -79,3 +79,40 @@ def test_operation_falls_back_to_the_route_name_and_never_to_an_unknown_value() 
     assert operation_of({"state": {"operation": "topMovies"}, "route": Route()}) == "topMovies"
     assert operation_of({"state": {"operation": "m-123"}}) == "other"
     assert operation_of({}) == "other"
+
+
+def test_figures_counted_in_memory_reach_each_bucket_and_counter_when_flushed() -> None:
+    pending = Pending()
+    before = samples(exposition(None, {}))
+
+    def added() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        now = samples(exposition(None, {}))
+        return {
+            key: now[key] - before.get(key, 0.0)
+            for key in now
+            if key[0].startswith("movieviews_api_") and now[key] != before.get(key, 0.0)
+        }
+
+    pending.observe("healthz", 0.0005)  # on the first bound: in it, as Histogram.observe counts
+    pending.observe("healthz", 0.0007)
+    pending.observe("healthz", 20.0)  # past the last bound: +Inf only
+    pending.count(RECORD_VIEWS_BY_OUTCOME["failed"])
+    pending.count(RECORD_VIEWS_BY_OUTCOME["failed"])
+    assert added() == {}  # nothing written before the flush
+    pending.flush()
+    got = added()
+    seconds = "movieviews_api_request_duration_seconds"
+    healthz = ("operation", "healthz")
+    assert got.pop((f"{seconds}_sum", (healthz,))) == pytest.approx(20.0012)
+    assert got == {
+        (f"{seconds}_bucket", (("le", "0.0005"), healthz)): 1.0,
+        **{
+            (f"{seconds}_bucket", (("le", le), healthz)): 2.0
+            for le in map(str, LATENCY_BUCKETS[1:])  # as prometheus_client writes them
+        },
+        (f"{seconds}_bucket", (("le", "+Inf"), healthz)): 3.0,
+        (f"{seconds}_count", (healthz,)): 3.0,
+        ("movieviews_api_record_views_total", (("outcome", "failed"),)): 2.0,
+    }
+    pending.flush()
+    assert added() == got | {(f"{seconds}_sum", (healthz,)): pytest.approx(20.0012)}  # flushed once

@@ -22,6 +22,7 @@ from readmodel.commands import Commands
 from readmodel.context import ReadModelContext
 from readmodel.fanout import FanOut
 from readmodel.guard import Admission, GuardConfig
+from readmodel.metrics import PENDING
 from readmodel.ratelimit import TokenBuckets
 from readmodel.reused import ReusedResponses
 from readmodel.schema import build_schema
@@ -85,6 +86,7 @@ def answer(response: httpx.Response) -> tuple[int, list[tuple[bytes, bytes]], by
 
 
 def count(name: str, **labels: str) -> float:
+    PENDING.flush()  # as a scrape sees it
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
