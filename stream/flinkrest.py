@@ -4,16 +4,13 @@ Anything with a `flink_rest` base URL (deploy's settings) will do."""
 
 from __future__ import annotations
 
-import functools
 import json
-import ssl
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 from stream.config import slot_job_name
@@ -30,19 +27,6 @@ HEALTH_TIMEOUT_S = 3.0
 class FlinkSettings(Protocol):
     @property
     def flink_rest(self) -> str: ...
-
-    @property
-    def flink_rest_identity(self) -> tuple[Path, Path, Path] | None: ...
-
-
-@functools.cache
-def _tls(identity: tuple[Path, Path, Path]) -> ssl.SSLContext:
-    """A context that trusts only the CA and presents the certificate (Flink's REST SSL with mutual
-    authentication refuses a client without one); made once per identity: the API's probe calls often."""
-    ca, cert, key = identity
-    context = ssl.create_default_context(cafile=str(ca))
-    context.load_cert_chain(cert, key)
-    return context
 
 
 class JobState(StrEnum):
@@ -81,10 +65,8 @@ class JobInfo:
 
 def _call(settings: FlinkSettings, path: str, method: str = "GET", timeout_s: float = TIMEOUT_S) -> Any:
     request = urllib.request.Request(f"{settings.flink_rest}{path}", method=method)  # noqa: S310
-    identity = settings.flink_rest_identity
     try:
-        context = _tls(identity) if identity else None
-        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
             body = response.read()
         return json.loads(body) if body else None
     except (OSError, urllib.error.URLError, ValueError) as exc:
@@ -276,4 +258,24 @@ def operator_metric_sums(settings: FlinkSettings, job_id: str, suffix: str) -> d
         if names:
             for value in _call(settings, f"{base}?get={','.join(names)}&agg=sum"):
                 out[value["id"]] = float(value["sum"])
+    return out
+
+
+@dataclass(frozen=True)
+class Heap:
+    used: int
+    max: int
+
+
+HEAP_METRICS = ("Status.JVM.Memory.Heap.Used", "Status.JVM.Memory.Heap.Max")
+
+
+def taskmanager_heaps(settings: FlinkSettings) -> dict[str, Heap]:
+    """Per TaskManager, its JVM heap in use now (live objects and garbage not yet collected) and its max."""
+    out = {}
+    for manager in _call(settings, "/taskmanagers")["taskmanagers"]:
+        path = f"/taskmanagers/{manager['id']}/metrics?get={','.join(HEAP_METRICS)}"
+        values = {v["id"]: int(float(v["value"])) for v in _call(settings, path)}
+        if len(values) == len(HEAP_METRICS):
+            out[manager["id"]] = Heap(*(values[name] for name in HEAP_METRICS))
     return out
