@@ -91,6 +91,12 @@ DECLARED: dict[str, Setting] = {
     ),
     "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
     "flink_rpc_port": Setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port"),
+    "flink_secrets": Setting(
+        "MOVIEVIEWS_FLINK_SECRETS",
+        "auto",
+        "with an https:// MOVIEVIEWS_FLINK_REST (mutual TLS): directory of the CA (ca.pem) and the REST "
+        "identity every client presents (rest.pem, rest.key); auto: <home>/secrets/flink, made by `up`",
+    ),
     "flink_jobmanager_metrics_port": Setting(
         "MOVIEVIEWS_FLINK_JOBMANAGER_METRICS_PORT", "9249", "JobManager's Prometheus endpoint (/metrics)"
     ),
@@ -220,6 +226,7 @@ class Settings:
     pg_secrets: str
     flink_rest: str
     flink_rpc_port: int
+    flink_secrets: str
     flink_jobmanager_metrics_port: int
     flink_taskmanager_metrics_port: int
     flink_standby_rest: str
@@ -390,6 +397,19 @@ class Settings:
     @property
     def flink_rest_port(self) -> int:
         return port_of(self.flink_rest)
+
+    @property
+    def flink_secrets_dir(self) -> Path:
+        return self.home / "secrets" / "flink" if self.flink_secrets == "auto" else Path(self.flink_secrets)
+
+    @property
+    def flink_rest_identity(self) -> tuple[Path, Path, Path] | None:
+        """(CA, certificate, key) a client of an https:// REST API verifies it with and presents (Flink's
+        REST SSL with mutual authentication); None over http."""
+        if not self.flink_rest.startswith("https://"):
+            return None
+        folder = self.flink_secrets_dir
+        return folder / "ca.pem", folder / "rest.pem", folder / "rest.key"
 
     @property
     def api_url(self) -> str:

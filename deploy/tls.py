@@ -71,9 +71,10 @@ def names_host(cert: Path, host: str) -> bool:
     return "does match" in _openssl("x509", "-in", str(cert), "-noout", check, host)
 
 
-def server_certificate(folder: Path, name: str, host: str) -> tuple[Path, Path]:
+def server_certificate(folder: Path, name: str, host: str, usage: str = "serverAuth") -> tuple[Path, Path]:
     """(certificate, key) `name`.pem/.key in `folder`, signed by its CA, for clients that dial `host` (and
-    localhost); made when missing or when it does not name `host`."""
+    localhost); made when missing or when it does not name `host`. `usage` is its extendedKeyUsage:
+    "serverAuth,clientAuth" for an identity that is also presented as a client's."""
     ca = ca_certificate(folder)
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"
     if cert.exists() and key.exists() and names_host(cert, host):
@@ -97,3 +98,26 @@ def server_certificate(folder: Path, name: str, host: str) -> tuple[Path, Path]:
     for made in folder.iterdir():
         made.chmod(0o600)
     return cert, key
+
+
+def java_stores(folder: Path, name: str, password: str) -> tuple[Path, Path]:
+    """(keystore, truststore) for a JVM: `name`'s key and certificate, and the CA, as PKCS12 files in
+    `folder` (mode 600), remade from the PEM files each time (seconds, and never stale)."""
+    keystore, truststore = folder / f"{name}.p12", folder / "truststore.p12"
+    for store in (keystore, truststore):
+        store.unlink(missing_ok=True)
+    _openssl(
+        "pkcs12", "-export", "-in", str(folder / f"{name}.pem"), "-inkey", str(folder / f"{name}.key"),
+        "-certfile", str(folder / f"{CA}.pem"), "-name", name, "-out", str(keystore),
+        "-passout", f"pass:{password}",
+    )  # fmt: skip
+    done = subprocess.run(
+        ["keytool", "-importcert", "-noprompt", "-alias", CA, "-file", str(folder / f"{CA}.pem"),
+         "-keystore", str(truststore), "-storetype", "PKCS12", "-storepass", password],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise TlsError(f"`keytool -importcert` failed: {(done.stdout + done.stderr).strip()[-500:]}")
+    for store in (keystore, truststore):
+        store.chmod(0o600)
+    return keystore, truststore

@@ -4,13 +4,16 @@ Anything with a `flink_rest` base URL (deploy's settings) will do."""
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from stream.config import slot_job_name
@@ -27,6 +30,19 @@ HEALTH_TIMEOUT_S = 3.0
 class FlinkSettings(Protocol):
     @property
     def flink_rest(self) -> str: ...
+
+    @property
+    def flink_rest_identity(self) -> tuple[Path, Path, Path] | None: ...
+
+
+@functools.cache
+def _tls(identity: tuple[Path, Path, Path]) -> ssl.SSLContext:
+    """A context that trusts only the CA and presents the certificate (Flink's REST SSL with mutual
+    authentication refuses a client without one); made once per identity: the API's probe calls often."""
+    ca, cert, key = identity
+    context = ssl.create_default_context(cafile=str(ca))
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class JobState(StrEnum):
@@ -65,8 +81,10 @@ class JobInfo:
 
 def _call(settings: FlinkSettings, path: str, method: str = "GET", timeout_s: float = TIMEOUT_S) -> Any:
     request = urllib.request.Request(f"{settings.flink_rest}{path}", method=method)  # noqa: S310
+    identity = settings.flink_rest_identity
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        context = _tls(identity) if identity else None
+        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as response:  # noqa: S310
             body = response.read()
         return json.loads(body) if body else None
     except (OSError, urllib.error.URLError, ValueError) as exc:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import string
 import subprocess
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyflink
 import yaml
 
+from deploy import tls
 from deploy.errors import FlinkError
 from deploy.jars import connector_jars
 from deploy.paths import DEPLOY_DIR, StatePaths
@@ -26,6 +29,7 @@ FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
 STANDBY_JOBMANAGER, SECOND_TASKMANAGER = f"{JOBMANAGER}-2", f"{TASKMANAGER}-2"
 _JAVA_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
+REST_TLS_SUITES = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
 
 
 def site_packages() -> str:
@@ -80,10 +84,36 @@ def _write_conf(settings: Settings, paths: StatePaths) -> None:
         )
         merged = _merge(yaml.safe_load(config), yaml.safe_load(overlay))
         config = yaml.safe_dump(merged, sort_keys=False, width=1000)
+    if settings.flink_rest_identity:
+        config = yaml.safe_dump(
+            _merge(yaml.safe_load(config), _rest_tls(settings)), sort_keys=False, width=1000
+        )
+    (conf / "config.yaml").touch(mode=0o600)
+    (conf / "config.yaml").chmod(0o600)  # it may hold the REST keystore's password
     (conf / "config.yaml").write_text(config)
     # `masters` carries the REST port and overrides rest.port; keep the two in step.
     (conf / "masters").write_text("".join(f"127.0.0.1:{port_of(j.rest)}\n" for j in jobmanagers(settings)))
     (conf / "workers").write_text("127.0.0.1\n" * len(taskmanagers(settings)))
+
+
+def _rest_tls(settings: Settings) -> dict[str, object]:
+    """The REST API (and web UI) over TLS with mutual authentication: a client without a certificate signed
+    by the stack's CA fails the handshake. The JobManagers' identity is the one clients present too (the
+    `flink` CLI presents the REST keystore), so it serves both usages. Flink's default cipher list is one RSA
+    suite no EC key can serve: ECDHE-ECDSA suites instead (docs/SECURITY.md)."""
+    folder = settings.flink_secrets_dir
+    host = urllib.parse.urlsplit(settings.flink_rest).hostname or "127.0.0.1"
+    tls.server_certificate(folder, "rest", host, usage="serverAuth,clientAuth")
+    secret = folder / "store.password"
+    if not secret.exists():
+        secret.touch(mode=0o600)
+        secret.write_text(secrets.token_urlsafe(24))
+    password = secret.read_text()
+    keystore, truststore = tls.java_stores(folder, "rest", password)
+    stores = {"keystore": str(keystore), "truststore": str(truststore)}
+    passwords = {"keystore-password": password, "key-password": password, "truststore-password": password}
+    rest = {"enabled": True, "authentication-enabled": True, **stores, **passwords}
+    return {"security": {"ssl": {"algorithms": REST_TLS_SUITES, "rest": rest}}}
 
 
 def _merge(base: dict[str, object], overlay: dict[str, object]) -> dict[str, object]:

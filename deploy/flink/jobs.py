@@ -90,7 +90,9 @@ def to_args(config: JobConfig) -> list[str]:
 
 
 def _jobmanager(settings: Settings) -> str:
-    return settings.flink_rest.split("://", 1)[-1]
+    """`flink -m`'s address: host:port speaks plain HTTP whatever the configuration says, so an https://
+    REST API (mutual TLS, deploy/flink/cluster.py) is named with its scheme."""
+    return settings.flink_rest if settings.flink_rest_identity else settings.flink_rest.split("://", 1)[-1]
 
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
