@@ -277,23 +277,3 @@ def operator_metric_sums(settings: FlinkSettings, job_id: str, suffix: str) -> d
             for value in _call(settings, f"{base}?get={','.join(names)}&agg=sum"):
                 out[value["id"]] = float(value["sum"])
     return out
-
-
-@dataclass(frozen=True)
-class Heap:
-    used: int
-    max: int
-
-
-HEAP_METRICS = ("Status.JVM.Memory.Heap.Used", "Status.JVM.Memory.Heap.Max")
-
-
-def taskmanager_heaps(settings: FlinkSettings) -> dict[str, Heap]:
-    """Per TaskManager, its JVM heap in use now (live objects and garbage not yet collected) and its max."""
-    out = {}
-    for manager in _call(settings, "/taskmanagers")["taskmanagers"]:
-        path = f"/taskmanagers/{manager['id']}/metrics?get={','.join(HEAP_METRICS)}"
-        values = {v["id"]: int(float(v["value"])) for v in _call(settings, path)}
-        if len(values) == len(HEAP_METRICS):
-            out[manager["id"]] = Heap(*(values[name] for name in HEAP_METRICS))
-    return out

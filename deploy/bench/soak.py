@@ -5,17 +5,21 @@ flat after the warm-up and nothing restarted.
 The deduplication window decides how many ids the steady state holds (rate x window), so a day's state is
 reached in minutes by scaling the window (`--ids N`: window = N / rate), or loaded as a day's events before
 the steady rate starts (`--events N`, the window unchanged). Each sample holds:
-- the TaskManager's heap after collection: the minimum of Flink's `Status.JVM.Memory.Heap.Used`, read every
-  second over the interval (right after a young collection the heap holds the old generation and what
-  survived; a heap that grows with state shows in this minimum), and its share of the heap's max;
+- the TaskManager's heap after collection: its heap in use and its collection count (Flink's
+  `Status.JVM.Memory.Heap.Used` and `Status.JVM.GarbageCollector.All.Count`) are read every second from its
+  Prometheus reporter, which reads them when asked (Flink's REST API serves copies up to 10 s old); a
+  reading whose count rose since the one before is within a second of a collection. The interval's lowest
+  such reading (the old generation and what survived, plus under a second of allocation), and its share of
+  the heap's max; None for an interval without a collection;
 - each stack process's resident memory;
 - the job's state (the latest checkpoint's full size), what that checkpoint wrote, and its duration;
 - the remembered ids (RocksDB's estimate of the deduplication state's keys) and the state's files on disk;
 - the consumer lag (`stream.lag`), the read model's freshness (the worst of the per-second readings), and
   restarts (the job's, and the supervisor's of every stack process).
 
-Flat: the change a least-squares line through the samples after the warm-up predicts over their span is at
-most `--slope-bound` of the series' mean (or of a floor for series near zero, below). The warm-up is the
+Flat: the growth a least-squares line through the samples after the warm-up predicts over their span is at
+most `--slope-bound` of the series' mean (or of a floor for series near zero, below); a falling series is
+flat. The warm-up is the
 window plus a minute by default: the state fills for one window, then old ids expire as new ones come.
 """
 
@@ -26,10 +30,14 @@ import contextlib
 import math
 import statistics
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy import pipeline, supervisor
 from deploy.bench import report
@@ -44,11 +52,11 @@ from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import LoadResult, generate
 from stream import flinkrest, lag
-from stream.errors import FlinkRestError, LagError
+from stream.errors import LagError
 
 INTERVAL_S = 30.0
-# Heap and freshness are read this often within an interval: a young collection runs every few seconds
-# under load, so the interval's minimum is the heap just after one.
+# Heap and freshness are read this often within an interval: a reading is at most this long after the
+# collection it follows.
 POLL_S = 1.0
 # The fitted change over the judged span, as a share of the series' mean. A state that keeps every id grows
 # by rate x span over a judged span as long as the warm-up: two thirds of its mean; a plateau's compaction
@@ -207,17 +215,18 @@ class Sampler:
     group: str
     plan: Plan
     samples: list[dict[str, Any]] = field(default_factory=list)
+    last: Heap | None = None
 
     def run(self, finished: Callable[[], bool]) -> None:
         """A sample every interval until `finished`; the last one covers the interval it ended in."""
         started = time.monotonic()
         while not finished():
-            heap: list[flinkrest.Heap] = []
+            heap: list[Heap] = []
             fresh: list[float] = []
             until = time.monotonic() + self.plan.interval_s
             while time.monotonic() < until and not finished():
-                with contextlib.suppress(FlinkRestError):  # a busy JobManager: this second goes unread
-                    heap += flinkrest.taskmanager_heaps(self.settings).values()
+                with contextlib.suppress(OSError, ValueError):  # a busy TaskManager: this second goes unread
+                    heap += self._after_collection(taskmanager_heap(self.settings))
                 age = pipeline.freshness(self.settings)
                 if age is not None:
                     fresh.append(age)
@@ -226,7 +235,12 @@ class Sampler:
             lines = report.table(self.samples[-1:]).splitlines()
             print("\n".join(lines if len(self.samples) == 1 else lines[1:]), flush=True)
 
-    def _sample(self, t_s: float, heap: list[flinkrest.Heap], fresh: list[float]) -> dict[str, Any]:
+    def _after_collection(self, now: Heap) -> list[Heap]:
+        """The reading, if the TaskManager collected since the previous poll."""
+        previous, self.last = self.last, now
+        return [now] if previous is not None and now.collections > previous.collections else []
+
+    def _sample(self, t_s: float, heap: list[Heap], fresh: list[float]) -> dict[str, Any]:
         checkpoints = flinkrest.checkpoints(self.settings, self.job_id)
         latest = (checkpoints.get("latest") or {}).get("completed") or {}
         state = flinkrest.state_figures(self.settings, self.job_id)
@@ -260,6 +274,35 @@ class Sampler:
         return sum(found.lag().values())
 
 
+@dataclass(frozen=True)
+class Heap:
+    used: int
+    max: int
+    collections: int  # since the JVM started, every collector's
+
+
+HEAP_METRICS = {
+    "flink_taskmanager_Status_JVM_Memory_Heap_Used": "used",
+    "flink_taskmanager_Status_JVM_Memory_Heap_Max": "max",
+    "flink_taskmanager_Status_JVM_GarbageCollector_All_Count": "collections",
+}
+
+
+def taskmanager_heap(settings: Settings) -> Heap:
+    """The TaskManager's heap figures as its Prometheus reporter reads them now."""
+    host = urllib.parse.urlsplit(settings.flink_rest).hostname
+    url = f"http://{host}:{settings.flink_taskmanager_metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    values = {
+        HEAP_METRICS[sample.name]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in HEAP_METRICS
+    }
+    return Heap(**values)
+
+
 def _mb(value: float | None) -> float | None:
     return None if value is None else round(value / MIB, 1)
 
@@ -272,7 +315,7 @@ def slope_verdict(
     samples: list[dict[str, Any]], name: str, floor: float | None, bound: float
 ) -> dict[str, Any] | None:
     """The fitted slope (per hour) of `name` over `samples`, the change it predicts over their span, the
-    allowed change (`bound` x the mean, or x `floor` if larger) and whether the series is flat."""
+    allowed growth (`bound` x the mean, or x `floor` if larger) and whether the series is flat."""
     points = [(s["t_s"], float(s[name])) for s in samples if s.get(name) is not None]
     if len(points) < 2 or points[-1][0] == points[0][0]:
         return None
@@ -286,7 +329,7 @@ def slope_verdict(
         "slope_per_h": round(slope * 3600, 2),
         "change": round(change, 2),
         "allowed": round(allowed, 2),
-        "flat": abs(change) <= allowed,
+        "flat": change <= allowed,
     }
 
 
