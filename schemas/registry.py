@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+# Through the module: confluent-kafka's classes say they are `cimpl`'s, a name no interpreter can import, so
+# cloudpickle, shipping this module by value with the job (stream.job.SHIPPED), would copy a class named
+# directly here by value too, and the copy does not rebuild.
+import confluent_kafka
 
 from ground.kafka import KafkaAccess, client_config
 from schemas.catalog import SchemaVersion, load_schema
@@ -51,7 +54,7 @@ class KafkaSchemaResolver:
         self._topic = topic
         self._timeout = timeout
         self._known: dict[bytes, str] = {}
-        self._consumer = Consumer(
+        self._consumer = confluent_kafka.Consumer(
             client_config(
                 kafka,
                 **{
@@ -79,14 +82,16 @@ class KafkaSchemaResolver:
             if not partitions:
                 return
             ends = {
-                p: self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), self._timeout)[1]
+                p: self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(self._topic, p), self._timeout
+                )[1]
                 for p in partitions
             }
             while time.monotonic() < deadline and not self._reached(ends):
                 message = self._consumer.poll(0.1)
                 if message is not None and message.error() is None:
                     self._learn(message.value())
-        except KafkaException as exc:
+        except confluent_kafka.KafkaException as exc:
             raise RegistryError(f"cannot read schema topic {self._topic!r}: {exc}") from exc
 
     def _partitions(self) -> list[int]:
@@ -95,13 +100,15 @@ class KafkaSchemaResolver:
             if metadata is None or metadata.error is not None:
                 return []
             self._consumer.assign(
-                [TopicPartition(self._topic, p, -2) for p in metadata.partitions]  # -2: from the beginning
+                [
+                    confluent_kafka.TopicPartition(self._topic, p, -2) for p in metadata.partitions
+                ]  # -2: from the beginning
             )
             self._assigned = True
         return [tp.partition for tp in self._consumer.assignment()]
 
     def _reached(self, ends: dict[int, int]) -> bool:
-        positions = self._consumer.position([TopicPartition(self._topic, p) for p in ends])
+        positions = self._consumer.position([confluent_kafka.TopicPartition(self._topic, p) for p in ends])
         return all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions)
 
     def _learn(self, value: bytes | None) -> None:

@@ -10,9 +10,11 @@ from collections.abc import Callable
 
 import cloudpickle
 
+from ground.kafka import KafkaAccess
 from stream.errors import InvalidFieldValueError
 from stream.job import SHIPPED
 from stream.taskmanager.deadletters import DeadLetter
+from stream.taskmanager.functions import DecodeBatch
 from stream.taskmanager.state import FlushDue, MovieState, Views, apply
 
 FIRST_PARTY = sorted(package.__name__ for package in SHIPPED)
@@ -55,3 +57,14 @@ def test_an_error_class_new_to_a_long_lived_taskmanager_travels_with_the_job() -
         return InvalidFieldValueError.reason
 
     assert run_in_a_fresh_interpreter(invalid_field_reason) == "invalid_field"
+
+
+def test_the_decoder_with_its_kafka_schema_resolver_rebuilds_in_a_fresh_interpreter() -> None:
+    # The resolver's module holds confluent-kafka's classes, which say they are `cimpl`'s: copied by value,
+    # they do not rebuild ("type object 'Consumer' has no attribute 'subscribe'").
+    decode = DecodeBatch(KafkaAccess("127.0.0.1:1"), "schemas")
+
+    def resolver_class() -> str:
+        return f"{type(decode).__name__} {decode._kafka.bootstrap}"
+
+    assert run_in_a_fresh_interpreter(resolver_class) == "DecodeBatch 127.0.0.1:1"
