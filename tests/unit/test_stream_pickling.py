@@ -36,7 +36,8 @@ def run_in_a_fresh_interpreter(function: Callable[[], object]) -> str:
     )
     run = subprocess.run([sys.executable, "-I", "-c", script], input=blob, capture_output=True, check=False)
     assert run.returncode == 0, run.stderr.decode()
-    return run.stdout.decode().strip()
+    printed: bytes = run.stdout
+    return printed.decode().strip()
 
 
 def test_state_rules_and_dead_letters_work_when_unpickled_by_value_in_a_fresh_interpreter() -> None:
