@@ -162,7 +162,7 @@ DECLARED: dict[str, Setting] = {
     "state_backend": Setting(
         "MOVIEVIEWS_STATE_BACKEND",
         "rocksdb",
-        "the job's state backend: rocksdb (on disk, incremental checkpoints) or hashmap (heap, full checkpoints)",
+        "job state backend: rocksdb (disk, incremental checkpoints) or hashmap (heap, full checkpoints)",
     ),
     "stop_timeout_s": Setting(
         "MOVIEVIEWS_STOP_TIMEOUT_S",

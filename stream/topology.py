@@ -60,8 +60,8 @@ IDLE_TIMEOUT = "2 s"
 # trending minutes grow with the catalogue. On hashmap all of it is Java objects on the TaskManager's 2.2 GB
 # heap, copied in full at each checkpoint: at about 7M remembered ids (or 2.1M movies) the old generation
 # stayed full, collections ran back to back, heartbeats were missed and every job on the TaskManager
-# restarted, the live one included. On rocksdb each entry is a serialised key and value in files on local disk,
-# read through a block cache and written through memtables that the slot's managed memory bounds
+# restarted, the live one included. On rocksdb each entry is a serialised key and value in files on local
+# disk, read through a block cache and written through memtables that the slot's managed memory bounds
 # (`state.backend.rocksdb.memory.managed`, Flink's default), so the heap holds only what is in flight, and an
 # incremental checkpoint uploads only the files written since the last one. It costs the 1,000-movie
 # throughput little once the views are summed in the JVM (docs/PERFORMANCE.md, "Endurance").
