@@ -16,11 +16,12 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan
 
-from readmodel import health, metrics, rest
+from readmodel import exposition, health, metrics, rest
 from readmodel.cache import ResponseCache
 from readmodel.commands import Publisher
 from readmodel.guard import Admission, Guard
 from readmodel.logs import RequestIds
+from readmodel.pipeline import JobWatch
 from readmodel.reused import ReusedResponses
 from readmodel.runtime import ReadModelSettings, Runtime
 from readmodel.schema import build_schema
@@ -35,12 +36,14 @@ def create_app(
     job_name: str = JOB_NAME,
     buckets_file: Path | None = None,
     checkpoints_dir: Path | None = None,
+    jobs: JobWatch | None = None,
 ) -> Starlette:
     """`assets_dir` holds the unpacked WebJars GraphiQL needs (served under /assets); `job_name` is the
-    stream job whose health the dashboard shows; `buckets_file` is the rate-limit table the server's worker
+    stream job whose lag /metrics exports; `buckets_file` is the rate-limit table the server's worker
     processes share (readmodel.ratelimit): without it the buckets are this process's own; /metrics reports
-    the free space of `checkpoints_dir`'s filesystem when given."""
-    runtime = Runtime(settings, publisher, job_name, buckets_file)
+    the free space of `checkpoints_dir`'s filesystem when given; `jobs` reads the live job's figures for the
+    dashboard (readmodel.pipeline)."""
+    runtime = Runtime(settings, publisher, buckets_file, jobs)
     graphql = ReadModelGraphQL(build_schema(), runtime.context, runtime.cache, runtime.fanout)
 
     @asynccontextmanager
@@ -74,7 +77,7 @@ def create_app(
         *health.routes(runtime.store, runtime.kafka),
         Route(
             "/metrics",
-            metrics.endpoint(
+            exposition.endpoint(
                 runtime.store,
                 runtime.kafka,
                 [settings.views_topic, settings.movies_topic],

@@ -26,7 +26,7 @@ from readmodel.errors import (
 )
 from readmodel.metrics import REFUSALS_BY_LIMIT
 from readmodel.ratelimit import TokenBuckets
-from readmodel.rest import error_response, json_response
+from readmodel.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from starlette.responses import Response

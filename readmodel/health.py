@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ground.kafka import KafkaAccess, client_config
 from readmodel.errors import ReadModelError
-from readmodel.rest import json_response
+from readmodel.responses import json_response
 from readmodel.store import MovieStatsStore
 from stream import lag
 

@@ -1,22 +1,20 @@
-"""Pipeline health for the dashboard: the job's state, checkpoint and dead letters from Flink's REST API, its
-lag from Kafka (`stream.lag`), the read model's age and total, and views per second from successive totals."""
+"""Pipeline health for the dashboard: the job's state, checkpoint and dead letters as a `JobWatch` reads
+them (deploy's, over Flink's REST API), its lag from Kafka (`stream.lag`), the read model's age and total,
+and views per second from successive totals."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ground import MovieviewsError
+from readmodel.health import KafkaProbe
 from readmodel.store import MovieStatsStore
-from stream import flinkrest, lag
-
-if TYPE_CHECKING:
-    from readmodel.health import KafkaProbe  # health imports the REST module, which imports this one
+from stream import lag
 
 # One sample per period of the pipeline subscription; five minutes of them make the chart.
 HISTORY = 150
@@ -31,6 +29,20 @@ class JobHealth:
 
 
 @dataclass(frozen=True)
+class JobFigures:
+    name: str  # its consumer group's name too (`stream.lag.group_of`)
+    state: str  # Flink's job state
+    last_checkpoint_age_s: float | None  # None: no checkpoint completed yet
+    dead_letters: int
+
+
+class JobWatch(Protocol):
+    def live(self) -> JobFigures | None:
+        """The live job, None when none runs; raises a MovieviewsError when its figures cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
 class PipelineStatus:
     job: JobHealth
     total_views: int
@@ -40,25 +52,13 @@ class PipelineStatus:
 
 
 class PipelineProbe:
-    """Watches the live job of `job_name` (`flinkrest.live`: `movieviews`, or `movieviews-v2` once a rebuild
-    switched readers to slot 2); `current_slot` says which slot readers read while a rebuild runs; its lag is
-    over `topics`, asked of `kafka`."""
+    """Watches the live job through `jobs`; its lag is over `topics`, asked of `kafka`."""
 
-    def __init__(
-        self,
-        settings: flinkrest.FlinkSettings,
-        store: MovieStatsStore,
-        job_name: str,
-        current_slot: Callable[[], int],
-        kafka: KafkaProbe,
-        topics: list[str],
-    ) -> None:
-        self._settings = settings
+    def __init__(self, jobs: JobWatch, store: MovieStatsStore, kafka: KafkaProbe, topics: list[str]) -> None:
+        self._jobs = jobs
         self._store = store
         self._kafka = kafka
         self._topics = topics
-        self._job_name = job_name
-        self._current_slot = current_slot
         self._last: tuple[float, int] | None = None
         self._rates: deque[tuple[datetime, float]] = deque(maxlen=HISTORY)
 
@@ -75,15 +75,14 @@ class PipelineProbe:
 
     def _job(self) -> JobHealth:
         try:
-            live = flinkrest.live(self._settings, self._job_name, self._current_slot)
-            if live is None:
-                return JobHealth("NOT_RUNNING")
-            completed = flinkrest.last_completed(flinkrest.checkpoints(self._settings, live.job_id))
-            age = None if completed is None else completed.age_s
-            letters = flinkrest.dead_letters(self._settings, live.job_id)
-        except (MovieviewsError, KeyError, TypeError, ValueError):
+            live = self._jobs.live()
+        except MovieviewsError:
             return JobHealth("UNREACHABLE")
-        return JobHealth(live.state, age, letters, self._lag(lag.group_of(live.name)))
+        if live is None:
+            return JobHealth("NOT_RUNNING")
+        return JobHealth(
+            live.state, live.last_checkpoint_age_s, live.dead_letters, self._lag(lag.group_of(live.name))
+        )
 
     def _lag(self, group: str) -> int | None:
         try:

@@ -15,21 +15,14 @@ from readmodel import arguments
 from readmodel.commands import Accepted, MovieInput, ViewInput
 from readmodel.context import ReadModelContext
 from readmodel.errors import InvalidArgumentError as Invalid
-from readmodel.errors import ReadModelError, http_headers
+from readmodel.errors import ReadModelError
 from readmodel.metrics import REFUSALS_BY_LIMIT
+from readmodel.responses import error_response, json_response
 
 DEFAULT_LIMIT = 10
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 T = TypeVar("T")
-
-
-def json_response(content: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code, headers, media_type="application/json")
-
-
-def error_response(error: ReadModelError) -> Response:
-    return json_response({"error": error.message, **error.extensions}, error.http_status, http_headers(error))
 
 
 def accepted_response(accepted: Accepted, status_code: int) -> Response:

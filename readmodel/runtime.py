@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.publisher import AsyncPublisher, KafkaSettings
-from readmodel import metrics, versions
+from readmodel import metrics
 from readmodel.apikeys import KeyRing
 from readmodel.cache import ChangeListener, ResponseCache, asyncpg_dsn
 from readmodel.commands import Commands, Publisher
@@ -17,14 +17,12 @@ from readmodel.fanout import FanOut
 from readmodel.guard import Admission, GuardConfig
 from readmodel.health import KafkaProbe
 from readmodel.live import Hub
-from readmodel.pipeline import PipelineProbe
+from readmodel.pipeline import JobWatch, PipelineProbe
 from readmodel.ratelimit import TokenBuckets
 from readmodel.store import MovieStatsStore, create_reader_engine
-from stream.config import JOB_NAME
-from stream.flinkrest import FlinkSettings
 
 
-class ReadModelSettings(KafkaSettings, FlinkSettings, Protocol):
+class ReadModelSettings(KafkaSettings, Protocol):
     """What the API needs; `deploy.settings.Settings` provides it, built in each worker by `deploy`."""
 
     @property
@@ -54,9 +52,11 @@ class Runtime:
         self,
         settings: ReadModelSettings,
         publisher: Publisher | None = None,
-        job_name: str = JOB_NAME,
         buckets_file: Path | None = None,
+        jobs: JobWatch | None = None,
     ) -> None:
+        """`jobs` reads the live job's figures for the dashboard (deploy's, over Flink's REST API); without it
+        the API has no pipeline probe."""
         self.engine = create_reader_engine(settings.reader_url)
         self.store = MovieStatsStore(self.engine)
         self.publisher: Publisher = publisher or AsyncPublisher(
@@ -65,17 +65,9 @@ class Runtime:
         self.hub = Hub()
         self.fanout = FanOut()
         commands = Commands(self.publisher)
-        # The slot readers read, asked only while a rebuild's job runs beside the live one.
-        reader_dsn = asyncpg_dsn(settings.reader_url)
         self.kafka = KafkaProbe(settings.kafka_api)
-        pipeline = PipelineProbe(
-            settings,
-            self.store,
-            job_name,
-            lambda: versions.current_slot(reader_dsn),
-            self.kafka,
-            [settings.views_topic, settings.movies_topic],
-        )
+        topics = [settings.views_topic, settings.movies_topic]
+        pipeline = None if jobs is None else PipelineProbe(jobs, self.store, self.kafka, topics)
         self.context = ReadModelContext(self.store, commands, settings.top_limit_max, self.hub, pipeline)
         self.cache = ResponseCache()
         self.listener = ChangeListener(asyncpg_dsn(settings.reader_url), self.cache, self.hub)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 # Must be set before a process imports prometheus_client (readmodel.metrics): workers inherit it. The same
-# name as readmodel.metrics.MULTIPROC_ENV, not imported from there: that import would load prometheus_client.
+# name as readmodel.exposition.MULTIPROC_ENV, not imported from there: that would load prometheus_client.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -85,6 +85,7 @@ def app_from_environment() -> Starlette:
     """uvicorn's factory, run in each worker: an entry point, so it reads the environment."""
     _die_with_the_master()
     # Imported here, after `run` set the metrics folder: the app's modules import prometheus_client.
+    from deploy.flink.watch import FlinkJobWatch
     from readmodel.app import create_app
 
     settings = Settings.from_env(os.environ)
@@ -95,6 +96,7 @@ def app_from_environment() -> Starlette:
         job_name=settings.job_name,
         buckets_file=buckets_file(settings),
         checkpoints_dir=paths.checkpoints,
+        jobs=FlinkJobWatch(settings, settings.job_name),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from deploy.flink.watch import FlinkJobWatch
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from readmodel.app import create_app
@@ -30,7 +31,12 @@ class Api:
 @asynccontextmanager
 async def serve(settings: Settings, job_name: str = JOB_NAME) -> AsyncIterator[Api]:
     """On a free port, with the WebJars `movieviews up` unpacked (the session's stack did)."""
-    app = create_app(settings, assets_dir=StatePaths(settings.home).web_assets, job_name=job_name)
+    app = create_app(
+        settings,
+        assets_dir=StatePaths(settings.home).web_assets,
+        job_name=job_name,
+        jobs=FlinkJobWatch(settings, job_name),
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(30):

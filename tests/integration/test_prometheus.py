@@ -20,7 +20,7 @@ from deploy.testing import EPOCH_MS, view_payload
 from deploy.wait import wait_until
 from ingest.loadgen import generate
 from ingest.publisher import publish_raw
-from readmodel.metrics import FLINK_LABEL_VALUE
+from readmodel.exposition import FLINK_LABEL_VALUE
 from schemas.catalog import Catalog
 from stream import flinkrest
 

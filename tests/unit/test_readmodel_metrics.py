@@ -10,7 +10,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from readmodel.metrics import LATENCY_BUCKETS, RECORD_VIEWS_BY_OUTCOME, Pending, exposition, operation_of
+from readmodel.exposition import exposition
+from readmodel.metrics import LATENCY_BUCKETS, RECORD_VIEWS_BY_OUTCOME, Pending, operation_of
 from readmodel.view import classify
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from readmodel.metrics import exposition
+from readmodel.exposition import exposition
 from stream.config import DEFAULT_GROUP_ID, JOB_NAME
 from stream.lag import Positions, group_of
 
