@@ -7,8 +7,9 @@ Every entry point (CLI, API server, stream job) builds one frozen `Settings` fro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from deploy.errors import DeployError
@@ -25,151 +26,14 @@ class ConfigError(DeployError):
 @dataclass(frozen=True)
 class Setting:
     env: str
-    default: str
-    help: str
+    default: str  # as the variable spells it; cast by the field's type like any value read
+    doc: str
 
 
-# name -> (environment variable, default, meaning). Defaults give a working single-machine stack.
-DECLARED: dict[str, Setting] = {
-    "profile": Setting(
-        "MOVIEVIEWS_PROFILE",
-        "single",
-        "single: one process per component; cluster: 3 Kafka nodes, ZooKeeper, 2 JobManagers, 2 TaskManagers",
-    ),
-    "home": Setting("MOVIEVIEWS_HOME", str(REPO_ROOT / ".state"), "state dir: data, logs, pids, checkpoints"),
-    "managed": Setting(
-        "MOVIEVIEWS_MANAGED",
-        "on",
-        "on: `up` runs Kafka, Flink and Postgres under its supervisor; off: they are yours (the endpoints "
-        "below), `up` checks them and starts no process of them",
-    ),
-    "kafka_bootstrap": Setting("MOVIEVIEWS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
-    "kafka_controller_port": Setting("MOVIEVIEWS_KAFKA_CONTROLLER_PORT", "9093", "KRaft controller port"),
-    "kafka_controllers": Setting(
-        "MOVIEVIEWS_KAFKA_CONTROLLERS",
-        "auto",
-        "KRaft controllers host:port, one per broker of the bootstrap list (node i is both); "
-        "auto: one, on the first broker's host at MOVIEVIEWS_KAFKA_CONTROLLER_PORT",
-    ),
-    "kafka_security": Setting(
-        "MOVIEVIEWS_KAFKA_SECURITY",
-        "off",
-        "on: Kafka clients authenticate (SASL/SCRAM-SHA-512) over TLS, one principal each, and the brokers "
-        "enforce ACLs; `up` makes the CA, the brokers' certificates and the passwords once",
-    ),
-    "kafka_secrets": Setting(
-        "MOVIEVIEWS_KAFKA_SECRETS",
-        "auto",
-        "directory of the Kafka CA certificate (ca.pem) and one <principal>.password file each; "
-        "auto: <home>/secrets/kafka, made by `up`",
-    ),
-    "views_topic": Setting("MOVIEVIEWS_VIEWS_TOPIC", "movie-views", "MovieViewed events"),
-    "movies_topic": Setting("MOVIEVIEWS_MOVIES_TOPIC", "movies", "MovieRegistered events"),
-    "dlq_topic": Setting("MOVIEVIEWS_DLQ_TOPIC", "movie-views-dlq", "dead letters with their reason"),
-    "schemas_topic": Setting("MOVIEVIEWS_SCHEMAS_TOPIC", "movieviews-schemas", "run-time schema catalog"),
-    "pg_host": Setting("MOVIEVIEWS_PG_HOST", "127.0.0.1", "PostgreSQL host"),
-    "pg_port": Setting("MOVIEVIEWS_PG_PORT", "5433", "PostgreSQL port"),
-    "pg_database": Setting("MOVIEVIEWS_PG_DATABASE", "movieviews", "database of the read model"),
-    "pg_admin_password": Setting("MOVIEVIEWS_PG_ADMIN_PASSWORD", "movieviews-admin", "postgres superuser"),
-    "pg_owner_password": Setting("MOVIEVIEWS_PG_OWNER_PASSWORD", "movieviews-owner", "mv_owner: migrations"),
-    "pg_writer_password": Setting(
-        "MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"
-    ),
-    "pg_reader_password": Setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API"),
-    "pg_tls": Setting(
-        "MOVIEVIEWS_PG_TLS",
-        "off",
-        "on: Postgres takes TLS connections only (hostssl) and every client verifies its certificate and "
-        "host name (sslmode=verify-full) against the CA in MOVIEVIEWS_PG_SECRETS; `up` makes the CA and "
-        "the server's certificate once",
-    ),
-    "pg_secrets": Setting(
-        "MOVIEVIEWS_PG_SECRETS",
-        "auto",
-        "directory of the Postgres CA certificate (ca.pem) clients verify the server with; "
-        "auto: <home>/secrets/postgres, made by `up`",
-    ),
-    "flink_rest": Setting("MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"),
-    "flink_rpc_port": Setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port"),
-    "flink_secrets": Setting(
-        "MOVIEVIEWS_FLINK_SECRETS",
-        "auto",
-        "with an https:// MOVIEVIEWS_FLINK_REST (mutual TLS): directory of the CA (ca.pem) and the REST "
-        "identity every client presents (rest.pem, rest.key); auto: <home>/secrets/flink, made by `up`",
-    ),
-    "flink_jobmanager_metrics_port": Setting(
-        "MOVIEVIEWS_FLINK_JOBMANAGER_METRICS_PORT", "9249", "JobManager's Prometheus endpoint (/metrics)"
-    ),
-    "flink_taskmanager_metrics_port": Setting(
-        "MOVIEVIEWS_FLINK_TASKMANAGER_METRICS_PORT", "9250", "TaskManager's Prometheus endpoint (/metrics)"
-    ),
-    "flink_standby_rest": Setting(
-        "MOVIEVIEWS_FLINK_STANDBY_REST",
-        "http://127.0.0.1:8082",
-        "standby JobManager's REST (cluster profile)",
-    ),
-    "flink_standby_rpc_port": Setting(
-        "MOVIEVIEWS_FLINK_STANDBY_RPC_PORT", "6124", "standby JobManager's RPC port (cluster profile)"
-    ),
-    "flink_standby_metrics_port": Setting(
-        "MOVIEVIEWS_FLINK_STANDBY_METRICS_PORT", "9251", "standby JobManager's /metrics (cluster profile)"
-    ),
-    "flink_taskmanager_2_metrics_port": Setting(
-        "MOVIEVIEWS_FLINK_TASKMANAGER_2_METRICS_PORT",
-        "9252",
-        "second TaskManager's /metrics (cluster profile)",
-    ),
-    "zookeeper": Setting(
-        "MOVIEVIEWS_ZOOKEEPER", "127.0.0.1:2181", "ZooKeeper for Flink JobManager HA (cluster profile)"
-    ),
-    "job_name": Setting(
-        "MOVIEVIEWS_JOB_NAME",
-        "movieviews",
-        "the stream job's name on Flink (and its consumer group unless the default): one per deployment",
-    ),
-    "job_parallelism": Setting("MOVIEVIEWS_JOB_PARALLELISM", "1", "the stream job's parallelism"),
-    "json_logs": Setting(
-        "MOVIEVIEWS_JSON_LOGS", "off", "API and CLI log lines as JSON objects, with request ids: on or off"
-    ),
-    "prometheus": Setting("MOVIEVIEWS_PROMETHEUS", "on", "`up` starts Prometheus: on or off"),
-    "prometheus_port": Setting("MOVIEVIEWS_PROMETHEUS_PORT", "9090", "Prometheus web UI and HTTP API"),
-    "api_host": Setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host"),
-    "api_port": Setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port"),
-    "api_workers": Setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes"),
-    "top_limit_max": Setting("MOVIEVIEWS_TOP_LIMIT_MAX", "100", "largest topMovies limit"),
-    "api_key_pepper": Setting(
-        "MOVIEVIEWS_API_KEY_PEPPER",
-        "movieviews-local-pepper",
-        "HMAC key for stored API keys; set it in production",
-    ),
-    "api_reads_need_key": Setting("MOVIEVIEWS_API_READS_NEED_KEY", "off", "on: queries need an API key too"),
-    "api_key_rate": Setting("MOVIEVIEWS_API_KEY_RATE", "100", "requests/s per API key (burst: twice that)"),
-    "api_anonymous_rate": Setting(
-        "MOVIEVIEWS_API_ANONYMOUS_RATE", "20", "requests/s per client address without a key (burst: twice)"
-    ),
-    "api_max_body_bytes": Setting(
-        "MOVIEVIEWS_API_MAX_BODY_BYTES",
-        "65536",
-        "largest request body of /graphql and /api, in bytes; a larger one is refused (413) unread",
-    ),
-    "checkpoint_interval_ms": Setting("MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"),
-    "flush_interval_ms": Setting(
-        "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
-    ),
-    "dedup_window_s": Setting(
-        "MOVIEVIEWS_DEDUP_WINDOW_S", "86400", "the job remembers an applied event_id this long; 0 = off"
-    ),
-    "state_backend": Setting(
-        "MOVIEVIEWS_STATE_BACKEND",
-        "rocksdb",
-        "job state backend: rocksdb (disk, incremental checkpoints) or hashmap (heap, full checkpoints)",
-    ),
-    "stop_timeout_s": Setting(
-        "MOVIEVIEWS_STOP_TIMEOUT_S",
-        "60",
-        "`down` waits this long for the job's stop with a savepoint, then cancels it (its checkpoint kept)",
-    ),
-}
+def setting(env: str, default: str, doc: str) -> Any:
+    """A field of `Settings`, read from the environment variable `env` by `Settings.from_env`."""
+    return field(metadata={"setting": Setting(env, default, doc)})
+
 
 PROFILES = ("single", "cluster")
 # The cluster profile is a stack of its own beside the single one: its own state dir and ports, each
@@ -203,56 +67,178 @@ PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    profile: str
-    home: Path
-    managed: bool
-    kafka_bootstrap: str
-    kafka_controller_port: int
-    kafka_controllers: str
-    kafka_security: bool
-    kafka_secrets: str
-    views_topic: str
-    movies_topic: str
-    dlq_topic: str
-    schemas_topic: str
-    pg_host: str
-    pg_port: int
-    pg_database: str
-    pg_admin_password: str
-    pg_owner_password: str
-    pg_writer_password: str
-    pg_reader_password: str
-    pg_tls: bool
-    pg_secrets: str
-    flink_rest: str
-    flink_rpc_port: int
-    flink_secrets: str
-    flink_jobmanager_metrics_port: int
-    flink_taskmanager_metrics_port: int
-    flink_standby_rest: str
-    flink_standby_rpc_port: int
-    flink_standby_metrics_port: int
-    flink_taskmanager_2_metrics_port: int
-    zookeeper: str
-    job_name: str
-    job_parallelism: int
-    json_logs: bool
-    prometheus: bool
-    prometheus_port: int
-    api_host: str
-    api_port: int
-    api_workers: int
-    top_limit_max: int
-    api_key_pepper: str
-    api_reads_need_key: bool
-    api_key_rate: int
-    api_anonymous_rate: int
-    api_max_body_bytes: int
-    checkpoint_interval_ms: int
-    flush_interval_ms: int
-    dedup_window_s: int
-    state_backend: str
-    stop_timeout_s: int
+    """Every setting with its environment variable, default and meaning; the defaults give a working
+    single-machine stack."""
+
+    profile: str = setting(
+        "MOVIEVIEWS_PROFILE",
+        "single",
+        "single: one process per component; cluster: 3 Kafka nodes, ZooKeeper, 2 JobManagers, 2 TaskManagers",
+    )
+    # `setting` makes a dataclasses.field, no shared default value (ruff reads any call as one).
+    home: Path = setting(  # noqa: RUF009
+        "MOVIEVIEWS_HOME", str(REPO_ROOT / ".state"), "state dir: data, logs, pids, checkpoints"
+    )
+    managed: bool = setting(
+        "MOVIEVIEWS_MANAGED",
+        "on",
+        "on: `up` runs Kafka, Flink and Postgres under its supervisor; off: they are yours (the endpoints "
+        "below), `up` checks them and starts no process of them",
+    )
+
+    # Kafka
+    kafka_bootstrap: str = setting("MOVIEVIEWS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers")
+    kafka_controller_port: int = setting("MOVIEVIEWS_KAFKA_CONTROLLER_PORT", "9093", "KRaft controller port")
+    kafka_controllers: str = setting(
+        "MOVIEVIEWS_KAFKA_CONTROLLERS",
+        "auto",
+        "KRaft controllers host:port, one per broker of the bootstrap list (node i is both); "
+        "auto: one, on the first broker's host at MOVIEVIEWS_KAFKA_CONTROLLER_PORT",
+    )
+    kafka_security: bool = setting(
+        "MOVIEVIEWS_KAFKA_SECURITY",
+        "off",
+        "on: Kafka clients authenticate (SASL/SCRAM-SHA-512) over TLS, one principal each, and the brokers "
+        "enforce ACLs; `up` makes the CA, the brokers' certificates and the passwords once",
+    )
+    kafka_secrets: str = setting(
+        "MOVIEVIEWS_KAFKA_SECRETS",
+        "auto",
+        "directory of the Kafka CA certificate (ca.pem) and one <principal>.password file each; "
+        "auto: <home>/secrets/kafka, made by `up`",
+    )
+
+    # Topics
+    views_topic: str = setting("MOVIEVIEWS_VIEWS_TOPIC", "movie-views", "MovieViewed events")
+    movies_topic: str = setting("MOVIEVIEWS_MOVIES_TOPIC", "movies", "MovieRegistered events")
+    dlq_topic: str = setting("MOVIEVIEWS_DLQ_TOPIC", "movie-views-dlq", "dead letters with their reason")
+    schemas_topic: str = setting("MOVIEVIEWS_SCHEMAS_TOPIC", "movieviews-schemas", "run-time schema catalog")
+
+    # PostgreSQL
+    pg_host: str = setting("MOVIEVIEWS_PG_HOST", "127.0.0.1", "PostgreSQL host")
+    pg_port: int = setting("MOVIEVIEWS_PG_PORT", "5433", "PostgreSQL port")
+    pg_database: str = setting("MOVIEVIEWS_PG_DATABASE", "movieviews", "database of the read model")
+    pg_admin_password: str = setting("MOVIEVIEWS_PG_ADMIN_PASSWORD", "movieviews-admin", "postgres superuser")
+    pg_owner_password: str = setting(
+        "MOVIEVIEWS_PG_OWNER_PASSWORD", "movieviews-owner", "mv_owner: migrations"
+    )
+    pg_writer_password: str = setting(
+        "MOVIEVIEWS_PG_WRITER_PASSWORD", "movieviews-writer", "mv_writer: stream job"
+    )
+    pg_reader_password: str = setting("MOVIEVIEWS_PG_READER_PASSWORD", "movieviews-reader", "mv_reader: API")
+    pg_tls: bool = setting(
+        "MOVIEVIEWS_PG_TLS",
+        "off",
+        "on: Postgres takes TLS connections only (hostssl) and every client verifies its certificate and "
+        "host name (sslmode=verify-full) against the CA in MOVIEVIEWS_PG_SECRETS; `up` makes the CA and "
+        "the server's certificate once",
+    )
+    pg_secrets: str = setting(
+        "MOVIEVIEWS_PG_SECRETS",
+        "auto",
+        "directory of the Postgres CA certificate (ca.pem) clients verify the server with; "
+        "auto: <home>/secrets/postgres, made by `up`",
+    )
+
+    # Flink and ZooKeeper
+    flink_rest: str = setting(
+        "MOVIEVIEWS_FLINK_REST", "http://127.0.0.1:8081", "Flink REST endpoint and web UI"
+    )
+    flink_rpc_port: int = setting("MOVIEVIEWS_FLINK_RPC_PORT", "6123", "Flink JobManager RPC port")
+    flink_secrets: str = setting(
+        "MOVIEVIEWS_FLINK_SECRETS",
+        "auto",
+        "with an https:// MOVIEVIEWS_FLINK_REST (mutual TLS): directory of the CA (ca.pem) and the REST "
+        "identity every client presents (rest.pem, rest.key); auto: <home>/secrets/flink, made by `up`",
+    )
+    flink_jobmanager_metrics_port: int = setting(
+        "MOVIEVIEWS_FLINK_JOBMANAGER_METRICS_PORT", "9249", "JobManager's Prometheus endpoint (/metrics)"
+    )
+    flink_taskmanager_metrics_port: int = setting(
+        "MOVIEVIEWS_FLINK_TASKMANAGER_METRICS_PORT", "9250", "TaskManager's Prometheus endpoint (/metrics)"
+    )
+    flink_standby_rest: str = setting(
+        "MOVIEVIEWS_FLINK_STANDBY_REST",
+        "http://127.0.0.1:8082",
+        "standby JobManager's REST (cluster profile)",
+    )
+    flink_standby_rpc_port: int = setting(
+        "MOVIEVIEWS_FLINK_STANDBY_RPC_PORT", "6124", "standby JobManager's RPC port (cluster profile)"
+    )
+    flink_standby_metrics_port: int = setting(
+        "MOVIEVIEWS_FLINK_STANDBY_METRICS_PORT", "9251", "standby JobManager's /metrics (cluster profile)"
+    )
+    flink_taskmanager_2_metrics_port: int = setting(
+        "MOVIEVIEWS_FLINK_TASKMANAGER_2_METRICS_PORT",
+        "9252",
+        "second TaskManager's /metrics (cluster profile)",
+    )
+    zookeeper: str = setting(
+        "MOVIEVIEWS_ZOOKEEPER", "127.0.0.1:2181", "ZooKeeper for Flink JobManager HA (cluster profile)"
+    )
+
+    # The stream job
+    job_name: str = setting(
+        "MOVIEVIEWS_JOB_NAME",
+        "movieviews",
+        "the stream job's name on Flink (and its consumer group unless the default): one per deployment",
+    )
+    job_parallelism: int = setting("MOVIEVIEWS_JOB_PARALLELISM", "1", "the stream job's parallelism")
+
+    # Logs
+    json_logs: bool = setting(
+        "MOVIEVIEWS_JSON_LOGS", "off", "API and CLI log lines as JSON objects, with request ids: on or off"
+    )
+
+    # Prometheus
+    prometheus: bool = setting("MOVIEVIEWS_PROMETHEUS", "on", "`up` starts Prometheus: on or off")
+    prometheus_port: int = setting("MOVIEVIEWS_PROMETHEUS_PORT", "9090", "Prometheus web UI and HTTP API")
+
+    # The API
+    api_host: str = setting("MOVIEVIEWS_API_HOST", "127.0.0.1", "GraphQL API bind host")
+    api_port: int = setting("MOVIEVIEWS_API_PORT", "8000", "GraphQL API port")
+    api_workers: int = setting("MOVIEVIEWS_API_WORKERS", "2", "API worker processes")
+    top_limit_max: int = setting("MOVIEVIEWS_TOP_LIMIT_MAX", "100", "largest topMovies limit")
+    api_key_pepper: str = setting(
+        "MOVIEVIEWS_API_KEY_PEPPER",
+        "movieviews-local-pepper",
+        "HMAC key for stored API keys; set it in production",
+    )
+    api_reads_need_key: bool = setting(
+        "MOVIEVIEWS_API_READS_NEED_KEY", "off", "on: queries need an API key too"
+    )
+    api_key_rate: int = setting(
+        "MOVIEVIEWS_API_KEY_RATE", "100", "requests/s per API key (burst: twice that)"
+    )
+    api_anonymous_rate: int = setting(
+        "MOVIEVIEWS_API_ANONYMOUS_RATE", "20", "requests/s per client address without a key (burst: twice)"
+    )
+    api_max_body_bytes: int = setting(
+        "MOVIEVIEWS_API_MAX_BODY_BYTES",
+        "65536",
+        "largest request body of /graphql and /api, in bytes; a larger one is refused (413) unread",
+    )
+
+    # The stream job: checkpoints, output and state
+    checkpoint_interval_ms: int = setting(
+        "MOVIEVIEWS_CHECKPOINT_INTERVAL_MS", "2000", "job checkpoint interval"
+    )
+    flush_interval_ms: int = setting(
+        "MOVIEVIEWS_FLUSH_INTERVAL_MS", "200", "at most one snapshot per movie per this"
+    )
+    dedup_window_s: int = setting(
+        "MOVIEVIEWS_DEDUP_WINDOW_S", "86400", "the job remembers an applied event_id this long; 0 = off"
+    )
+    state_backend: str = setting(
+        "MOVIEVIEWS_STATE_BACKEND",
+        "rocksdb",
+        "job state backend: rocksdb (disk, incremental checkpoints) or hashmap (heap, full checkpoints)",
+    )
+    stop_timeout_s: int = setting(
+        "MOVIEVIEWS_STOP_TIMEOUT_S",
+        "60",
+        "`down` waits this long for the job's stop with a savepoint, then cancels it (its checkpoint kept)",
+    )
 
     @classmethod
     def from_env(
@@ -265,12 +251,12 @@ class Settings:
                 f"Config '{DECLARED['profile'].env}' must be one of {PROFILES}, got {profile!r}"
             )
         values: dict[str, object] = {"profile": profile}
-        for field in fields(cls)[1:]:
-            declared = DECLARED[field.name]
+        for each in fields(cls)[1:]:
+            declared = DECLARED[each.name]
             raw = environ.get(_profiled(profile, declared.env))
             if raw is None:
-                raw = PROFILE_DEFAULTS[profile].get(field.name) or environ.get(declared.env, declared.default)
-            values[field.name] = _cast(declared.env, raw, str(field.type))
+                raw = PROFILE_DEFAULTS[profile].get(each.name) or environ.get(declared.env, declared.default)
+            values[each.name] = _cast(declared.env, raw, str(each.type))
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.kafka_nodes()  # a malformed broker or controller list fails here, at the entry point
@@ -423,6 +409,10 @@ class Settings:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.prometheus_port}"
+
+
+# Each setting's declaration by field name: for messages naming the variable, and for the docs.
+DECLARED: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Settings)}
 
 
 def _text(value: object) -> str:
