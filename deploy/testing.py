@@ -1,38 +1,22 @@
-"""Helpers for tests, drills and benchmarks to check the job: hand-made events, and waiting until Postgres
-holds exactly the per-movie truth. Bulk load comes from `ingest.loadgen.generate`, raw messages are published
-with `ingest.publisher.publish_raw`."""
+"""Waiting until Postgres holds exactly the per-movie truth, for tests, drills and benchmarks. Bulk load comes
+from `ingest.loadgen.generate`, raw messages are published with `ingest.publisher.publish_raw`."""
 
 from __future__ import annotations
 
 import time
-import uuid
 
 import psycopg
 
 from deploy.settings import Settings
 from readmodel.tables import movie_stats
-from schemas.catalog import Catalog
-from schemas.codec import encode
-from schemas.subjects import VIEWED
 from stream.errors import StreamError
 
-EPOCH_MS = 1_767_225_600_000  # a fixed instant, so hand-made events are reproducible
 # Polling Postgres more often than this only adds load to what is being measured.
 POLL_S = 0.2
 # And a poll waits this many times its own duration: at a million movies the totals take ~0.1 s and the
 # whole table ~2 s (most of it the client's CPU), so polling every 0.2 s would take
 # about a core from the job being timed; this keeps the poller under a tenth of one.
 POLL_WAIT_RATIO = 9
-
-
-def view_payload(catalog: Catalog, movie_id: str, occurred_ms: int) -> bytes:
-    record = {
-        "event_id": str(uuid.uuid4()),
-        "movie_id": movie_id,
-        "user_id": None,
-        "occurred_at": occurred_ms,
-    }
-    return encode(catalog, VIEWED, record, version=1)
 
 
 def stored_counts(settings: Settings, table: str = movie_stats.name) -> dict[str, int]:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from live_fixtures import serve
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
+from support.browser import LAUNCH_ARGS, ensure_chromium
 
-from deploy.browser import LAUNCH_ARGS, ensure_chromium
 from deploy.settings import Settings
 from readmodel import apikeys
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from support.events import EPOCH_MS
 
 from deploy import pipeline
 from deploy.flink import jobs
@@ -17,7 +18,7 @@ from deploy.paths import StatePaths
 from deploy.rebuild import LiveJob
 from deploy.settings import Settings
 from deploy.stack import Health
-from deploy.testing import EPOCH_MS, wait_for_counts
+from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate, movie_ids
 from ingest.publisher import publish_raw

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.events import EPOCH_MS, view_payload
 
 from deploy import procs, supervisor, system
 from deploy.flink import jobs
 from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import REPO_ROOT, Settings
-from deploy.testing import EPOCH_MS, view_payload
 from deploy.wait import wait_until
 from ingest.loadgen import generate
 from ingest.publisher import publish_raw

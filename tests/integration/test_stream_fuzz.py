@@ -16,9 +16,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
+from support.events import EPOCH_MS
 
 from deploy.settings import Settings
-from deploy.testing import EPOCH_MS
 from deploy.wait import wait_until
 from schemas import fields
 from schemas.catalog import Catalog

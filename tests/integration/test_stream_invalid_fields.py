@@ -10,9 +10,10 @@ import uuid
 from collections import Counter
 
 from confluent_kafka import Consumer
+from support.events import EPOCH_MS, view_payload
 
 from deploy.settings import Settings
-from deploy.testing import EPOCH_MS, view_payload, wait_for_counts
+from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.publisher import publish_raw
 from schemas.catalog import Catalog

@@ -10,9 +10,10 @@ from collections import Counter
 import psycopg
 from confluent_kafka import Consumer
 from readmodel_fixtures import batch
+from support.events import EPOCH_MS, view_payload
 
 from deploy.settings import Settings
-from deploy.testing import EPOCH_MS, stored_counts, view_payload, wait_for_counts
+from deploy.testing import stored_counts, wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
 from ingest.publisher import publish_raw

@@ -10,9 +10,10 @@ from collections import Counter
 import psycopg
 import pytest
 from confluent_kafka import Producer
+from support.events import view_payload
 
 from deploy.settings import Settings
-from deploy.testing import POLL_S, view_payload, wait_for_counts
+from deploy.testing import POLL_S, wait_for_counts
 from readmodel.runtime import Runtime
 from readmodel.schema import build_schema
 from schemas.catalog import Catalog
