@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support.events import EPOCH_MS, view_payload
 
-from deploy import procs, supervisor, system
+from deploy import procs, stack, supervisor, system
 from deploy.flink import jobs
 from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
@@ -85,7 +85,7 @@ def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
     """A job and a two-worker API on the ports Prometheus scrapes, both on this test's topics and database;
     the settings and the job's name."""
     paths = StatePaths(isolated.home)
-    if supervisor.state(paths, system.API) in supervisor.UP_STATES:
+    if supervisor.state(paths, stack.API) in supervisor.UP_STATES:
         pytest.skip(
             "the API `movieviews up` started (supervised) holds the scraped port: `up --stack-only` frees it"
         )
