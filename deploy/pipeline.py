@@ -8,6 +8,7 @@ lag and the staleness rule are `stream.lag`'s.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -55,6 +56,8 @@ def job_health(settings: Settings, live: LiveJob | None = None) -> Health:
         )
     figures = _figures(settings, job.job_id, lag.group_of(job.name))
     figures["state"] = job.state
+    if job.state != "RUNNING" or figures["restarts"]:
+        figures["failure"], figures["same_failures"] = last_failure(flinkrest.failures(settings, job.job_id))
     return _judge(settings, job.job_id, lag.group_of(job.name), figures)
 
 
@@ -125,9 +128,39 @@ def _judge(settings: Settings, job_id: str, group: str, figures: dict[str, Any])
         f"read model {_seconds(freshness)} old, state {_mib(figures['state_bytes'])} "
         f"(on disk {_mib(figures['state_disk_bytes'])}), remembered ids {_count(figures['remembered_ids'])}"
     )
+    if figures.get("failure"):
+        detail += f"; last failure ({figures['same_failures']} in a row alike): {figures['failure']}"
+        if figures["state"] != "RUNNING" and figures["same_failures"] > 1:
+            problems.append(f"restarting on the same failure {figures['same_failures']} times")
     if problems:
         detail = f"{'; '.join(problems)}: {detail}"
     return Health("job", not problems, detail, figures)
+
+
+def last_failure(stacktraces: list[str]) -> tuple[str | None, int]:
+    """The newest failure's root cause (its deepest `Caused by:`, else its first line) and how many failures
+    in a row, newest first, had the same cause: a job that restarts on the same record fails alike each
+    time (counts and offsets in the message aside), one that rides out an outage may not."""
+    causes = [_root_cause(trace) for trace in stacktraces]
+    if not causes:
+        return None, 0
+    newest = _shape(causes[-1])
+    alike = 0
+    for cause in reversed(causes):
+        if _shape(cause) != newest:
+            break
+        alike += 1
+    return causes[-1], alike
+
+
+def _root_cause(stacktrace: str) -> str:
+    lines = [line.strip() for line in stacktrace.splitlines() if line.strip()]
+    caused = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by: ")]
+    return (caused[-1] if caused else lines[0] if lines else "")[:300]
+
+
+def _shape(cause: str) -> str:
+    return re.sub(r"\d+", "N", cause)
 
 
 def _waiting(settings: Settings, group: str) -> int:
