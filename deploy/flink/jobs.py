@@ -208,7 +208,11 @@ def stop_within(
     cancelled."""
     try:
         with progress.working(f"stopping {name} with a savepoint (up to {timeout_s:.0f} s)", say=say):
-            return stop_with_savepoint(settings, job_id, name, say, timeout_s)
+            savepoint = stop_with_savepoint(settings, job_id, name, say, timeout_s)
+        # `flink stop` returns once the savepoint is written and the job reaches FINISHED a moment later:
+        # what follows (stopping its TaskManager, a resubmission from the savepoint) waits for that.
+        wait_until(lambda: _ended(settings, job_id), CANCEL_TIMEOUT_S, f"{name} finished", POLL_S)
+        return savepoint
     # Refused until the deadline (FlinkError), never all running (NotReadyError), the JobManager silent.
     except (DeployError, FlinkRestError) as exc:
         reason = str(exc).strip().splitlines()[-1][-300:]

@@ -99,6 +99,8 @@ def running_system(isolated: Settings) -> Iterator[tuple[Settings, str]]:
         "MOVIEVIEWS_VIEWS_TOPIC": isolated.views_topic,
         "MOVIEVIEWS_MOVIES_TOPIC": isolated.movies_topic,
         "MOVIEVIEWS_API_WORKERS": "2",
+        # the API exports the lag of its deployment's jobs: this test's
+        "MOVIEVIEWS_JOB_NAME": name,
     }
     pid_file, log = paths.run / f"{name}-api.pid", paths.logs / f"{name}-api.log"
     movieviews = Path(sys.executable).with_name("movieviews")

@@ -61,7 +61,7 @@ class Restarting:
         return "/savepoints/savepoint-1"
 
     def state(self, _settings: object, _job_id: str) -> str:
-        return "RUNNING"
+        return "FINISHED" if self.stops > self.refusals else "RUNNING"  # a stop with its savepoint ends it
 
 
 @pytest.fixture
