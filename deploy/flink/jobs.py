@@ -117,8 +117,10 @@ def submit_module(
         run += ["-s", restore_from]
     try:
         with progress.working("submitting the job (`flink run`)", say=lambda _line: None):
-            output = flink_cli(
-                StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S
+            output = _run_once_more_if_lost(
+                lambda: flink_cli(
+                    StatePaths(settings.home), *run, "-pym", module, *args, timeout_s=SUBMIT_TIMEOUT_S
+                )
             )
     except FlinkError as error:
         if restore_from and _NOT_RESTORABLE in str(error):
@@ -132,6 +134,20 @@ def submit_module(
     if match is None:
         raise FlinkError(f"`flink run` printed no JobID:\n{output[-2000:]}")
     return match.group(1)
+
+
+# The client's wait for a submitted job's initialisation can meet a dispatcher that no longer knows the job:
+# the job was never admitted, so nothing of it runs, and the submission is made again, once.
+_LOST_AT_SUBMISSION = "FlinkJobNotFoundException"
+
+
+def _run_once_more_if_lost(submission: Callable[[], str]) -> str:
+    try:
+        return submission()
+    except FlinkError as error:
+        if _LOST_AT_SUBMISSION not in str(error):
+            raise
+    return submission()
 
 
 def _flink_stop(settings: Settings, job_id: str, timeout_s: float = STOP_TIMEOUT_S) -> str:

@@ -163,3 +163,29 @@ def test_a_job_that_takes_its_savepoint_in_time_is_not_cancelled(job: Restarting
     said: list[str] = []
     assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, 60) == "/savepoints/savepoint-1"
     assert said[0] == "stopping live with a savepoint (up to 60 s)..."
+
+
+def test_a_submission_the_dispatcher_lost_before_admitting_it_is_made_again_once() -> None:
+    lost = FlinkError("`flink run -m` exited 31:\nFlinkJobNotFoundException: Could not find Flink job (3cac)")
+    attempts: list[int] = []
+
+    def submission() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise lost
+        return "Job has been submitted with JobID 3cac"
+
+    assert jobs._run_once_more_if_lost(submission).endswith("3cac")
+    assert len(attempts) == 2
+
+
+def test_a_submission_refused_for_another_reason_is_not_made_again() -> None:
+    attempts: list[int] = []
+
+    def submission() -> str:
+        attempts.append(1)
+        raise FlinkError("`flink run -m` exited 1:\nCould not find a file")
+
+    with pytest.raises(FlinkError, match="Could not find a file"):
+        jobs._run_once_more_if_lost(submission)
+    assert len(attempts) == 1
