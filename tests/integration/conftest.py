@@ -27,6 +27,7 @@ from deploy.wait import wait_until
 from ingest.topics import TopicSpec, delete_topics, ensure_topics
 from readmodel.migrate import upgrade
 from stream import flinkrest
+from stream.errors import FlinkRestError
 
 
 @pytest.fixture(scope="session")
@@ -135,3 +136,16 @@ def job(isolated: Settings, job_name: str) -> Iterator[str]:
     )
     paths = StatePaths(isolated.home)
     remove_job_state(paths.checkpoints, paths.savepoints, job_id)
+
+
+@pytest.fixture
+def submitted(isolated: Settings) -> Iterator[list[str]]:
+    """The ids of the jobs a test submits: cancelled if still alive, their state removed, afterwards."""
+    ids: list[str] = []
+    yield ids
+    paths = StatePaths(isolated.home)
+    for job_id in ids:
+        with contextlib.suppress(FlinkRestError):
+            if flinkrest.job_state(isolated, job_id) in flinkrest.ALIVE:
+                flinkrest.cancel(isolated, job_id)
+        remove_job_state(paths.checkpoints, paths.savepoints, job_id)

@@ -3,7 +3,6 @@ ends: a test job of its own whose database goes away, so other tests on the shar
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -12,15 +11,11 @@ import pytest
 from forwarded_database import Database
 
 from deploy.flink import jobs
-from deploy.flink.checkpoints import remove_job_state
-from deploy.paths import StatePaths
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
-from stream import flinkrest
-from stream.errors import FlinkRestError
 
 # Job start (~30 s on a busy machine), the sink's retries before it fails, 30 s of checkpoint age, the
 # job's restart delay (up to 30 s) and a few 5 s evaluations.
@@ -33,19 +28,6 @@ def database(isolated: Settings) -> Iterator[Database]:
     found.up()
     yield found
     found.down()
-
-
-@pytest.fixture
-def submitted(isolated: Settings) -> Iterator[list[str]]:
-    """The ids of the jobs a test submits: cancelled if still alive, their state removed, afterwards."""
-    ids: list[str] = []
-    yield ids
-    paths = StatePaths(isolated.home)
-    for job_id in ids:
-        with contextlib.suppress(FlinkRestError):
-            if flinkrest.job_state(isolated, job_id) in flinkrest.ALIVE:
-                flinkrest.cancel(isolated, job_id)
-        remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 
 
 def firing(settings: Settings, alertname: str, job_id: str) -> list[dict[str, Any]]:

@@ -5,15 +5,11 @@ loop (its sink's Postgres port closed) is cancelled at the deadline and keeps it
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import socket
-from collections.abc import Iterator
-
-import pytest
 
 from deploy.flink import jobs
-from deploy.flink.checkpoints import latest_restore_point, remove_job_state
+from deploy.flink.checkpoints import latest_restore_point
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
@@ -21,24 +17,10 @@ from deploy.wait import wait_until
 from ingest.loadgen import generate
 from stream import flinkrest
 from stream.config import JobConfig
-from stream.errors import FlinkRestError
 
 DEADLINE_S = 240
 # Bound of the stuck job's stop: short, as the test's own, since nothing it waits for will come.
 STUCK_STOP_S = 20
-
-
-@pytest.fixture
-def submitted(isolated: Settings) -> Iterator[list[str]]:
-    """The ids of the jobs a test submits: cancelled if still alive, their state removed, afterwards."""
-    ids: list[str] = []
-    yield ids
-    paths = StatePaths(isolated.home)
-    for job_id in ids:
-        with contextlib.suppress(FlinkRestError):
-            if flinkrest.job_state(isolated, job_id) in flinkrest.ALIVE:
-                flinkrest.cancel(isolated, job_id)
-        remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 
 
 def submit(settings: Settings, config: JobConfig, ids: list[str], restore_from: str | None = None) -> str:
