@@ -26,9 +26,9 @@ HISTORY = re.compile(
     "|".join(
         (
             r"\b20[2-3][0-9]\b",  # a year
-            rf"\b[0-9]{{1,2}} {_MONTH}",  # a day: 30 Nov
-            rf"\b{_MONTH} [0-9]{{1,2}}\b",  # a day: November 30
-            r"(?<![\w&])#[0-9]{1,4}\b",  # an issue number (not an HTML entity such as &#39)
+            rf"\b[0-9]{{1,2}} {_MONTH}",  # a day, then a month
+            rf"\b{_MONTH} [0-9]{{1,2}}\b",  # a month, then a day
+            r"(?<![\w&])#[0-9]{1,4}\b",  # an issue number (not an HTML entity)
             r"\bthis (?:wave|session|issue)\b",
             r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,12}\b",  # a short commit hash
         )

@@ -125,15 +125,20 @@ class Stuck(Restarting):
         return "CANCELED" if self.cancelled else "RESTARTING"
 
 
-def test_a_job_that_refuses_every_savepoint_is_cancelled_at_the_deadline_saying_each_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def stuck_job(monkeypatch: pytest.MonkeyPatch, tasks_running: bool) -> Stuck:
     stuck = Stuck()
-    monkeypatch.setattr(flinkrest, "tasks_running", lambda _s, _j: True)
+    monkeypatch.setattr(flinkrest, "tasks_running", lambda _s, _j: tasks_running)
     monkeypatch.setattr(flinkrest, "job_state", stuck.state)
     monkeypatch.setattr(flinkrest, "cancel", stuck.cancel)
     monkeypatch.setattr(jobs, "_flink_stop", stuck.stop)
     monkeypatch.setattr(jobs, "POLL_S", 0.0)
+    return stuck
+
+
+def test_a_job_that_refuses_every_savepoint_is_cancelled_at_the_deadline_saying_each_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck = stuck_job(monkeypatch, tasks_running=True)
     said: list[str] = []
     assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, timeout_s=0) is None
     assert stuck.cancelled
@@ -147,12 +152,7 @@ def test_a_job_that_refuses_every_savepoint_is_cancelled_at_the_deadline_saying_
 def test_a_job_that_never_runs_all_its_tasks_is_cancelled_without_waiting_for_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    stuck = Stuck()
-    monkeypatch.setattr(flinkrest, "tasks_running", lambda _s, _j: False)
-    monkeypatch.setattr(flinkrest, "job_state", stuck.state)
-    monkeypatch.setattr(flinkrest, "cancel", stuck.cancel)
-    monkeypatch.setattr(jobs, "_flink_stop", stuck.stop)
-    monkeypatch.setattr(jobs, "POLL_S", 0.0)
+    stuck = stuck_job(monkeypatch, tasks_running=False)
     said: list[str] = []
     assert jobs.stop_within(Settings.from_env({}), "j1", "live", said.append, timeout_s=0) is None
     assert (stuck.stops, stuck.cancelled) == (0, True)
