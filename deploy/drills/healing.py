@@ -38,9 +38,10 @@ from deploy.wait import wait_until
 from ingest.loadgen import LoadResult
 from stream import flinkrest
 
-# The issue's "real outage": minutes, far past the job's first restart delays (capped at 30 s).
-LONG_OUTAGE_S = 120
-# The load of the long outage is slower: its producer buffers two minutes of events while Kafka is down.
+# A real outage: three times the cap of the job's restart delays (30 s), so the job restarts several times
+# and waits at its capped delay before the service returns.
+LONG_OUTAGE_S = 90
+# The load of the long outage is slower: its producer buffers the outage's events while Kafka is down.
 LONG_OUTAGE_RATE = 1_000
 # The same job must come back by itself: restarts (capped at 30 s apart) plus a loaded machine's start.
 JOB_BACK_TIMEOUT_S = 180
@@ -112,7 +113,7 @@ def _query_running(settings: Settings) -> bool:
 
 
 def long_outage(base: Settings) -> DrillReport:
-    """Postgres down for two minutes, then Kafka down for two minutes, under load: the job keeps restarting
+    """Postgres down for 90 s, then Kafka down for 90 s, under load: the job keeps restarting
     (capped backoff) and is running afterwards without resubmission; counts exact."""
     started = time.monotonic()
     with DrillEnv(base, "long-outage") as env:
