@@ -21,7 +21,7 @@ from deploy import procs
 from deploy.errors import DeployError
 from deploy.kafka import broker
 from deploy.paths import VENV_BIN, StatePaths
-from deploy.postgres import ROLES
+from deploy.postgres.server import ROLES
 from deploy.settings import DECLARED, Settings
 from deploy.stack import API, Health
 from ingest.errors import TopicError, TopicNotAllowedError

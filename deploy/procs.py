@@ -45,6 +45,23 @@ def is_alive(pid: int) -> bool:
     return False
 
 
+def working_dir(pid: int) -> Path | None:
+    """The folder `pid` works in; None once it is gone (or not ours to read)."""
+    try:
+        return Path(f"/proc/{pid}/cwd").readlink()
+    except OSError:
+        return None
+
+
+def command_line(pid: int) -> str:
+    """`pid`'s command line, cut to 80 characters for a message; '?' once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:80] or "?"
+
+
 def spawn(argv: Sequence[str], pid_file: Path, log_file: Path, env: Mapping[str, str], cwd: Path) -> int:
     """Starts a long-running process in its own session (so a terminal's Ctrl-C does not reach it)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy import leftovers, postgres, procs, progress, supervisor
+from deploy import leftovers, procs, progress, supervisor
 from deploy.errors import DeployError, MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
 from deploy.kafka import security as kafka_security
 from deploy.paths import VENV_BIN, StatePaths
+from deploy.postgres import postmaster
+from deploy.postgres import server as postgres
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings, port_of
 from deploy.supervisor import Program
@@ -95,11 +97,11 @@ def repair(settings: Settings, paths: StatePaths) -> list[str]:
         left = leftovers.describe(found)
         repairs.append(f"stopped {len(found)} process(es) a crashed stack left running: {left}")
     data = postgres.data_dir(paths)
-    postmaster = leftovers.live_postmaster(data)
-    if postmaster is not None:
-        leftovers.clear([leftovers.Leftover(postmaster, "postgres", data)], signal.SIGINT)
-        repairs.append(f"stopped the postmaster (pid {postmaster}) a crashed supervisor left running")
-    repairs += leftovers.clear_postgres(data)
+    serving = postmaster.serving(data)
+    if serving is not None:
+        leftovers.clear([leftovers.Leftover(serving, "postgres", data)], signal.SIGINT)
+        repairs.append(f"stopped the postmaster (pid {serving}) a crashed supervisor left running")
+    repairs += postmaster.clear_leftovers(data)
     return repairs
 
 

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from deploy import postgres
 from deploy import stack as deploy_stack
 from deploy.flink import jobs
 from deploy.flink.checkpoints import remove_job_state
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.topics import TopicSpec, delete_topics, ensure_topics

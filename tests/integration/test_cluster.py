@@ -16,10 +16,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from deploy import postgres, tls
 from deploy import stack as deploy_stack
+from deploy import tls
 from deploy.drills.registry import CLUSTER_DRILLS
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 
 

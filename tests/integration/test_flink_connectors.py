@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Producer
 
-from deploy import postgres
 from deploy.flink import cluster
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from stream import flinkrest

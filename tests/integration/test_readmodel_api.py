@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from strawberry.http import process_result
 
-from deploy import postgres
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from readmodel import apikeys

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from deploy import postgres, tls
+from deploy import tls
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from readmodel.store import _tls
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy import leftovers, tls
+from deploy import tls
 from deploy.errors import DeployError, MissingToolError
 from deploy.paths import StatePaths
+from deploy.postgres import postmaster
 from deploy.settings import Settings
 from deploy.supervisor import Program
 
@@ -150,7 +151,7 @@ def data_dir(paths: StatePaths) -> Path:
 
 def pid(paths: StatePaths) -> int | None:
     """The postmaster serving this stack's data directory, if one runs."""
-    return leftovers.live_postmaster(data_dir(paths))
+    return postmaster.serving(data_dir(paths))
 
 
 def _tls_dir(paths: StatePaths) -> Path:
@@ -206,7 +207,7 @@ def program(settings: Settings, paths: StatePaths) -> Program:
         server += ["-c", option.format(port=settings.pg_port, sockets=_sockets(paths))]
     for option in _tls_options(settings, paths):
         server += ["-c", option]
-    launcher = [sys.executable, "-m", "deploy.postgres_run", str(data_dir(paths))]
+    launcher = [sys.executable, "-m", "deploy.postgres.launcher", str(data_dir(paths))]
     # SIGINT is Postgres' fast shutdown: clients are disconnected and a checkpoint is written.
     return Program(COMPONENT, [*launcher, *server], data_dir(paths), stop_signal="INT")
 

@@ -1,8 +1,9 @@
 """What supervisord runs for Postgres: clear what a killed postmaster left, then become `postgres -D`.
 
-`python -m deploy.postgres_run DATA POSTGRES-ARGV...` runs as root (or the user running the stack), clears
-orphaned backends and a stale lock file of DATA, drops to the `postgres` user and execs the server, so the
-supervised pid is the postmaster itself. A postmaster already serving DATA is never joined by a second one.
+`python -m deploy.postgres.launcher DATA POSTGRES-ARGV...` runs as root (or the user running the stack),
+clears orphaned backends and a stale lock file of DATA, drops to the `postgres` user and execs the server, so
+the supervised pid is the postmaster itself. A postmaster already serving DATA is never joined by a second
+one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pwd
 import sys
 from pathlib import Path
 
-from deploy import leftovers
+from deploy.postgres import postmaster
 
 
 def become_postgres() -> None:
@@ -27,11 +28,11 @@ def become_postgres() -> None:
 
 
 def main(data: Path, argv: list[str]) -> int:
-    running = leftovers.live_postmaster(data)
+    running = postmaster.serving(data)
     if running is not None:
         print(f"a postmaster (pid {running}) already serves {data}: not starting a second", flush=True)
         return 1
-    for repair in leftovers.clear_postgres(data):
+    for repair in postmaster.clear_leftovers(data):
         print(f"movieviews: repaired: {repair}", flush=True)
     become_postgres()
     os.execv(argv[0], argv)  # noqa: S606 (the server binary from pg_config, no shell)
