@@ -17,14 +17,13 @@ from typing import Any
 
 from deploy.bench import report
 from deploy.bench.scratch import SEED, project_job, stop
-from deploy.drills.harness import Background, DrillEnv
 from deploy.errors import NotReadyError
-from deploy.graphql_client import GraphQLClient
+from deploy.sandbox import Background, Sandbox
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
-from readmodel.live_client import live_client
+from readmodel.client import GraphQLClient, live_client
 from stream import flinkrest
 from stream.topology import BATCH_MS
 
@@ -60,7 +59,7 @@ def floor_ms(settings: Settings) -> int:
 def bench_freshness(
     settings: Settings, rates: list[int], probes: int, runs: int = report.RUNS
 ) -> report.Result:
-    with DrillEnv(settings, "bench-freshness") as env:
+    with Sandbox(settings, "bench-freshness") as env:
         seeded = generate(env.settings, events=SEED_VIEWS, movies=1, movie_prefix="probe-", seed=SEED)
         probe_id, recorded = next(iter(seeded.per_movie.items()))
         job_id = project_job(env, "freshness")()
@@ -105,7 +104,7 @@ def bench_freshness(
 
 
 def _probe_under_load(
-    env: DrillEnv,
+    env: Sandbox,
     client: GraphQLClient,
     subscriber: Subscriber,
     probe_id: str,

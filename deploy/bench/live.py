@@ -20,9 +20,9 @@ import psycopg
 import uvloop
 
 from deploy.bench import report
-from deploy.drills.harness import DrillEnv
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
-from readmodel.live_client import LiveClient, live_client
+from readmodel.client import LiveClient, live_client
 
 TOP = "subscription { topMoviesChanged(limit: 10) { entries { viewCount movie { id } } } }"
 BASE = 1_000_000_000
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench_live(settings: Settings, levels: tuple[int, ...], changes: int) -> report.Result:
-    with DrillEnv(settings, "bench-live") as env:
+    with Sandbox(settings, "bench-live") as env:
         _seed(env.settings)
         env.start_api()
         url = env.settings.graphql_ws_url

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import random
 
-from deploy.graphql_client import GraphQLClient
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from deploy.system import ensure_demo_key
 from deploy.wait import wait_until
+from readmodel.client import GraphQLClient
 
 MOVIES = [
     ("Metropolis", 1927, "sci-fi"),

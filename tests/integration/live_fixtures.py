@@ -13,7 +13,7 @@ from deploy.flink.watch import FlinkJobWatch
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 from readmodel.app import create_app
-from readmodel.live_client import live_client
+from readmodel.client import live_client
 from readmodel.runtime import Runtime
 from stream.config import JOB_NAME
 

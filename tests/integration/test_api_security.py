@@ -16,7 +16,8 @@ import websockets
 from confluent_kafka import Consumer, TopicPartition
 from readmodel_fixtures import Snapshot, upsert
 
-from deploy import cli, postgres
+from deploy import cli
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from readmodel import apikeys
 from readmodel.app import create_app
@@ -189,7 +190,7 @@ async def test_reads_need_a_key_when_the_setting_says_so(isolated: Settings) -> 
 async def test_subscriptions_need_a_key_when_reads_do(isolated: Settings) -> None:
     from live_fixtures import serve
 
-    from readmodel.live_client import PROTOCOL
+    from readmodel.client import PROTOCOL
 
     query = 'subscription { movieChanged(id: "m-x") { id } }'
     subscription = orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode()

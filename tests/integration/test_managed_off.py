@@ -17,14 +17,14 @@ from psycopg import sql
 
 from deploy import procs, supervisor
 from deploy import stack as stack_module
-from deploy.drills.harness import free_port
-from deploy.graphql_client import GraphQLClient
 from deploy.kafka import broker
 from deploy.paths import VENV_BIN, StatePaths
-from deploy.postgres import admin_conninfo
+from deploy.postgres.server import admin_conninfo
+from deploy.sandbox import free_port
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.topics import delete_topics
+from readmodel.client import GraphQLClient
 from readmodel.tables import movie_stats
 from stream import flinkrest
 

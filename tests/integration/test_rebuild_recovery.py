@@ -23,7 +23,6 @@ from deploy import rebuild
 from deploy.errors import DeployError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import remove_job_state
-from deploy.graphql_client import GraphQLClient, GraphQLClientError
 from deploy.paths import StatePaths
 from deploy.rebuild import LiveJob, RebuildError
 from deploy.settings import Settings
@@ -32,6 +31,7 @@ from deploy.wait import wait_until
 from ingest.loadgen import generate
 from readmodel import apikeys, versions
 from readmodel.app import create_app
+from readmodel.client import GraphQLClient, GraphQLClientError
 from stream import flinkrest
 from stream.errors import FlinkRestError
 from stream.upsert import stats_table

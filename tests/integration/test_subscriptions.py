@@ -13,10 +13,10 @@ import pytest
 from live_fixtures import Api, serve
 from readmodel_fixtures import SEED_RANKING, Snapshot, upsert
 
-from deploy import postgres
+from deploy.postgres import server as postgres
 from deploy.settings import Settings
+from readmodel.client import LiveClient
 from readmodel.live import MIN_INTERVAL_S
-from readmodel.live_client import LiveClient
 from readmodel.view import MAX_SUBSCRIPTIONS_PER_CONNECTION
 
 pytestmark = pytest.mark.anyio
