@@ -15,7 +15,8 @@ RUNBOOKS = "docs/OPERATIONS.md"
 class Hint:
     component: str
     # How the component's detail starts in this condition ("" for any): the job's detail opens with its
-    # problems in deploy/pipeline.py's order (state, checkpoint, read model), the API's with the call it made.
+    # problems in deploy/status_verdict.py's order (state, checkpoint, read model), the API's with the call it
+    # made.
     starts: str
     section: str
     line: str

@@ -1,6 +1,7 @@
-"""Pipeline health for the dashboard: the job's state, checkpoint and dead letters as a `JobWatch` reads
-them (deploy's, over Flink's REST API), its lag from Kafka (`stream.lag`), the read model's age and total,
-and views per second from successive totals."""
+"""The pipeline's live figures for the GraphQL `pipeline` field and the dashboard: the job's state, checkpoint
+and dead letters as a `JobWatch` reads them (deploy's, over Flink's REST API), its lag from Kafka
+(`stream.lag`), the read model's age and total, and views per second from successive totals. Shown, never
+judged: the verdict against the alert rules' bounds is `movieviews status`'s (deploy/status_verdict.py)."""
 
 from __future__ import annotations
 

@@ -39,14 +39,14 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy import pipeline, supervisor
+from deploy import status_verdict, supervisor
 from deploy.bench import report
 from deploy.bench.scratch import START_TIMEOUT_S, Load, preload, project_job, stop
 from deploy.bench.state_scale import rss_mb
-from deploy.drills.harness import DrillEnv
 from deploy.errors import BenchmarkError
 from deploy.kafka import broker
 from deploy.paths import StatePaths
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench_soak(settings: Settings, plan: Plan) -> report.Result:
-    with DrillEnv(settings, "bench-soak") as env:
+    with Sandbox(settings, "bench-soak") as env:
         preloaded = preload(env, plan.preload_events, plan.movies) if plan.preload_events else None
         submit = project_job(
             env, "soak", dedup_window_s=plan.window_s, checkpoint_interval_ms=plan.checkpoint_interval_ms
@@ -186,7 +186,7 @@ def bench_soak(settings: Settings, plan: Plan) -> report.Result:
     return _result(plan, sampler.samples, checkpoints, state, supervised, load, to_exact)
 
 
-def _steady_load(env: DrillEnv, plan: Plan, sample: Callable[[Callable[[], bool]], None]) -> LoadResult:
+def _steady_load(env: Sandbox, plan: Plan, sample: Callable[[Callable[[], bool]], None]) -> LoadResult:
     """The load generator paces `rate` for `duration` (`ingest.loadgen`) on a thread while `sample` runs."""
     with ThreadPoolExecutor(1, thread_name_prefix="soak-load") as pool:
         future = pool.submit(
@@ -230,7 +230,7 @@ class Sampler:
             while time.monotonic() < until and not finished():
                 with contextlib.suppress(OSError, ValueError):  # a busy TaskManager: this second goes unread
                     heap += self._after_collection(taskmanager_heap(self.settings))
-                age = pipeline.freshness(self.settings)
+                age = status_verdict.freshness(self.settings)
                 if age is not None:
                     fresh.append(age)
                 time.sleep(POLL_S)

@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import json
 
-from deploy import pipeline, runbooks, services, stack
+from deploy import runbooks, services, stack, status_verdict
 from deploy.paths import StatePaths
 from deploy.settings import Settings
 
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     results = running.status(settings)
     nothing_running = not any(h.ok for h in results)
     if not nothing_running:
-        results += [pipeline.api_health(settings), pipeline.job_health(settings)]
+        results += [status_verdict.api_health(settings), status_verdict.job_health(settings)]
     results.append(running.processes(paths))
     unhealthy = [h.component for h in results if not h.ok]
     usage = stack.disk_usage(paths)

@@ -1,5 +1,6 @@
-"""The job's lag in `status` (deploy/pipeline.py) after restores: the log end minus the offsets the job's
-consumer group committed (stream/lag.py), true for partitions idle since the restore and for a backlog."""
+"""The job's lag in `status` (deploy/status_verdict.py) after restores: the log end minus the offsets the
+job's consumer group committed (stream/lag.py), true for partitions idle since the restore and for a
+backlog."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from support.events import EPOCH_MS
 
-from deploy import pipeline
+from deploy import status_verdict
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
 from deploy.kafka import broker
@@ -128,7 +129,7 @@ def test_a_job_restored_from_a_checkpoint_with_idle_partitions_is_healthy_with_n
     # Nothing arrives after the restore: every partition stays idle through the restored job's checkpoints.
     wait_until(lambda: checkpoints_completed(isolated, restored) >= 3, DEADLINE_S, "three checkpoints")
 
-    health = pipeline.job_health(isolated, LiveJob(job_name, job_name))
+    health = status_verdict.job_health(isolated, LiveJob(job_name, job_name))
 
     assert health.ok, health.detail
     assert health.figures["lag"] == zero_lag(isolated)
@@ -153,14 +154,14 @@ def test_a_restored_job_with_a_backlog_shows_the_backlog_as_lag_then_drains_it_e
     assert point is not None, f"job {first} retained no checkpoint"
     restored = submit(isolated, job_name, submitted, restore_from=str(point))
     # Until the restored job completes a checkpoint, its group's offsets are the restored checkpoint's.
-    health = pipeline.job_health(isolated, LiveJob(job_name, job_name))
+    health = status_verdict.job_health(isolated, LiveJob(job_name, job_name))
     assert checkpoints_completed(isolated, restored) == 0, "the restored job checkpointed before the look"
     assert health.figures["lag"] == expected
 
     wait_for_counts(isolated, dict(truth + Counter(backlog)), DEADLINE_S)
 
     def drained() -> bool:
-        found: Health = pipeline.job_health(isolated, LiveJob(job_name, job_name))
+        found: Health = status_verdict.job_health(isolated, LiveJob(job_name, job_name))
         return found.ok and found.figures["lag"] == zero_lag(isolated)
 
     wait_until(drained, DEADLINE_S, "status healthy with no lag")

@@ -1,8 +1,8 @@
-"""`status` names the failure a restarting job keeps meeting (deploy.pipeline.last_failure)."""
+"""`status` names the failure a restarting job keeps meeting (deploy.status_verdict.last_failure)."""
 
 from __future__ import annotations
 
-from deploy.pipeline import last_failure
+from deploy.status_verdict import last_failure
 
 
 def sink_failure(rows: int) -> str:

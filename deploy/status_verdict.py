@@ -1,8 +1,10 @@
-"""The system's health beyond its processes, for `movieviews status`: the API's readiness and the main job's
-figures (state, last checkpoint age and duration, restarts, consumer lag per partition, read-model freshness).
+"""The verdict of `movieviews status` beyond its processes: the API's readiness and the main job's figures
+(state, last checkpoint age and duration, restarts, consumer lag per partition, read-model freshness), each
+judged healthy or not.
 
 Unhealthy means what the shipped alert rules page for (deploy/prometheus/rules.yml), with the same bounds; the
-lag and the staleness rule are `stream.lag`'s.
+lag and the staleness rule are `stream.lag`'s. The dashboard's live figures of the same pipeline, which judge
+nothing, are `readmodel.pipeline`'s; both read Flink through `stream.flinkrest` and lag through `stream.lag`.
 """
 
 from __future__ import annotations
