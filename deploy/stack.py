@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy import leftovers, procs, progress, supervisor
+from deploy.component import Component
 from deploy.errors import DeployError, MissingToolError
 from deploy.flink import cluster
 from deploy.jars import ensure_jars, ensure_web_assets
@@ -48,24 +49,27 @@ class Health:
 
 
 CHECKS: dict[str, Check] = {
-    "kafka": broker.healthy,
-    "flink": flinkrest.healthy,
-    "postgres": postgres.healthy,
-    "prometheus": prometheus.healthy,
+    broker.COMPONENT: broker.healthy,
+    cluster.COMPONENT: cluster.healthy,
+    postgres.COMPONENT: postgres.healthy,
+    prometheus.COMPONENT: prometheus.healthy,
 }
 
 
+def components(settings: Settings) -> list[Component]:
+    """The stack's components in start order: ZooKeeper in the cluster profile only, Prometheus (it scrapes
+    the others) only when `up` starts it, last."""
+    found: list[Component] = [postgres, broker, *([zookeeper] if settings.clustered else []), cluster]
+    return [*found, prometheus] if settings.prometheus else found
+
+
 def programs(settings: Settings, paths: StatePaths) -> list[Program]:
-    """Every long-lived process of the stack, in start order (supervisord stops them in reverse); the
-    cluster profile adds Kafka nodes, ZooKeeper, a standby JobManager and a TaskManager."""
-    programs = [
-        postgres.program(settings, paths),
-        *broker.programs(settings, paths),
-        *([zookeeper.program(paths)] if settings.clustered else []),
-        *cluster.programs(settings, paths),
-        api_program(settings, paths),
-    ]
-    return [*programs, prometheus.program(settings, paths)] if settings.prometheus else programs
+    """Every long-lived process of the stack, in start order (supervisord stops them in reverse): the
+    components', with the API's after those it reads and before Prometheus', which scrapes it. The cluster
+    profile adds Kafka nodes, ZooKeeper, a standby JobManager and a TaskManager."""
+    found = [p for c in components(settings) if c is not prometheus for p in c.programs(settings, paths)]
+    found.append(api_program(settings, paths))
+    return [*found, *prometheus.programs(settings, paths)] if settings.prometheus else found
 
 
 def api_program(settings: Settings, paths: StatePaths) -> Program:
@@ -141,13 +145,8 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
 
     for line in repair(settings, paths):
         say(f"repaired: {line}")
-    postgres.prepare(settings, paths)
-    broker.prepare(settings, paths)
-    if settings.clustered:
-        zookeeper.prepare(settings, paths)
-    cluster.prepare(settings, paths)
-    if settings.prometheus:
-        prometheus.prepare(settings, paths)
+    for component in components(settings):
+        component.prepare(settings, paths)
     started = supervisor.ensure_running(programs(settings, paths), paths)
     if started:
         say(f"supervisor started (pid {started}); it restarts any process of the stack that dies")
@@ -251,9 +250,9 @@ def supervision(paths: StatePaths) -> Health:
 def status(settings: Settings) -> list[Health]:
     """The stack's components, Prometheus only when `up` starts it, ZooKeeper only in the cluster profile,
     and the event topics' retention."""
-    checks = {n: c for n, c in CHECKS.items() if settings.prometheus or n != "prometheus"}
+    checks = {n: c for n, c in CHECKS.items() if settings.prometheus or n != prometheus.COMPONENT}
     if settings.clustered:
-        checks["zookeeper"] = zookeeper.healthy
+        checks[zookeeper.COMPONENT] = zookeeper.healthy
     results = [Health(name, *check(settings)) for name, check in checks.items()]
     if results[0].ok:  # the topics' retention can only be read from a running broker
         results.insert(1, Health("retention", *broker.retention(settings)))

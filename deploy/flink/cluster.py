@@ -23,7 +23,9 @@ from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import REPO_ROOT, Settings, port_of
 from deploy.supervisor import Program
 from deploy.zookeeper import server as zookeeper
+from stream import flinkrest
 
+COMPONENT = "flink"
 PYFLINK_HOME = Path(pyflink.__file__).parent
 FLINK_PYTHON_JAR = PYFLINK_HOME / "opt" / "flink-python-1.20.5.jar"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
@@ -187,6 +189,11 @@ def taskmanagers(settings: Settings) -> list[TaskManager]:
     if not settings.clustered:
         return [first]
     return [first, TaskManager(SECOND_TASKMANAGER, settings.flink_taskmanager_2_metrics_port)]
+
+
+# Up once the REST API (settings.flink_rest) answers with a TaskManager registered, as the client that
+# submits and watches the jobs sees it.
+healthy = flinkrest.healthy
 
 
 def _program(name: str, script: str, paths: StatePaths, options: dict[str, object]) -> Program:

@@ -199,7 +199,7 @@ def _tls_options(settings: Settings, paths: StatePaths) -> list[str]:
     ]
 
 
-def program(settings: Settings, paths: StatePaths) -> Program:
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
     """`postgres -D` in the foreground, behind the launcher that clears what a killed postmaster left."""
     bindir = bin_dir() or Path("/usr/lib/postgresql/15/bin")
     server = [str(bindir / "postgres"), "-D", str(data_dir(paths))]
@@ -209,7 +209,7 @@ def program(settings: Settings, paths: StatePaths) -> Program:
         server += ["-c", option]
     launcher = [sys.executable, "-m", "deploy.postgres.launcher", str(data_dir(paths))]
     # SIGINT is Postgres' fast shutdown: clients are disconnected and a checkpoint is written.
-    return Program(COMPONENT, [*launcher, *server], data_dir(paths), stop_signal="INT")
+    return [Program(COMPONENT, [*launcher, *server], data_dir(paths), stop_signal="INT")]
 
 
 def admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:

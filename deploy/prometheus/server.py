@@ -140,7 +140,7 @@ def prepare(settings: Settings, paths: StatePaths) -> None:
     (paths.home / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
 
 
-def program(settings: Settings, paths: StatePaths) -> Program:
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
     server = shutil.which("prometheus") or "prometheus"
     argv = [
         server,
@@ -149,7 +149,7 @@ def program(settings: Settings, paths: StatePaths) -> Program:
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
     ]
-    return Program(COMPONENT, argv, paths.home / "prometheus")
+    return [Program(COMPONENT, argv, paths.home / "prometheus")]
 
 
 def api(settings: Settings, path: str, timeout_s: float = 3.0) -> Any:

@@ -38,7 +38,7 @@ def prepare(settings: Settings, paths: StatePaths) -> None:
     (home / "zoo.cfg").write_text(config)
 
 
-def program(paths: StatePaths) -> Program:
+def programs(settings: Settings, paths: StatePaths) -> list[Program]:
     home = paths.zookeeper
     argv = [
         "java",
@@ -48,7 +48,7 @@ def program(paths: StatePaths) -> Program:
         "org.apache.zookeeper.server.quorum.QuorumPeerMain",
         str(home / "zoo.cfg"),
     ]
-    return Program(COMPONENT, argv, home)
+    return [Program(COMPONENT, argv, home)]
 
 
 def healthy(settings: Settings) -> tuple[bool, str]:

@@ -1,15 +1,19 @@
-"""The supervisor's config, its restart log and the crash leftovers, without any service."""
+"""The supervisor's config and the programs it runs, its restart log and the crash leftovers, without any
+service."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from deploy import leftovers, restart_log, supervisor
+from deploy import leftovers, restart_log, stack, supervisor
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
+from deploy.settings import Settings
 from deploy.supervisor import Program, SupervisorError
 
 
@@ -100,3 +104,33 @@ def test_a_process_working_in_a_stack_folder_is_a_leftover_and_is_cleared(tmp_pa
         for proc in (mine, theirs):
             proc.kill()
             proc.wait()
+
+
+SINGLE = ["postgres", "kafka", "flink-jobmanager", "flink-taskmanager", "api", "prometheus"]
+CLUSTER = [
+    "postgres",
+    "kafka",
+    "kafka-2",
+    "kafka-3",
+    "zookeeper",
+    "flink-jobmanager",
+    "flink-jobmanager-2",
+    "flink-taskmanager",
+    "flink-taskmanager-2",
+    "api",
+]
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("single", SINGLE), ("cluster", CLUSTER)])
+def test_the_stack_runs_its_components_programs_in_start_order_with_the_api_before_prometheus(
+    tmp_path: Path, profile: str, expected: list[str]
+) -> None:
+    settings = Settings.from_env({"MOVIEVIEWS_HOME": str(tmp_path)}, profile)
+    assert [program.name for program in stack.programs(settings, StatePaths(tmp_path))] == expected
+
+
+def test_postgres_runs_behind_a_launcher_module_that_exists(tmp_path: Path) -> None:
+    settings = Settings.from_env({"MOVIEVIEWS_HOME": str(tmp_path)})
+    [program] = postgres.programs(settings, StatePaths(tmp_path))
+    assert program.argv[1:3] == ["-m", "deploy.postgres.launcher"]
+    assert importlib.util.find_spec(program.argv[2]) is not None
