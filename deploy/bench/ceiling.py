@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from starlette.routing import Route
 from deploy.cli.serve import server_options
 from deploy.errors import BenchmarkError
 from deploy.paths import StatePaths
+from deploy.sandbox import free_port
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.events import MovieViewed
@@ -98,7 +98,7 @@ def serving(settings: Settings, kind: str, responses: Sequence[tuple[bytes, byte
         path = responses_file(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(orjson.dumps([(body.decode(), answer.decode()) for body, answer in responses]))
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(
         target=_serve, args=(settings, kind, port), name=f"ceiling-{kind}", daemon=False
     )
@@ -140,9 +140,3 @@ def _answers(url: str) -> bool:
     except httpx.TransportError:
         return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])

@@ -8,7 +8,7 @@ import argparse
 from deploy.bench import report
 from deploy.bench.scratch import preload, project_job, reset_read_model, timed_job
 from deploy.bench.throughput import row
-from deploy.drills.harness import DrillEnv
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 
 INTERVAL_MS = 1000
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench_checkpoint_cost(settings: Settings, events: int, movies: int) -> report.Result:
-    with DrillEnv(settings, "bench-checkpoint-cost") as env:
+    with Sandbox(settings, "bench-checkpoint-cost") as env:
         load = preload(env, events, movies)
         on = timed_job(env, load, project_job(env, "checkpoints-1s", checkpoint_interval_ms=INTERVAL_MS))
         reset_read_model(env)

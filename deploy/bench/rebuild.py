@@ -11,8 +11,8 @@ import time
 from deploy.bench import report
 from deploy.bench.scratch import preload, project_job, timed_job
 from deploy.bench.throughput import row
-from deploy.drills.harness import Background, DrillEnv, read_while
 from deploy.rebuild import LiveJob, rebuild
+from deploy.sandbox import Background, Sandbox, read_while
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench_rebuild(settings: Settings, events: int, movies: int) -> report.Result:
-    with DrillEnv(settings, "bench-rebuild") as env:
+    with Sandbox(settings, "bench-rebuild") as env:
         load = preload(env, events, movies)
         live = timed_job(env, load, project_job(env, "live"), keep_running=True)
         api = env.start_api()

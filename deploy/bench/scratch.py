@@ -1,5 +1,6 @@
-"""What the stream benchmarks share: a scratch environment (the drills' `DrillEnv`: own topics, database, jobs
-and API on the running stack), pre-loading it with the load generator, and timing a job to exact totals."""
+"""What the stream benchmarks share: a scratch environment (`deploy.sandbox.Sandbox`, as the drills use: own
+topics, database, jobs and API on the running stack), pre-loading it with the load generator, and timing a job
+to exact totals."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 import psycopg
 
 from deploy import progress
-from deploy.drills.harness import DrillEnv
 from deploy.errors import BenchmarkError
 from deploy.flink import jobs
+from deploy.sandbox import Sandbox
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
@@ -50,7 +51,7 @@ class JobRun:
         return self.events / self.seconds_to_exact
 
 
-def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
+def preload(env: Sandbox, events: int, movies: int, zipf: float = 1.1) -> Load:
     with progress.working(f"pre-loading {events:,} events over {movies:,} movies", events) as step:
         result = generate(
             env.settings,
@@ -66,7 +67,7 @@ def preload(env: DrillEnv, events: int, movies: int, zipf: float = 1.1) -> Load:
 
 
 def project_job(
-    env: DrillEnv,
+    env: Sandbox,
     tag: str,
     parallelism: int = 1,
     checkpoint_interval_ms: int | None = None,
@@ -88,7 +89,7 @@ def project_job(
 
 
 def timed_job(
-    env: DrillEnv,
+    env: Sandbox,
     load: Load,
     submit: Callable[[], str],
     table: str = TABLE,
@@ -110,7 +111,7 @@ def timed_job(
     return JobRun(job_id, load.events, running - started, exact)
 
 
-def stop(env: DrillEnv, job_id: str) -> None:
+def stop(env: Sandbox, job_id: str) -> None:
     """Cancels and waits until the job is gone, so no write of it lands after this returns."""
     flinkrest.cancel(env.settings, job_id)
     wait_until(
@@ -120,7 +121,7 @@ def stop(env: DrillEnv, job_id: str) -> None:
     )
 
 
-def checkpoints_after(env: DrillEnv, job_id: str, count: int) -> dict[str, Any]:
+def checkpoints_after(env: Sandbox, job_id: str, count: int) -> dict[str, Any]:
     """The job's checkpoint statistics (JobManager REST) once `count` more checkpoints have completed."""
     first = flinkrest.checkpoints(env.settings, job_id)["counts"]["completed"]
     deadline = time.monotonic() + count * env.settings.checkpoint_interval_ms / 1000 + 120
@@ -132,7 +133,7 @@ def checkpoints_after(env: DrillEnv, job_id: str, count: int) -> dict[str, Any]:
     raise TimeoutError(f"job {job_id}: fewer than {count} checkpoints completed after exact totals")
 
 
-def reset_read_model(env: DrillEnv) -> None:
+def reset_read_model(env: Sandbox) -> None:
     """Empties `movie_stats` so a second job over the same log is timed from zero, not found already exact."""
     with psycopg.connect(env.settings.owner_dsn) as conn:
         conn.execute(f"TRUNCATE {TABLE}")

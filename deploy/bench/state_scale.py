@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deploy import postgres, supervisor
+from deploy import supervisor
 from deploy.bench import report
 from deploy.bench.scratch import checkpoints_after, preload, project_job, stop, timed_job
-from deploy.drills.harness import DrillEnv
 from deploy.flink import cluster
 from deploy.kafka import broker
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from stream.config import STATE_BACKENDS
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench_state_scale(settings: Settings, events: int, movies: int, state_backend: str) -> report.Result:
-    with DrillEnv(settings, "bench-state-scale") as env:
+    with Sandbox(settings, "bench-state-scale") as env:
         load = preload(env, events, movies, zipf=0.0)
         submit = project_job(
             env, "state", checkpoint_interval_ms=settings.checkpoint_interval_ms, state_backend=state_backend

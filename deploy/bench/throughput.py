@@ -21,8 +21,8 @@ from deploy.bench.scratch import (
     stop,
     timed_job,
 )
-from deploy.drills.harness import DrillEnv
 from deploy.flink import jobs
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 
 DEFAULT_EVENTS = 5_000_000
@@ -79,7 +79,7 @@ def bench_throughput(
     """The job `times`, each followed by the Flink SQL baseline with the same deduplication, on one log; then
     once each: the job with deduplication off, trending off, both off, and the baseline without dedup."""
     state_bytes: dict[str, int] = {}
-    with DrillEnv(settings, "bench-throughput") as env:
+    with Sandbox(settings, "bench-throughput") as env:
         load = preload(env, events, movies)
         window_s = env.settings.dedup_window_s
 
@@ -147,7 +147,7 @@ def bench_throughput(
 
 
 def _project_run(
-    env: DrillEnv, load: Load, parallelism: int, dedup_window_s: int | None
+    env: Sandbox, load: Load, parallelism: int, dedup_window_s: int | None
 ) -> tuple[JobRun, int]:
     """Times the job to exact totals, then reads the size of a checkpoint taken after them."""
     tag = "project" if dedup_window_s is None else "project-nodedup"
@@ -171,7 +171,7 @@ def row(name: str, run: JobRun) -> dict[str, Any]:
     }
 
 
-def _baseline_job(env: DrillEnv, parallelism: int, dedup_window_s: int) -> Callable[[], str]:
+def _baseline_job(env: Sandbox, parallelism: int, dedup_window_s: int) -> Callable[[], str]:
     with psycopg.connect(env.settings.owner_dsn) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {baseline.TABLE}")
         conn.execute(baseline.CREATE_TABLE)

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
 def entry() -> int:
     """The console command. SIGTERM (`kill`, `timeout`, a CI runner stopping a step) unwinds like Ctrl-C, so a
     drill or benchmark stopped that way still deletes its scratch topics, database and jobs on the way out
-    (`DrillEnv.__exit__`); Python's default would end the process where it stands and leave them behind."""
+    (`Sandbox.__exit__`); Python's default would end the process where it stands and leave them behind."""
     signal.signal(signal.SIGTERM, _exit_on_signal)
     return main()
 

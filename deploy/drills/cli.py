@@ -10,8 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from deploy import services
-from deploy.drills.harness import HEADER, DrillReport
 from deploy.drills.registry import CLUSTER_DRILLS, DRILLS, STOP_SERVICES, drills
+from deploy.drills.steps import HEADER, DrillReport
 from deploy.errors import UsageError
 from deploy.settings import Settings
 

@@ -8,12 +8,12 @@ import random
 import time
 from collections import Counter
 
-from deploy.drills import scenarios
-from deploy.drills.harness import DrillEnv, DrillReport
-from deploy.drills.scenarios import _finish, _has_checkpoint, _kill9, _load
+from deploy.drills import scenarios, steps
+from deploy.drills.steps import DrillReport
 from deploy.errors import DrillError
 from deploy.flink import cluster
 from deploy.kafka import broker
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.loadgen import LoadResult
@@ -32,15 +32,15 @@ FAILOVER_TIMEOUT_S = 300
 def broker_kill(base: Settings) -> DrillReport:
     """kill -9 of the node leading most of the views topic's partitions while acks=all producers write."""
     started = time.monotonic()
-    with DrillEnv(base, "broker-kill") as env:
+    with Sandbox(base, "broker-kill") as env:
         env.submit()
         topic = env.settings.views_topic
-        load = _load(env)  # its producers ride out the leader change: no event may time out
-        time.sleep(random.uniform(2, scenarios.SECONDS / 2))  # the random moment of the crash
+        load = steps.load(env)  # its producers ride out the leader change: no event may time out
+        time.sleep(random.uniform(2, steps.SECONDS / 2))  # the random moment of the crash
         leaders = broker.leaders(env.settings, topic)
         victim, led = Counter(leaders.values()).most_common(1)[0]
         node = broker.node_of(base, victim)
-        _kill9(env, node.program)
+        steps.kill9(env, node.program)
         killed_at = time.monotonic()
 
         def moved() -> bool:
@@ -56,21 +56,21 @@ def broker_kill(base: Settings) -> DrillReport:
             f"killed node {victim} ({node.program}), leader of {led}/{len(leaders)} partitions",
             f"leaders moved in {moved_s:.1f}s; node back and in sync after {in_sync_s:.1f}s",
         ]
-        return _finish(env, "broker-kill", started, result.per_movie, moved_s, notes)
+        return steps.finish(env, "broker-kill", started, result.per_movie, moved_s, notes)
 
 
 def jobmanager_failover(base: Settings) -> DrillReport:
     """kill -9 of the leading JobManager: the standby takes the job over from ZooKeeper and its checkpoint;
     nothing is resubmitted."""
     started = time.monotonic()
-    with DrillEnv(base, "jobmanager-failover") as env:
+    with Sandbox(base, "jobmanager-failover") as env:
         job_id = env.submit()
-        load = _load(env)
-        wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        load = steps.load(env)
+        wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
         leader = cluster.leading_jobmanager(base, env.paths)
         standby = next(jm for jm in cluster.jobmanagers(base) if jm != leader)
-        _kill9(env, leader.name)
+        steps.kill9(env, leader.name)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
         # Asked through the standby: the killed one's REST is gone until the supervisor restarts it.
         env.settings = dataclasses.replace(env.settings, flink_rest=standby.rest)
@@ -89,10 +89,10 @@ def jobmanager_failover(base: Settings) -> DrillReport:
             raise DrillError(f"{now_leading.name} leads after the kill of {leader.name}, not the standby")
         result: LoadResult = load.result()
         notes = [f"killed {leader.name}; {standby.name} leads and restored job {job_id} (same id)"]
-        return _finish(env, "jobmanager-failover", started, result.per_movie, recover_s, notes)
+        return steps.finish(env, "jobmanager-failover", started, result.per_movie, recover_s, notes)
 
 
-DRILLS: dict[str, scenarios.Drill] = {
+DRILLS: dict[str, steps.Drill] = {
     "broker-kill": broker_kill,
     "jobmanager-failover": jobmanager_failover,
     "taskmanager-kill": scenarios.taskmanager_kill,

@@ -1,6 +1,6 @@
 """Self-healing drills: the stack recovers by itself (or with one `up` after a power cut), counts exact.
 
-Each runs under load on its own topics, database and job (see harness.py) and compares the acknowledged
+Each runs under load on its own topics, database and job (deploy/sandbox.py) and compares the acknowledged
 events per movie with Postgres and GraphQL.
 """
 
@@ -20,22 +20,16 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from deploy import leftovers, postgres, procs, stack, supervisor, system
-from deploy.drills.harness import DrillEnv, DrillReport
-from deploy.drills.scenarios import (
-    SECONDS,
-    _api_recovers,
-    _finish,
-    _has_checkpoint,
-    _kill9,
-    _load,
-    _tasks_running,
-)
-from deploy.graphql_client import MOVIE, RECORD_VIEW
+from deploy import leftovers, procs, stack, supervisor, system
+from deploy.drills import steps
+from deploy.drills.steps import SECONDS, DrillReport
 from deploy.kafka import broker
+from deploy.postgres import server as postgres
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from deploy.wait import wait_until
 from ingest.loadgen import LoadResult
+from readmodel.client import MOVIE, RECORD_VIEW
 from stream import flinkrest
 
 # A real outage: three times the cap of the job's restart delays (30 s), so the job restarts several times
@@ -49,9 +43,9 @@ API_CLIENTS = 4
 API_DRILL_S = 20
 
 
-def _same_job_running(env: DrillEnv) -> bool:
+def _same_job_running(env: Sandbox) -> bool:
     with contextlib.suppress(Exception):
-        return env.job_state() == flinkrest.JobState.RUNNING and _tasks_running(env)
+        return env.job_state() == flinkrest.JobState.RUNNING and steps.tasks_running(env)
     return False
 
 
@@ -64,21 +58,21 @@ def postgres_kill(base: Settings) -> DrillReport:
     """SIGKILL of the postmaster: the supervisor clears its orphaned backends and starts a new one; the job
     restarts by itself and the counts catch up. No `up`."""
     started = time.monotonic()
-    with DrillEnv(base, "postgres-kill") as env:
+    with Sandbox(base, "postgres-kill") as env:
         env.submit()
         env.start_api()
-        load = _load(env, SECONDS)
+        load = steps.load(env, SECONDS)
         time.sleep(random.uniform(3, SECONDS - 5))  # the random moment of the crash
         log_size = env.paths.log_file(postgres.COMPONENT).stat().st_size
         _busy_backend(env.base)
-        killed = _kill9(env, postgres.COMPONENT)
+        killed = steps.kill9(env, postgres.COMPONENT)
         killed_at = time.monotonic()
         wait_until(lambda: postgres.healthy(env.base)[0], 180, "Postgres back by itself")
         back_s = time.monotonic() - killed_at
         with env.paths.log_file(postgres.COMPONENT).open("rb") as log:
             log.seek(log_size)
             repairs = [line.decode() for line in log if line.startswith(b"movieviews: repaired")]
-        api_back = _api_recovers(env.settings.api_url, env.api_key)
+        api_back = steps.api_recovers(env.settings.api_url, env.api_key)
         result: LoadResult = load.result()
         wait_until(lambda: _same_job_running(env), JOB_BACK_TIMEOUT_S, "the same job running again")
         notes = [
@@ -87,7 +81,7 @@ def postgres_kill(base: Settings) -> DrillReport:
             f"job {env.job_id} running again without resubmission after {env.restarts()} restart(s)",
             f"API answering again by itself: {api_back}",
         ]
-        report = _finish(env, "postgres-kill", started, result.per_movie, back_s, notes)
+        report = steps.finish(env, "postgres-kill", started, result.per_movie, back_s, notes)
         report.passed = report.passed and api_back and bool(repairs)
         return report
 
@@ -116,12 +110,12 @@ def long_outage(base: Settings) -> DrillReport:
     """Postgres down for 90 s, then Kafka down for 90 s, under load: the job keeps restarting
     (capped backoff) and is running afterwards without resubmission; counts exact."""
     started = time.monotonic()
-    with DrillEnv(base, "long-outage") as env:
+    with Sandbox(base, "long-outage") as env:
         env.submit()
         job_id = env.job_id
         # Load through both outages and the job's return after each (about a minute each on a loaded machine).
         seconds = 2 * (LONG_OUTAGE_S + 60)
-        load = _load(env, seconds, rate=LONG_OUTAGE_RATE)
+        load = steps.load(env, seconds, rate=LONG_OUTAGE_RATE)
         notes = []
         recover = []
         _counts_moving(env)
@@ -142,14 +136,14 @@ def long_outage(base: Settings) -> DrillReport:
                 f"{env.restarts()} restart(s) so far"
             )
         result: LoadResult = load.result()
-        report = _finish(env, "long-outage", started, result.per_movie, max(recover), notes)
+        report = steps.finish(env, "long-outage", started, result.per_movie, max(recover), notes)
         if env.job_id != job_id:
             report.passed = False
             report.notes.append("the job was resubmitted")
         return report
 
 
-def _counts_moving(env: DrillEnv) -> None:
+def _counts_moving(env: Sandbox) -> None:
     """Before an outage: the load reaches Postgres through the job (new counts since this was called)."""
     before = sum(env.stored().values())
     wait_until(lambda: sum(env.stored().values()) > before, JOB_BACK_TIMEOUT_S, "counts moving", 0.5)
@@ -160,10 +154,10 @@ def crash_all(base: Settings) -> DrillReport:
     `up`, which names its repairs. No HA service on one machine: the drill's job is resubmitted from its
     newest retained checkpoint, as `up` does for the stack's own job."""
     started = time.monotonic()
-    with DrillEnv(base, "crash-all") as env:
+    with Sandbox(base, "crash-all") as env:
         env.submit()
-        load = _load(env, SECONDS)
-        wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        load = steps.load(env, SECONDS)
+        wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         time.sleep(random.uniform(2, 8))  # the random moment of the power cut
         was_up = {p.name for p in supervisor.info(env.paths) if p.state == "RUNNING"}
         main_job = system.job_running(base) is not None
@@ -181,10 +175,10 @@ def crash_all(base: Settings) -> DrillReport:
         result: LoadResult = load.result()
         repairs = [line for line in lines if line.startswith("repaired")]
         notes = [f"killed {killed} processes at once", *repairs, f"job resubmitted from {restore}"]
-        return _finish(env, "crash-all", started, result.per_movie, recover_s, notes)
+        return steps.finish(env, "crash-all", started, result.per_movie, recover_s, notes)
 
 
-def _power_cut(env: DrillEnv) -> int:
+def _power_cut(env: Sandbox) -> int:
     folders = [program.cwd for program in stack.programs(env.base, env.paths)]
     victims = [each.pid for each in leftovers.find(folders)]
     root = supervisor.pid(env.paths)
@@ -243,7 +237,7 @@ def api_kill(base: Settings) -> DrillReport:
     """SIGKILL of one API worker while clients read and write: the other worker keeps answering, uvicorn
     starts a new one, and every acknowledged recordView is counted."""
     started = time.monotonic()
-    with DrillEnv(base, "api-kill") as env:
+    with Sandbox(base, "api-kill") as env:
         env.submit()
         clients = _Clients(env.start_api(workers=2), env.api_key)
         threads = [threading.Thread(target=clients.run, args=(i,), daemon=True) for i in range(API_CLIENTS)]
@@ -298,7 +292,7 @@ def _workers(master: int) -> list[int]:
     return workers
 
 
-def _workers_back(env: DrillEnv) -> bool:
+def _workers_back(env: Sandbox) -> bool:
     with contextlib.suppress(Exception):
         wait_until(lambda: len(_workers(env.api_pid)) >= 2, 60, "two API workers")
         return True

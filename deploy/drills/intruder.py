@@ -16,9 +16,10 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from deploy.drills.harness import DrillEnv, DrillReport
-from deploy.drills.scenarios import _finish, _load
+from deploy.drills import steps
+from deploy.drills.steps import DrillReport
 from deploy.errors import DrillError
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from ground.kafka import API, Credentials, KafkaAccess, client_config
 from ingest.events import MovieViewed
@@ -38,14 +39,14 @@ class Attempt:
     case: str
     # The error codes that say it was refused for the right reason (the broker's, or the client's own).
     refused_with: frozenset[int]
-    run: Callable[[DrillEnv], set[int]]
+    run: Callable[[Sandbox], set[int]]
 
 
 def _errors(collected: list[KafkaError]) -> set[int]:
     return {error.code() for error in collected}
 
 
-def _produce(env: DrillEnv, config: dict[str, Any]) -> set[int]:
+def _produce(env: Sandbox, config: dict[str, Any]) -> set[int]:
     """One intruder event to the views topic: the error codes seen (the delivery's, the client's), or
     {NO_ERROR} when it was acknowledged."""
     seen: list[KafkaError] = []
@@ -63,29 +64,29 @@ def _produce(env: DrillEnv, config: dict[str, Any]) -> set[int]:
     return {KafkaError.NO_ERROR} if any(delivered) else _errors(seen)
 
 
-def _plaintext(env: DrillEnv) -> set[int]:
+def _plaintext(env: Sandbox) -> set[int]:
     return _produce(env, client_config(KafkaAccess(env.settings.kafka_bootstrap)))
 
 
-def _tls_without_credentials(env: DrillEnv) -> set[int]:
+def _tls_without_credentials(env: Sandbox) -> set[int]:
     ca = env.settings.kafka_api.credentials
     assert ca is not None  # security is on (checked by the drill)
     config = {"security.protocol": "SSL", "ssl.ca.location": str(ca.ca)}
     return _produce(env, {**client_config(KafkaAccess(env.settings.kafka_bootstrap)), **config})
 
 
-def _wrong_password(env: DrillEnv) -> set[int]:
+def _wrong_password(env: Sandbox) -> set[int]:
     api = env.settings.kafka_api.credentials
     assert api is not None
     wrong = Credentials(API, api.password + "-wrong", api.ca)
     return _produce(env, client_config(KafkaAccess(env.settings.kafka_bootstrap, wrong)))
 
 
-def _job_writes_views(env: DrillEnv) -> set[int]:
+def _job_writes_views(env: Sandbox) -> set[int]:
     return _produce(env, client_config(env.settings.kafka_job))
 
 
-def _api_reads_views(env: DrillEnv) -> set[int]:
+def _api_reads_views(env: Sandbox) -> set[int]:
     """The API's principal fetches the log from the start, in a group it may look at (the drill's, whose
     offsets it reads for the lag), so the refusal is the topic's own."""
     consumer = Consumer(
@@ -107,7 +108,7 @@ def _api_reads_views(env: DrillEnv) -> set[int]:
         consumer.close()
 
 
-def _admin_call(env: DrillEnv, call: Callable[[AdminClient], dict[str, Any]]) -> set[int]:
+def _admin_call(env: Sandbox, call: Callable[[AdminClient], dict[str, Any]]) -> set[int]:
     client = AdminClient(client_config(env.settings.kafka_api))
     try:
         for future in call(client).values():
@@ -117,12 +118,12 @@ def _admin_call(env: DrillEnv, call: Callable[[AdminClient], dict[str, Any]]) ->
     return {KafkaError.NO_ERROR}
 
 
-def _api_creates_topic(env: DrillEnv) -> set[int]:
+def _api_creates_topic(env: Sandbox) -> set[int]:
     topic = NewTopic(f"{env.name}-intruder", num_partitions=1, replication_factor=-1)
     return _admin_call(env, lambda client: client.create_topics([topic], operation_timeout=ADMIN_TIMEOUT_S))
 
 
-def _api_deletes_views(env: DrillEnv) -> set[int]:
+def _api_deletes_views(env: Sandbox) -> set[int]:
     topics = [env.settings.views_topic]
     return _admin_call(env, lambda client: client.delete_topics(topics, operation_timeout=ADMIN_TIMEOUT_S))
 
@@ -154,11 +155,11 @@ def intruder(base: Settings) -> DrillReport:
     if not base.kafka_security:
         raise DrillError("intruder needs MOVIEVIEWS_KAFKA_SECURITY=on (the cluster profile's default)")
     started = time.monotonic()
-    with DrillEnv(base, "intruder") as env:
+    with Sandbox(base, "intruder") as env:
         env.submit()
-        load = _load(env)  # the API's principal: every event acknowledged and counted
+        load = steps.load(env)  # the API's principal: every event acknowledged and counted
         outcomes = [(attempt, attempt.run(env)) for attempt in ATTEMPTS]
-        report = _finish(env, "intruder", started, load.result().per_movie, None, [])
+        report = steps.finish(env, "intruder", started, load.result().per_movie, None, [])
         for attempt, seen in outcomes:
             refused = bool(seen & attempt.refused_with) and KafkaError.NO_ERROR not in seen
             report.passed = report.passed and refused

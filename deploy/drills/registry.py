@@ -3,10 +3,10 @@ ones after the classic seven)."""
 
 from __future__ import annotations
 
-from deploy.drills import cluster, healing, intruder, scenarios
+from deploy.drills import cluster, healing, intruder, scenarios, steps
 
-DRILLS: dict[str, scenarios.Drill] = {**scenarios.DRILLS, **healing.DRILLS}
-CLUSTER_DRILLS: dict[str, scenarios.Drill] = {**cluster.DRILLS, **intruder.DRILLS}
+DRILLS: dict[str, steps.Drill] = {**scenarios.DRILLS, **healing.DRILLS}
+CLUSTER_DRILLS: dict[str, steps.Drill] = {**cluster.DRILLS, **intruder.DRILLS}
 # The drills that stop or kill a process of Kafka, Flink or Postgres (through the supervisor or by pid): they
 # need services the project runs (MOVIEVIEWS_MANAGED=on). api-kill kills a worker of the drill's own API.
 STOP_SERVICES = frozenset(
@@ -24,5 +24,5 @@ STOP_SERVICES = frozenset(
 )
 
 
-def drills(clustered: bool) -> dict[str, scenarios.Drill]:
+def drills(clustered: bool) -> dict[str, steps.Drill]:
     return CLUSTER_DRILLS if clustered else DRILLS

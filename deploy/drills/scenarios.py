@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import random
-import signal
 import threading
 import time
 import uuid
@@ -20,20 +18,23 @@ import httpx
 import psycopg
 from confluent_kafka import Consumer, Producer
 
-from deploy import postgres, procs, supervisor, system
-from deploy.drills import observed
-from deploy.drills.harness import PROBE_MOVIE, Background, DrillEnv, DrillReport, Verdict, read_while
+from deploy import supervisor, system
+from deploy.drills import observed, steps
+from deploy.drills.steps import MOVIES, SECONDS, DrillReport
 from deploy.errors import DrillError
 from deploy.flink import cluster, jobs
-from deploy.graphql_client import RECORD_VIEW, TOP_MOVIES, GraphQLClient
 from deploy.kafka import broker
+from deploy.postgres import server as postgres
 from deploy.rebuild import LiveJob, rebuild
+from deploy.sandbox import Background, Sandbox, read_while
 from deploy.settings import Settings
+from deploy.testing import read_from_start
 from deploy.wait import wait_until
 from ground.kafka import client_config
 from ingest.events import MovieRegistered, MovieViewed
-from ingest.loadgen import FLUSH_MARGIN_S, LoadResult, generate
+from ingest.loadgen import LoadResult, generate
 from ingest.publisher import Publisher
+from readmodel.client import GraphQLClient
 from readmodel.errors import BrokerUnavailableError, DatabaseUnavailableError
 from schemas import fields
 from schemas.catalog import Catalog
@@ -42,97 +43,30 @@ from stream import flinkrest
 from stream.errors import FlinkRestError
 from stream.taskmanager.deadletters import DeadLetter
 
-# Load shape for every drill: modest, so the 2-core machine keeps up while a component is down and back.
-RATE = 3_000
-SECONDS = 20
-MOVIES = 1_000
 # How long Kafka or Postgres stays down: past the API's timeouts, within the job's restart budget.
 OUTAGE_S = 8
-# The drills' producers retry each event this long, so every event is acknowledged in the end and the ground
-# truth is exact: an event given up on might still be in the log. Shorter bounds made exact runs fail at high
-# load: 30 s (kafka-restart: the broker back after 2 min at load 30, 2,252 events counted failed were in the
-# log) and 300 s (crash-all: `up` after the power cut took 10 min at load 60, 9,749 such events). The flush
-# returns as soon as the broker has acknowledged everything: only a broker that never returns waits this out.
-RIDE_OUT_S = 900
 # Hand-published drill events are a few thousand small messages: acknowledged within seconds when healthy.
 FLUSH_TIMEOUT_S = 60
 V3_PREVIEW = Path(__file__).with_name("MovieViewed.v3-preview.avsc")
 
-Drill = Callable[[Settings], DrillReport]
-
-
-def _load(
-    env: DrillEnv, seconds: float = SECONDS, seed: int | None = None, v2_share: float = 0.0, rate: int = RATE
-) -> Background:
-    """The drill's load in the background; its producer rides out any outage a drill stages (RIDE_OUT_S)."""
-    return Background(
-        lambda: generate(
-            env.settings,
-            rate=rate,
-            seconds=seconds,
-            movies=MOVIES,
-            seed=seed,
-            v2_share=v2_share,
-            delivery_timeout_s=RIDE_OUT_S,
-        ),
-        timeout_s=seconds + RIDE_OUT_S + FLUSH_MARGIN_S,
-    )
-
-
-def _report(
-    name: str, started: float, verdict: Verdict, graphql_ok: bool, recover_s: float | None, notes: list[str]
-) -> DrillReport:
-    if not graphql_ok:
-        notes.append("GraphQL counts differ from Postgres")
-    return DrillReport(
-        name,
-        verdict.exact and graphql_ok,
-        time.monotonic() - started,
-        verdict.events,
-        verdict.movies,
-        verdict.lost,
-        verdict.double_counted,
-        recover_s,
-        notes,
-    )
-
-
-def _finish(
-    env: DrillEnv, name: str, started: float, truth: dict[str, int], recover_s: float | None, notes: list[str]
-) -> DrillReport:
-    verdict, _ = env.settle(truth)
-    env.start_api()
-    graphql = env.graphql_counts(sorted(truth))
-    return _report(name, started, verdict, graphql == truth, recover_s, notes)
-
-
-def _kill9(env: DrillEnv, program: str) -> int:
-    """SIGKILL of a supervised program's process; the supervisor is left to bring it back."""
-    pid = supervisor.program_pid(env.paths, program)
-    if pid is None:
-        raise DrillError(f"{program} is not running")
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not procs.is_alive(pid), 10, f"pid {pid} gone")
-    return pid
-
 
 def taskmanager_kill(base: Settings) -> DrillReport:
     started = time.monotonic()
-    with DrillEnv(base, "taskmanager-kill") as env:
+    with Sandbox(base, "taskmanager-kill") as env:
         env.submit()
-        load = _load(env)
+        load = steps.load(env)
         # A kill before the first checkpoint leaves nothing to restore from (seen at load 8: "No checkpoint
         # found during restore", so the drill waited for a restore that could not come).
-        wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         if base.prometheus:
             job_id = str(env.job_id)
             wait_until(lambda: observed.checkpoint_recorded(base, job_id), 60, "a checkpoint in Prometheus")
         time.sleep(random.uniform(0, SECONDS - 8))  # the random moment of the crash, not synchronisation
-        _kill9(env, cluster.TASKMANAGER)
+        steps.kill9(env, cluster.TASKMANAGER)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
         # The supervisor starts a new TaskManager; the job restores from its checkpoint onto it.
         wait_until(lambda: _restored_since(env, killed_ms), 180, "the job restored from a checkpoint")
-        wait_until(lambda: _tasks_running(env), 60, "every task running again")
+        wait_until(lambda: steps.tasks_running(env), 60, "every task running again")
         recover_s = time.monotonic() - killed_at
         result: LoadResult = load.result()
         if base.prometheus:
@@ -140,30 +74,26 @@ def taskmanager_kill(base: Settings) -> DrillReport:
             seen_ok, seen = observed.restarts_moved_and_checkpoints_resumed(base, str(env.job_id), since)
         else:
             seen_ok, seen = observed.restarts_moved_and_checkpoints_resumed_in_flink(base, str(env.job_id))
-        report = _finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [seen])
+        report = steps.finish(env, "taskmanager-kill", started, result.per_movie, recover_s, [seen])
         return dataclasses.replace(report, passed=report.passed and seen_ok)
 
 
-def _restored_since(env: DrillEnv, epoch_ms: float) -> bool:
+def _restored_since(env: Sandbox, epoch_ms: float) -> bool:
     try:
         return flinkrest.restored_since(env.settings, str(env.job_id), epoch_ms)
     except FlinkRestError:  # a JobManager busy restarting the job answers late: ask again
         return False
 
 
-def _tasks_running(env: DrillEnv) -> bool:
-    return flinkrest.tasks_running(env.settings, str(env.job_id))
-
-
 def jobmanager_kill(base: Settings) -> DrillReport:
     started = time.monotonic()
-    with DrillEnv(base, "jobmanager-kill") as env:
+    with Sandbox(base, "jobmanager-kill") as env:
         env.submit()
-        load = _load(env)
-        wait_until(lambda: _has_checkpoint(env), 60, "a first retained checkpoint")
+        load = steps.load(env)
+        wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         main_job_was_running = system.job_running(base) is not None
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
-        _kill9(env, cluster.JOBMANAGER)
+        steps.kill9(env, cluster.JOBMANAGER)
         killed_at = time.monotonic()
         # The supervisor starts a new JobManager (retrying while the killed one's ports are still held).
         wait_until(
@@ -179,26 +109,18 @@ def jobmanager_kill(base: Settings) -> DrillReport:
             # The crash took the stack's own job with it; bring it back the way `up` would.
             notes.append(f"main job resumed as {system.start_job(base, env.paths, lambda line: None)}")
         result: LoadResult = load.result()
-        return _finish(env, "jobmanager-kill", started, result.per_movie, recover_s, notes)
-
-
-def _has_checkpoint(env: DrillEnv) -> bool:
-    try:
-        env.latest_checkpoint()
-    except DrillError:
-        return False
-    return True
+        return steps.finish(env, "jobmanager-kill", started, result.per_movie, recover_s, notes)
 
 
 def _rescale(base: Settings, name: str) -> DrillReport:
     """Stops the job with a savepoint mid-stream and resumes it at another parallelism: 1 -> 2, or from the
     profile's parallelism (2 on the cluster) down to 1."""
     started = time.monotonic()
-    with DrillEnv(base, name) as env:
+    with Sandbox(base, name) as env:
         before = base.job_parallelism
         after = 2 if before == 1 else 1
         job_id = env.submit(parallelism=before)
-        load = _load(env)
+        load = steps.load(env)
         time.sleep(SECONDS / 2)  # stop mid-stream: half the load is in the job, half still coming
         stopped_at = time.monotonic()
         notes: list[str] = []  # a stop retried while the job (re)starts says so here
@@ -207,7 +129,7 @@ def _rescale(base: Settings, name: str) -> DrillReport:
         recover_s = time.monotonic() - stopped_at
         result: LoadResult = load.result()
         notes.append(f"parallelism {before} -> {after} from {savepoint}")
-        return _finish(env, name, started, result.per_movie, recover_s, notes)
+        return steps.finish(env, name, started, result.per_movie, recover_s, notes)
 
 
 def savepoint_upgrade(base: Settings) -> DrillReport:
@@ -220,18 +142,18 @@ def rescale(base: Settings) -> DrillReport:
 
 def schema_evolution(base: Settings) -> DrillReport:
     started = time.monotonic()
-    with DrillEnv(base, "schema-evolution") as env:
+    with Sandbox(base, "schema-evolution") as env:
         env.submit()
         # Job first: the job already reads v2; v1 and v2 producers run at once.
-        v1 = _load(env, seed=1, v2_share=0.0)
-        v2 = _load(env, seed=2, v2_share=1.0)
+        v1 = steps.load(env, seed=1, v2_share=0.0)
+        v2 = steps.load(env, seed=2, v2_share=1.0)
         truth: Counter[str] = Counter()
         for load in (v1, v2):
             truth.update(load.result().per_movie)
         # Producer first: a writer schema the job has never seen, found in the shared schema topic.
         preview = _publish_v3_preview(env, events=2_000)
         truth.update(preview)
-        report = _finish(
+        report = steps.finish(
             env,
             "schema-evolution",
             started,
@@ -250,7 +172,7 @@ def _flushed(pub: Publisher) -> None:
         raise DrillError(f"{left} events still unacknowledged after {FLUSH_TIMEOUT_S} s")
 
 
-def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
+def _publish_v3_preview(env: Sandbox, events: int) -> dict[str, int]:
     catalog = Catalog.bundled()
     catalog.add(V3_PREVIEW.read_text(), version=3)
     sent: Counter[str] = Counter()
@@ -265,7 +187,7 @@ def _publish_v3_preview(env: DrillEnv, events: int) -> dict[str, int]:
     return dict(sent)
 
 
-def _watch_seconds_reached_read_model(env: DrillEnv) -> bool:
+def _watch_seconds_reached_read_model(env: Sandbox) -> bool:
     with psycopg.connect(env.settings.reader_dsn) as conn:
         row = conn.execute("SELECT coalesce(sum(watch_seconds), 0) FROM movie_stats").fetchone()
     return bool(row and row[0] > 0)
@@ -277,10 +199,10 @@ def poison_pills(base: Settings) -> DrillReport:
     is dead-lettered, every good view counted exactly, and the job never restarts."""
     started = time.monotonic()
     rng = random.Random(11)
-    with DrillEnv(base, "poison-pills") as env:
+    with Sandbox(base, "poison-pills") as env:
         env.submit()
         # Restarts before every task runs are the cluster's (no free slot yet), not a record's.
-        wait_until(lambda: _tasks_running(env), 120, "every task of the job running")
+        wait_until(lambda: steps.tasks_running(env), 120, "every task of the job running")
         restarts_before = env.restarts()
         s = env.settings
         truth: Counter[str] = Counter()
@@ -305,7 +227,7 @@ def poison_pills(base: Settings) -> DrillReport:
                     topic = s.views_topic if pill.subject == MovieViewed.SUBJECT else s.movies_topic
                     pub.produce(topic, pill.movie_id.encode(), pill.payload, [], None)
             _flushed(pub)
-        report = _finish(env, "poison-pills", started, dict(truth), None, [])
+        report = steps.finish(env, "poison-pills", started, dict(truth), None, [])
         letters = _read_dead_letters(env, sum(injected.values()) + len(later))
         reasons = Counter(letter.reason for letter in letters)
         caught = {pill.name: _letter_of(pill, letters) for pill in later}
@@ -405,52 +327,35 @@ def _poison(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
     return "unknown-schema", b"\xc3\x01" + rng.randbytes(8) + valid[10:]
 
 
-def _read_dead_letters(env: DrillEnv, expected: int) -> list[DeadLetter]:
-    consumer = Consumer(
-        client_config(
-            env.settings.kafka_admin, **{"group.id": f"{env.name}-check", "auto.offset.reset": "earliest"}
-        )
-    )
-    consumer.subscribe([env.settings.dlq_topic])
-    letters: list[DeadLetter] = []
-
-    def read_all() -> bool:
-        msg = consumer.poll(0.5)
-        if msg is not None and msg.error() is None:
-            letters.append(DeadLetter.from_json(msg.value() or b""))
-        return len(letters) >= expected
-
-    try:
-        wait_until(read_all, 120, "every dead letter", interval_s=0)
-    finally:
-        consumer.close()
-    return letters
+def _read_dead_letters(env: Sandbox, expected: int) -> list[DeadLetter]:
+    found = read_from_start(env.settings.kafka_admin, env.settings.dlq_topic, expected, 120)
+    return [DeadLetter.from_json(message.value() or b"") for message in found]
 
 
 def _outage(
     base: Settings,
     name: str,
-    stop: Callable[[DrillEnv], object],
-    start: Callable[[DrillEnv], object],
+    stop: Callable[[Sandbox], object],
+    start: Callable[[Sandbox], object],
     mutation: bool,
 ) -> DrillReport:
     """Takes a service down mid-stream, checks the API says so (on a read, or on `recordView` when the
     service is Kafka), brings it back, and checks the API and the counts recover without anyone's help."""
     started = time.monotonic()
-    with DrillEnv(base, name) as env:
+    with Sandbox(base, name) as env:
         env.submit()
         api = env.start_api()
-        load = _load(env, seconds=SECONDS + OUTAGE_S)
+        load = steps.load(env, seconds=SECONDS + OUTAGE_S)
         time.sleep(SECONDS / 3)  # mid-stream, not synchronisation
         stop(env)
-        error = _api_error(api, env.api_key, mutation)
+        error = steps.api_error(api, env.api_key, mutation)
         time.sleep(OUTAGE_S)  # the outage itself
         start(env)
         back_at = time.monotonic()
-        recovered = _api_recovers(api, env.api_key, mutation)
+        recovered = steps.api_recovers(api, env.api_key, mutation)
         recover_s = time.monotonic() - back_at
         result: LoadResult = load.result()
-        report = _finish(env, name, started, result.per_movie, recover_s, [])
+        report = steps.finish(env, name, started, result.per_movie, recover_s, [])
         call = "recordView" if mutation else "topMovies"
         # The API names the service that is down by its error code: a read needs Postgres, a view Kafka.
         expected = BrokerUnavailableError.code if mutation else DatabaseUnavailableError.code
@@ -474,7 +379,7 @@ def postgres_restart(base: Settings) -> DrillReport:
 
 
 def kafka_restart(base: Settings) -> DrillReport:
-    def start(env: DrillEnv) -> None:
+    def start(env: Sandbox) -> None:
         supervisor.start(env.paths, broker.COMPONENT)
         wait_until(lambda: broker.healthy(env.settings)[0], 120, "Kafka back")
 
@@ -483,70 +388,29 @@ def kafka_restart(base: Settings) -> DrillReport:
     )
 
 
-def _api_error(api: str, key: str, mutation: bool = False) -> tuple[str, str] | None:
-    """The first error of one `recordView` (or `topMovies`) call as (code, message); None: it succeeded."""
-    query, variables = (RECORD_VIEW, {"id": PROBE_MOVIE}) if mutation else (TOP_MOVIES, {"limit": 5})
-    body = httpx.post(
-        f"{api}/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    ).json()
-    errors = body.get("errors") or []
-    if not errors:
-        return None
-    return str((errors[0].get("extensions") or {}).get("code")), str(errors[0]["message"])
-
-
-def _api_recovers(api: str, key: str, mutation: bool = False) -> bool:
-    try:
-        wait_until(lambda: _api_error(api, key, mutation) is None, 60, "the API answering again")
-    except Exception:
-        return False
-    return True
-
-
 def duplicate_delivery(base: Settings) -> DrillReport:
     """Every acknowledged event published a second time by another producer, and client retries of
     recordView with one eventId (GraphQL argument, REST Idempotency-Key): each distinct event counts once."""
     started = time.monotonic()
-    with DrillEnv(base, "duplicate-delivery") as env:
+    with Sandbox(base, "duplicate-delivery") as env:
         env.submit()
         api = env.start_api()
-        result: LoadResult = _load(env, seconds=SECONDS / 2).result()
+        result: LoadResult = steps.load(env, seconds=SECONDS / 2).result()
         truth = Counter(result.per_movie)
         records = _read_all(env, env.settings.views_topic, result.acknowledged)
         resent = _republish(env, records)
         retried = _client_retries(api, env.api_key, truth, rounds=50, attempts=3)
         notes = [f"{resent} acknowledged events published again; {retried} recordView retries"]
-        return _finish(env, "duplicate-delivery", started, dict(truth), None, notes)
+        return steps.finish(env, "duplicate-delivery", started, dict(truth), None, notes)
 
 
-def _read_all(env: DrillEnv, topic: str, expected: int) -> list[tuple[bytes | None, bytes]]:
-    """(key, value) of the first `expected` records of `topic`, as acknowledged."""
-    consumer = Consumer(
-        client_config(
-            env.settings.kafka_admin,
-            **{"group.id": f"{env.name}-reread", "auto.offset.reset": "earliest"},
-        )
-    )
-    consumer.subscribe([topic])
-    records: list[tuple[bytes | None, bytes]] = []
-
-    def read() -> bool:
-        for msg in consumer.consume(1000, 0.5):
-            if msg.error() is None:
-                records.append((msg.key(), msg.value() or b""))
-        return len(records) >= expected
-
-    try:
-        wait_until(read, 120, f"{expected} records of {topic}", interval_s=0)
-    finally:
-        consumer.close()
-    return records
+def _read_all(env: Sandbox, topic: str, expected: int) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of the first `expected` records of `topic` (at least), as acknowledged."""
+    found = read_from_start(env.settings.kafka_admin, topic, expected, 120)
+    return [(message.key(), message.value() or b"") for message in found]
 
 
-def _republish(env: DrillEnv, records: list[tuple[bytes | None, bytes]]) -> int:
+def _republish(env: Sandbox, records: list[tuple[bytes | None, bytes]]) -> int:
     """A second producer (not the idempotent one of the load): the same bytes, the same keys, again."""
     producer = Producer(client_config(env.settings.kafka_api, **{"linger.ms": 20}))
     for key, value in records:
@@ -597,10 +461,10 @@ def rebuild_under_load(base: Settings) -> DrillReport:
     """`movieviews rebuild` under load: a second job builds slot 2 from offset zero, is proved equal and takes
     over; a GraphQL reader polling throughout sees no error and no count go down; the counts end exact."""
     started = time.monotonic()
-    with DrillEnv(base, "rebuild") as env:
+    with Sandbox(base, "rebuild") as env:
         env.submit()
         api = env.start_api()
-        truth: Counter[str] = Counter(_load(env, seconds=REBUILD_LOG_S).result().per_movie)
+        truth: Counter[str] = Counter(steps.load(env, seconds=REBUILD_LOG_S).result().per_movie)
         done = threading.Event()
         load = Background(lambda: _rounds(env, done))
         reader = Background(lambda: read_while(api, env.api_key, done))
@@ -617,12 +481,12 @@ def rebuild_under_load(base: Settings) -> DrillReport:
             f"switched to slot {switched.slot} ({switched.comparison.summary()}); updates paused "
             f"{switched.paused_s:.1f}s; reader: {requests} requests, {errors} failed, {decreases} decreases"
         ]
-        report = _finish(env, "rebuild", started, dict(truth), switched.paused_s, notes)
+        report = steps.finish(env, "rebuild", started, dict(truth), switched.paused_s, notes)
         report.passed = report.passed and errors == 0 and decreases == 0 and requests > 0
         return report
 
 
-def _rounds(env: DrillEnv, done: threading.Event) -> Counter[str]:
+def _rounds(env: Sandbox, done: threading.Event) -> Counter[str]:
     sent: Counter[str] = Counter()
     while not done.is_set():
         result = generate(env.settings, rate=REBUILD_RATE, seconds=REBUILD_ROUND_S, movies=MOVIES)
@@ -632,7 +496,7 @@ def _rounds(env: DrillEnv, done: threading.Event) -> Counter[str]:
     return sent
 
 
-DRILLS: dict[str, Drill] = {
+DRILLS: dict[str, steps.Drill] = {
     "taskmanager-kill": taskmanager_kill,
     "jobmanager-kill": jobmanager_kill,
     "savepoint-upgrade": savepoint_upgrade,

@@ -14,7 +14,7 @@ from deploy.bench.read import bench_read
 from deploy.bench.state_scale import bench_state_scale
 from deploy.bench.throughput import bench_throughput
 from deploy.bench.write import bench_write
-from deploy.drills.harness import DrillEnv
+from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 from stream.topology import BATCH_MS
 
@@ -70,7 +70,7 @@ def test_freshness_measures_each_probe_in_top_movies_and_on_the_subscription(sta
 def test_write_finds_every_acknowledged_view_in_the_log_and_reads_run_while_views_are_produced(
     stack: Settings,
 ) -> None:
-    with DrillEnv(stack, "bench-write") as env:
+    with Sandbox(stack, "bench-write") as env:
         env.start_api()
         result = bench_write(env.settings, env.settings.api_url, clients=[2], seconds=0.5, runs=1)
         reads = bench_read(

@@ -13,9 +13,9 @@ import pytest
 from deploy import procs
 from deploy.bench.cli import BENCHMARKS
 from deploy.cli import COMMANDS, build_parser, main
-from deploy.drills.harness import compare
 from deploy.errors import PortTakenError
 from deploy.flink.checkpoints import latest_restore_point
+from deploy.sandbox import compare
 from deploy.settings import ConfigError, Settings
 
 

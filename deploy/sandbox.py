@@ -1,8 +1,10 @@
-"""What every drill shares: its own topics, database, job and API on the running stack, and the verdict.
+"""The sandbox the drills and the benchmarks share: its own topics, database, job and API on the running stack
+for one run, and the check of its counts against ground truth.
 
-A drill never touches the demo's data: it makes fresh topics and a fresh database, submits its own job to the
-cluster, and starts its own API process on a free port pointed at that database. Ground truth is the load
-generator's record of acknowledged events; the verdict compares it per movie with Postgres and with GraphQL.
+A run in a sandbox never touches the demo's data: it makes fresh topics and a fresh database, submits its
+own job to the cluster, and starts its own API process on a free port pointed at that database. Ground truth
+is the load generator's record of acknowledged events; the verdict compares it per movie with Postgres and
+with GraphQL.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +25,21 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from deploy import postgres, procs, progress
+from deploy import procs, progress
 from deploy.errors import DrillError
 from deploy.flink import jobs
 from deploy.flink.checkpoints import latest_restore_point, remove_job_state
-from deploy.graphql_client import GraphQLClient, GraphQLClientError
 from deploy.kafka import broker
 from deploy.kafka import security as kafka_security
 from deploy.paths import StatePaths
+from deploy.postgres import server as postgres
 from deploy.settings import REPO_ROOT, Settings
 from deploy.system import api_healthy
 from deploy.testing import stored_counts
 from deploy.wait import wait_until
 from ingest.topics import delete_topics, ensure_topics
 from readmodel import apikeys
+from readmodel.client import GraphQLClient, GraphQLClientError
 from readmodel.migrate import upgrade
 from stream import flinkrest
 from stream.errors import StreamError
@@ -47,8 +50,8 @@ SETTLE_TIMEOUT_S = 240
 # API probes record their views on a movie of their own: a recordView that timed out during an outage may
 # still reach the log later (its outcome is unknown), so probes stay out of the load's ground truth.
 PROBE_MOVIE = "probe-outage"
-# Requests/s for the drill's own key: its checks ask for every movie of the load in a burst.
-DRILL_KEY_RATE = 100_000
+# Requests/s for the sandbox's own key: its checks ask for every movie of the load in a burst.
+KEY_RATE = 100_000
 
 
 @dataclass
@@ -72,40 +75,15 @@ def compare(truth: dict[str, int], stored: dict[str, int]) -> Verdict:
     return Verdict(sum(truth.values()), len(truth), lost, double, wrong)
 
 
-@dataclass
-class DrillReport:
-    name: str
-    passed: bool
-    seconds: float
-    events: int = 0
-    movies: int = 0
-    lost: int = 0
-    double_counted: int = 0
-    recover_s: float | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def as_row(self) -> str:
-        recover = f"{self.recover_s:.1f}" if self.recover_s is not None else "-"
-        return (
-            f"{self.name:<18} {'PASS' if self.passed else 'FAIL':<5} {self.events:>8} {self.movies:>7} "
-            f"{self.lost:>5} {self.double_counted:>7} {recover:>9} {self.seconds:>7.1f}"
-        )
-
-
-HEADER = (
-    f"{'drill':<18} {'':<5} {'events':>8} {'movies':>7} {'lost':>5} {'double':>7} {'recover_s':>9} "
-    f"{'took_s':>7}"
-)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-class DrillEnv:
-    """Fresh topics and database for one drill, its job and API, and the checks against ground truth."""
+class Sandbox:
+    """Fresh topics and database for one drill or benchmark, its job and API, and the checks against ground
+    truth."""
 
     def __init__(self, base: Settings, name: str) -> None:
         suffix = uuid.uuid4().hex[:6]
@@ -126,9 +104,9 @@ class DrillEnv:
         self._api: int | None = None
         self.api_key = ""
 
-    def __enter__(self) -> DrillEnv:
+    def __enter__(self) -> Sandbox:
         ensure_topics(self.settings.kafka_admin, broker.topics(self.settings))
-        # The API and the job may use the drill's topics and the job its group (named after the drill).
+        # The API and the job may use the sandbox's topics and the job its group (named after the sandbox).
         kafka_security.grant(self.settings, group_prefix=self.name)
         with psycopg.connect(postgres.admin_conninfo(self.base), autocommit=True) as conn:
             conn.execute(
@@ -136,9 +114,9 @@ class DrillEnv:
             )
 
         upgrade(self.settings.owner_url)
-        # The drill's API is a client like any other: its probes and checks send a key of their own.
+        # The sandbox's API is a client like any other: its probes and checks send a key of their own.
         self.api_key = apikeys.create(
-            self.settings.owner_dsn, self.settings.api_key_pepper, self.name, ["admin"], DRILL_KEY_RATE
+            self.settings.owner_dsn, self.settings.api_key_pepper, self.name, ["admin"], KEY_RATE
         )
         return self
 
@@ -146,7 +124,7 @@ class DrillEnv:
         with contextlib.suppress(Exception):
             if self.job_id:
                 flinkrest.cancel(self.settings, self.job_id)
-        # Every job this drill or benchmark ran is named after it: their checkpoints and savepoints go too.
+        # Every job run in this sandbox is named after it: their checkpoints and savepoints go too.
         with contextlib.suppress(Exception):
             for job in flinkrest.jobs(self.settings):
                 if job.name.startswith(self.name):
@@ -194,7 +172,7 @@ class DrillEnv:
             return None
 
     def restarts(self) -> int:
-        """Times Flink restarted the drill's job (its `numRestarts`)."""
+        """Times Flink restarted the sandbox's job (its `numRestarts`)."""
         metrics = flinkrest.job_metrics(self.settings, str(self.job_id), ["numRestarts"])
         return int(metrics.get("numRestarts", 0))
 
@@ -209,24 +187,24 @@ class DrillEnv:
     # -- the API --------------------------------------------------------------------------------------------
     @property
     def api_pid(self) -> int:
-        """The drill's API process (one worker), once started: what a benchmark measures the CPU of."""
+        """The sandbox's API process (one worker), once started: what a benchmark measures the CPU of."""
         if self._api is None:
             raise DrillError(f"drill {self.name}: start_api() first")
         return self._api
 
     def start_api(self, workers: int = 1) -> str:
-        """Starts the drill's API once; later calls return the same one."""
+        """Starts the sandbox's API once; later calls return the same one."""
         if self._api is not None and procs.is_alive(self._api):
             return self.settings.api_url
 
-        # The drill's settings whole (the cluster profile's ports too), with its own worker count.
+        # The sandbox's settings whole (the cluster profile's ports too), with its own worker count.
         env = {**os.environ, **dataclasses.replace(self.settings, api_workers=workers).to_env()}
         log = self.paths.logs / f"{self.name}-api.log"
         pid_file = self.paths.run / f"{self.name}-api.pid"
         movieviews = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "movieviews"
         self._api = procs.spawn([str(movieviews), "serve"], pid_file, log, env, REPO_ROOT)
 
-        wait_until(lambda: api_healthy(self.settings), 60, f"the drill API on {self.settings.api_port}")
+        wait_until(lambda: api_healthy(self.settings), 60, f"the sandbox API on {self.settings.api_port}")
         return self.settings.api_url
 
     # -- the truth ------------------------------------------------------------------------------------------
@@ -257,8 +235,8 @@ class DrillEnv:
 
 
 class Background:
-    """Runs a load function in a thread and keeps its result (or exception) for the drill to collect; once
-    collected, the work is expected to end by itself within `timeout_s`."""
+    """Runs a load function in a thread and keeps its result (or exception) for the drill or benchmark to
+    collect; once collected, the work is expected to end by itself within `timeout_s`."""
 
     def __init__(self, work: Callable[[], Any], timeout_s: float = 600) -> None:
         self._timeout_s = timeout_s
@@ -280,12 +258,6 @@ class Background:
         if self._error:
             raise self._error
         return self._result
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Callable[[], float]]:
-    start = time.monotonic()
-    yield lambda: time.monotonic() - start
 
 
 # A reader polls the top of the ranking as fast as one client does.
