@@ -1,4 +1,5 @@
-"""Starting and stopping the stack's processes by pid file: `down` stops exactly what `up` started."""
+"""Processes as the OS sees them: alive or not, what /proc says of one, the ports they hold, and starting and
+stopping one by pid file (what runs outside the supervisor: the API beside a team's stack, a drill's API)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,11 @@ rides out outages of unbounded length is the stream job, whose restart strategy 
 (1 s doubling to 30 s, never giving up: stream/topology.py), not a process restart. Not covered: a program
 that crashes after `start_s` again and again is respawned at once every time (no growing delay), and one
 that cannot start for longer than the retries last (3.5 min) stays FATAL until a person runs `up`.
+
+The restart log: supervisord runs this module (`python -m deploy.supervisor LOG`) as its event listener, which
+writes one JSON line per crash of a supervised program: an unexpected exit of a running program (respawned at
+once) or a failed start (retried after a growing delay); giving up (FATAL) is logged too. `status` counts
+these lines.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ import sys
 import xmlrpc.client
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from supervisor import childutils
 from supervisor.xmlrpc import SupervisorTransport
 
 from deploy import procs
@@ -54,6 +61,12 @@ LISTENER = "restart-log"
 # supervisord's own states a program can be in (supervisor.states.ProcessStates), grouped by meaning.
 UP_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF"})
 FAILED_STATES = frozenset({"FATAL", "EXITED", "UNKNOWN"})
+# The events the restart log records, as it words them.
+CRASHES = {
+    "PROCESS_STATE_EXITED": "exited unexpectedly",
+    "PROCESS_STATE_BACKOFF": "failed to start",
+    "PROCESS_STATE_FATAL": "gave up after repeated failed starts",
+}
 
 
 class SupervisorError(DeployError):
@@ -164,7 +177,7 @@ def render(programs: Sequence[Program], paths: StatePaths) -> str:
         if program.env:
             values["environment"] = _environment(program.env)
         sections.append(_section(f"program:{program.name}", values))
-    listener = [sys.executable, "-m", "deploy.restart_log", str(restart_log(paths))]
+    listener = [sys.executable, "-m", "deploy.supervisor", str(restart_log(paths))]
     sections.append(
         _section(
             f"eventlistener:{LISTENER}",
@@ -293,6 +306,36 @@ def info(paths: StatePaths) -> list[ProgramInfo]:
     return out
 
 
+def crash(event: str, payload: str) -> dict[str, str] | None:
+    """The line to log for one event, or None for an event that is no crash (a start, a deliberate stop)."""
+    headers, _ = childutils.eventdata(payload + "\n")
+    if event not in CRASHES or (event == "PROCESS_STATE_EXITED" and headers.get("expected") == "1"):
+        return None
+    return {
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "program": headers["processname"],
+        "what": CRASHES[event],
+        "pid": headers.get("pid", ""),
+    }
+
+
+def listen(log: Path) -> None:
+    """The event listener: speaks supervisord's protocol on stdin and stdout, appends each crash to `log`."""
+    while True:
+        childutils.listener.ready(sys.stdout)
+        header = sys.stdin.readline()
+        if not header:
+            return  # supervisord is gone
+        headers = childutils.get_headers(header)
+        payload = sys.stdin.read(int(headers["len"]))
+        line = crash(headers["eventname"], payload)
+        if line is not None:
+            with log.open("a") as out:
+                out.write(json.dumps(line) + "\n")
+            print(json.dumps(line), file=sys.stderr, flush=True)
+        childutils.listener.ok(sys.stdout)
+
+
 def restart_counts(log: Path) -> dict[str, tuple[int, str]]:
     """Per program, how often it died or failed to start since supervisord started, and the last time."""
     counts: dict[str, tuple[int, str]] = {}
@@ -314,3 +357,7 @@ def shutdown(paths: StatePaths, timeout_s: float = 10 * STOP_WAIT_S) -> int | No
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(found, os.WNOHANG)
     return found
+
+
+if __name__ == "__main__":
+    listen(Path(sys.argv[1]))

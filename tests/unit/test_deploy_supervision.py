@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from deploy import leftovers, restart_log, stack, supervisor
+from deploy import leftovers, stack, supervisor
 from deploy.paths import StatePaths
 from deploy.postgres import server as postgres
 from deploy.settings import Settings
@@ -54,7 +55,7 @@ def test_an_environment_value_supervisord_cannot_quote_is_refused_with_its_name(
     ],
 )
 def test_a_crash_is_logged_with_program_and_kind(event: str, payload: str, what: str) -> None:
-    line = restart_log.crash(event, payload)
+    line = supervisor.crash(event, payload)
     assert line is not None
     assert line["program"] == payload.split()[0].split(":")[1]
     assert line["what"].startswith(what)
@@ -69,7 +70,7 @@ def test_a_crash_is_logged_with_program_and_kind(event: str, payload: str, what:
     ],
 )
 def test_starts_and_deliberate_stops_are_no_crashes(event: str, payload: str) -> None:
-    assert restart_log.crash(event, payload) is None
+    assert supervisor.crash(event, payload) is None
 
 
 def test_restarts_are_counted_per_program_with_the_last_one(tmp_path: Path) -> None:
@@ -134,3 +135,19 @@ def test_postgres_runs_behind_a_launcher_module_that_exists(tmp_path: Path) -> N
     [program] = postgres.programs(settings, StatePaths(tmp_path))
     assert program.argv[1:3] == ["-m", "deploy.postgres.launcher"]
     assert importlib.util.find_spec(program.argv[2]) is not None
+
+
+def test_the_listener_supervisord_runs_appends_each_crash_to_the_restart_log(tmp_path: Path) -> None:
+    log = tmp_path / "restarts.jsonl"
+    payload = "processname:kafka groupname:kafka from_state:RUNNING expected:0 pid:7"
+    argv = [sys.executable, "-m", "deploy.supervisor", str(log)]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as listener:
+        assert listener.stdin is not None and listener.stdout is not None
+        assert listener.stdout.readline() == "READY\n"
+        listener.stdin.write(f"ver:3.0 eventname:PROCESS_STATE_EXITED len:{len(payload)}\n{payload}")
+        listener.stdin.flush()
+        assert listener.stdout.read(len("RESULT 2\nOK")) == "RESULT 2\nOK"
+        listener.stdin.close()  # supervisord is gone: the listener ends
+        assert listener.wait(10) == 0
+    [line] = [json.loads(each) for each in log.read_text().splitlines()]
+    assert (line["program"], line["what"], line["pid"]) == ("kafka", "exited unexpectedly", "7")
