@@ -1,13 +1,18 @@
-"""Waiting until Postgres holds exactly the per-movie truth, for tests, drills and benchmarks. Bulk load comes
-from `ingest.loadgen.generate`, raw messages are published with `ingest.publisher.publish_raw`."""
+"""Waiting until Postgres holds exactly the per-movie truth, and reading back what a topic holds, for tests,
+drills and benchmarks. Bulk load comes from `ingest.loadgen.generate`, raw messages are published with
+`ingest.publisher.publish_raw`."""
 
 from __future__ import annotations
 
 import time
+import uuid
 
 import psycopg
+from confluent_kafka import Consumer, Message
 
 from deploy.settings import Settings
+from deploy.wait import wait_until
+from ground.kafka import KafkaAccess, client_config
 from readmodel.tables import movie_stats
 from stream.errors import StreamError
 
@@ -52,3 +57,40 @@ def wait_for_counts(
     raise StreamError(
         f"after {timeout_s:.0f}s, {len(wrong)} movies differ (stored, truth): {dict(list(wrong.items())[:5])}"
     )
+
+
+# Messages one consume call hands over at most: a 30,000-event topic is read back in a few calls.
+READ_BATCH = 10_000
+
+
+def read_from_start(
+    kafka: KafkaAccess, topic: str, expected: int, timeout_s: float, settle_s: float = 0.0
+) -> list[Message]:
+    """The messages of `topic` from its start, read by a consumer group of its own until at least `expected`
+    came (each partition's in order); raises NotReadyError when fewer came within `timeout_s`. `settle_s`:
+    reads on that much longer, so a message that should not be there (a duplicate) is among those returned."""
+    consumer = Consumer(
+        client_config(
+            kafka,
+            **{
+                "group.id": f"read-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
+    )
+    consumer.subscribe([topic])
+    read: list[Message] = []
+
+    def enough() -> bool:
+        read.extend(message for message in consumer.consume(READ_BATCH, 0.5) if message.error() is None)
+        return len(read) >= expected
+
+    try:
+        wait_until(enough, timeout_s, f"{expected} messages of {topic}", interval_s=0)
+        settled = time.monotonic() + settle_s
+        while time.monotonic() < settled:
+            enough()
+    finally:
+        consumer.close()
+    return read

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from deploy import supervisor, system
 from deploy.drills import observed, steps
 from deploy.drills.steps import MOVIES, SECONDS, DrillReport
 from deploy.errors import DrillError
-from deploy.flink import cluster, jobs
+from deploy.flink import jobs, standalone
 from deploy.kafka import broker
 from deploy.postgres import server as postgres
 from deploy.rebuild import LiveJob, rebuild
@@ -62,7 +62,7 @@ def taskmanager_kill(base: Settings) -> DrillReport:
             job_id = str(env.job_id)
             wait_until(lambda: observed.checkpoint_recorded(base, job_id), 60, "a checkpoint in Prometheus")
         time.sleep(random.uniform(0, SECONDS - 8))  # the random moment of the crash, not synchronisation
-        steps.kill9(env, cluster.TASKMANAGER)
+        steps.kill9(env, standalone.TASKMANAGER)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
         # The supervisor starts a new TaskManager; the job restores from its checkpoint onto it.
         wait_until(lambda: _restored_since(env, killed_ms), 180, "the job restored from a checkpoint")
@@ -93,7 +93,7 @@ def jobmanager_kill(base: Settings) -> DrillReport:
         wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         main_job_was_running = system.job_running(base) is not None
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
-        steps.kill9(env, cluster.JOBMANAGER)
+        steps.kill9(env, standalone.JOBMANAGER)
         killed_at = time.monotonic()
         # The supervisor starts a new JobManager (retrying while the killed one's ports are still held).
         wait_until(
@@ -201,7 +201,7 @@ def poison_pills(base: Settings) -> DrillReport:
     rng = random.Random(11)
     with Sandbox(base, "poison-pills") as env:
         env.submit()
-        # Restarts before every task runs are the cluster's (no free slot yet), not a record's.
+        # Restarts before every task runs are Flink's (no free slot yet), not a record's.
         wait_until(lambda: steps.tasks_running(env), 120, "every task of the job running")
         restarts_before = env.restarts()
         s = env.settings

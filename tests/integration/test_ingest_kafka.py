@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from deploy.settings import Settings
+from deploy.testing import read_from_start
 from ingest.errors import PublishError
 from ingest.events import MovieRegistered, MovieViewed
 from ingest.loadgen import generate
@@ -24,6 +23,9 @@ from schemas.errors import UnknownSchemaError
 from schemas.registry import KafkaSchemaResolver
 from schemas.subjects import VIEWED
 
+# What a test waits for the messages it published to be read back.
+READ_S = 30
+
 
 @pytest.fixture
 def topics(stack: Settings, topic_factory: Callable[..., str]) -> Settings:
@@ -33,27 +35,6 @@ def topics(stack: Settings, topic_factory: Callable[..., str]) -> Settings:
         movies_topic=topic_factory("ingest-movies", 1),
         schemas_topic=topic_factory("ingest-schemas", 1),
     )
-
-
-def read_all(settings: Settings, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"test-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, -2) for p in partitions])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < count and time.monotonic() < deadline:
-            batch = consumer.consume(10_000, 0.5)
-            messages += [m for m in batch if m.error() is None]
-    finally:
-        consumer.close()
-    return messages
 
 
 def publisher_for(settings: Settings, **kwargs: Any) -> Publisher:
@@ -73,7 +54,7 @@ def test_published_events_come_back_with_key_headers_and_value(topics: Settings)
     with publisher_for(topics) as publisher:
         delivery = publisher.publish_wait(view, timeout=10)
         publisher.publish_wait(movie, timeout=10)
-    (message,) = read_all(topics, topics.views_topic, 1)
+    (message,) = read_from_start(topics.kafka_admin, topics.views_topic, 1, READ_S)
     assert (message.partition(), message.offset()) == (delivery.partition, delivery.offset)
     assert message.key() == b"m-42"
     fingerprint = catalog.version(VIEWED, 2).fingerprint
@@ -83,9 +64,9 @@ def test_published_events_come_back_with_key_headers_and_value(topics: Settings)
     }
     decoded = decode(catalog, message.value(), logical=False)
     assert decoded.record["event_id"] == view.event_id and decoded.record["watch_seconds"] == 60
-    (registered,) = read_all(topics, topics.movies_topic, 1)
+    (registered,) = read_from_start(topics.kafka_admin, topics.movies_topic, 1, READ_S)
     assert decode(catalog, registered.value()).record["title"] == "Alien"
-    schemas = read_all(topics, topics.schemas_topic, 2)
+    schemas = read_from_start(topics.kafka_admin, topics.schemas_topic, 2, READ_S)
     registered_fingerprint = catalog.version("movieviews.events.MovieRegistered", 1).fingerprint
     assert {m.key() for m in schemas} == {fingerprint.hex().encode(), registered_fingerprint.hex().encode()}
 
@@ -93,7 +74,7 @@ def test_published_events_come_back_with_key_headers_and_value(topics: Settings)
 def test_load_generator_truth_matches_what_the_topic_holds(topics: Settings) -> None:
     result = generate(topics, events=30_000, movies=100, v2_share=0.3, seed=5)
     assert result.acknowledged == result.sent == 30_000 and result.failed == 0
-    messages = read_all(topics, topics.views_topic, 30_000)
+    messages = read_from_start(topics.kafka_admin, topics.views_topic, 30_000, READ_S)
     catalog = Catalog.bundled()
     counts = Counter(decode(catalog, m.value(), logical=False).record["movie_id"] for m in messages)
     assert counts == Counter(result.per_movie)
@@ -104,7 +85,7 @@ def test_producer_first_a_reader_that_never_saw_v2_finds_it_in_the_schema_topic(
     bundled = Catalog.bundled()
     with publisher_for(topics) as publisher:
         publisher.publish_wait(MovieViewed.new("m-1", device="tv"), timeout=10)
-    (message,) = read_all(topics, topics.views_topic, 1)
+    (message,) = read_from_start(topics.kafka_admin, topics.views_topic, 1, READ_S)
 
     old_reader = Catalog()
     old_reader.add(bundled.version(VIEWED, 1).schema, version=1)
@@ -138,7 +119,7 @@ def test_async_publisher_acknowledges(topics: Settings) -> None:
         assert all(d.topic == topics.views_topic for d in deliveries)
 
     asyncio.run(scenario())
-    assert len(read_all(topics, topics.views_topic, 50)) == 50
+    assert len(read_from_start(topics.kafka_admin, topics.views_topic, 50, READ_S)) == 50
 
 
 def test_a_missing_topic_is_a_publish_error_not_a_hang(topics: Settings) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer
 from readmodel_fixtures import SEED_RANKING, T0, Snapshot, upsert
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -22,7 +21,7 @@ from strawberry.http import process_result
 
 from deploy.postgres import server as postgres
 from deploy.settings import Settings
-from deploy.testing import wait_for_counts
+from deploy.testing import read_from_start, wait_for_counts
 from readmodel import apikeys
 from readmodel.apikeys import Principal
 from readmodel.app import create_app
@@ -173,21 +172,8 @@ async def test_record_view_answers_after_the_broker_acknowledged(
     assert result.errors is None
     accepted = result.data["recordView"]
     assert datetime.fromisoformat(accepted["acceptedAt"]).utcoffset() == timedelta(0)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": isolated.kafka_bootstrap,
-            "group.id": f"t-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([isolated.views_topic])
-    deadline = time.monotonic() + 20
-    message = None
-    while message is None and time.monotonic() < deadline:
-        polled = consumer.poll(0.5)
-        message = polled if polled is not None and polled.error() is None else None
-    consumer.close()
-    assert message is not None and message.key() == b"m-0001"
+    (message,) = read_from_start(isolated.kafka_admin, isolated.views_topic, 1, 20)
+    assert message.key() == b"m-0001"
 
 
 # --- HTTP level ---

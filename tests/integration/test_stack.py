@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AlterConfigOpType,
     ConfigEntry,
@@ -17,6 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from deploy import stack as stack_module
 from deploy.kafka import broker
 from deploy.settings import Settings
+from deploy.testing import read_from_start
 from deploy.wait import wait_until
 from ingest.topics import ensure_topics, topic_configs
 from stream import flinkrest
@@ -41,25 +42,8 @@ def test_message_round_trips_through_the_broker(stack: Settings, topic_factory: 
         on_delivery=lambda err, msg: delivered.append(err or msg),
     )
     assert producer.flush(30) == 0
-    consumer = Consumer(
-        {
-            "bootstrap.servers": stack.kafka_bootstrap,
-            "group.id": f"t-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    received = []
-
-    def got_one() -> bool:
-        msg = consumer.poll(0.5)
-        if msg is not None and msg.error() is None:
-            received.append(msg)
-        return bool(received)
-
-    wait_until(got_one, 30, "the produced message")
-    consumer.close()
-    assert (received[0].key(), received[0].value(), received[0].headers()) == (b"m-1", payload, [("h", b"v")])
+    (received,) = read_from_start(stack.kafka_admin, topic, 1, 30)
+    assert (received.key(), received.value(), received.headers()) == (b"m-1", payload, [("h", b"v")])
 
 
 def test_cluster_has_a_taskmanager_with_free_slots(stack: Settings) -> None:

@@ -9,11 +9,10 @@ import json
 import uuid
 from collections import Counter
 
-from confluent_kafka import Consumer
 from support.events import EPOCH_MS, view_payload
 
 from deploy.settings import Settings
-from deploy.testing import wait_for_counts
+from deploy.testing import read_from_start, wait_for_counts
 from deploy.wait import wait_until
 from ingest.publisher import publish_raw
 from schemas.catalog import Catalog
@@ -23,31 +22,7 @@ from stream import flinkrest
 from stream.errors import InvalidFieldValueError
 
 DEADLINE_S = 240
-
-
-def consume(settings: Settings, topic: str, expected: int) -> list[tuple[int, int, bytes]]:
-    """(partition, offset, value) of the first `expected` messages of `topic`."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": uuid.uuid4().hex,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    seen: list[tuple[int, int, bytes]] = []
-
-    def all_read() -> bool:
-        message = consumer.poll(0.5)
-        if message is not None and message.error() is None:
-            seen.append((message.partition(), message.offset(), message.value() or b""))
-        return len(seen) >= expected
-
-    try:
-        wait_until(all_read, 60, f"{expected} messages in {topic}", interval_s=0)
-    finally:
-        consumer.close()
-    return seen
+READ_S = 60
 
 
 def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view_is_counted(
@@ -73,16 +48,15 @@ def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view
 
     # Exact for every valid movie, and no row for the hostile id (the whole table is compared).
     wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)
-    letters = consume(isolated, isolated.dlq_topic, 2)
     by_payload = {}
-    for _, _, value in letters:
-        letter = json.loads(value)
+    for message in read_from_start(isolated.kafka_admin, isolated.dlq_topic, 2, READ_S):
+        letter = json.loads(message.value() or b"")
         by_payload[base64.b64decode(letter["payload_b64"])] = letter
     sources = {
-        value: (topic, partition, offset)
+        message.value(): (topic, message.partition(), message.offset())
         for topic, count in ((isolated.views_topic, len(messages)), (isolated.movies_topic, 1))
-        for partition, offset, value in consume(isolated, topic, count)
-        if value in (hostile_view, hostile_registration)
+        for message in read_from_start(isolated.kafka_admin, topic, count, READ_S)
+        if message.value() in (hostile_view, hostile_registration)
     }
     assert set(by_payload) == {hostile_view, hostile_registration}
     for payload, letter in by_payload.items():

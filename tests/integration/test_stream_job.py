@@ -8,12 +8,11 @@ import uuid
 from collections import Counter
 
 import psycopg
-from confluent_kafka import Consumer
 from readmodel_fixtures import batch
 from support.events import EPOCH_MS, view_payload
 
 from deploy.settings import Settings
-from deploy.testing import stored_counts, wait_for_counts
+from deploy.testing import read_from_start, stored_counts, wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
 from ingest.publisher import publish_raw
@@ -36,30 +35,6 @@ def registered(settings: Settings, movie_id: str) -> tuple[object, ...] | None:
     query = "SELECT title, year, genre FROM movie_stats WHERE movie_id = %s"
     with psycopg.connect(writer_conninfo(settings)) as conn:
         return conn.execute(query, (movie_id,)).fetchone()
-
-
-def read_dead_letters(settings: Settings, expected: int) -> list[dict[str, object]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": uuid.uuid4().hex,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([settings.dlq_topic])
-    letters: list[dict[str, object]] = []
-
-    def all_read() -> bool:
-        message = consumer.poll(0.5)
-        if message is not None and message.error() is None:
-            letters.append(json.loads(message.value()))
-        return len(letters) >= expected
-
-    try:
-        wait_until(all_read, 60, f"{expected} dead letters in {settings.dlq_topic}", interval_s=0)
-    finally:
-        consumer.close()
-    return letters
 
 
 def test_zipf_views_end_as_exact_counts_for_every_movie(isolated: Settings, job: str) -> None:
@@ -97,7 +72,10 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
     )
 
     wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)
-    letters = read_dead_letters(isolated, len(poison))
+    letters = [
+        json.loads(message.value() or b"")
+        for message in read_from_start(isolated.kafka_admin, isolated.dlq_topic, len(poison), 60)
+    ]
     assert {letter["reason"]: base64.b64decode(str(letter["payload_b64"])) for letter in letters} == poison
     assert all(letter["source_topic"] == isolated.views_topic for letter in letters)
     assert all(
