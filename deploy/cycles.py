@@ -9,6 +9,7 @@ import sys
 
 import grimp
 
+from deploy import checkstep
 from deploy.comments import PACKAGES
 
 
@@ -25,10 +26,10 @@ def cycles(*packages: str) -> list[tuple[str, ...]]:
 
 
 def main() -> int:
-    found = cycles(*PACKAGES)
-    for cycle in found:
-        print("import cycle: " + " -> ".join(cycle))
-    return 1 if found else 0
+    passed = f"import cycles: none among the modules of {', '.join(PACKAGES)}"
+    return checkstep.report(
+        lambda: ("import cycle: " + " -> ".join(cycle) for cycle in cycles(*PACKAGES)), passed
+    )
 
 
 if __name__ == "__main__":

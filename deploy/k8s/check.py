@@ -28,6 +28,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from deploy import checkstep
 from deploy.errors import DeployError
 from deploy.flink import jobscript
 from deploy.jars import crd_jars
@@ -312,20 +313,12 @@ def problems(paths: StatePaths) -> list[str]:
 def main() -> int:
     paths = StatePaths(Settings.from_env(os.environ).home)
     paths.home.mkdir(parents=True, exist_ok=True)
-    try:
-        found = problems(paths)
-    except DeployError as exc:
-        print(f"movieviews check: {exc}", file=sys.stderr)
-        return 1
-    for problem in found:
-        print(problem, file=sys.stderr)
-    if not found:
-        count = len(list(documents()))
-        print(
-            f"deploy/k8s: {count} objects valid (Kubernetes {KUBERNETES_VERSION} schemas, the operators' "
-            "CRDs); probes, topics, ACLs, job arguments and the Flink NetworkPolicy agree with the project"
-        )
-    return 1 if found else 0
+    passed = (
+        f"deploy/k8s: {len(list(documents()))} objects valid (Kubernetes {KUBERNETES_VERSION} schemas, the "
+        "operators' CRDs); probes, topics, ACLs, job arguments and the Flink NetworkPolicy agree with the "
+        "project"
+    )
+    return checkstep.report(lambda: problems(paths), passed)
 
 
 if __name__ == "__main__":

@@ -8,23 +8,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deploy.errors import DeployError
+from deploy import checkstep
 from deploy.prometheus.server import check
 from deploy.settings import Settings
 
 
+def problems() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="movieviews-promtool-") as folder:
+        return check(Settings.from_env(os.environ), Path(folder))
+
+
 def main() -> int:
-    try:
-        with tempfile.TemporaryDirectory(prefix="movieviews-promtool-") as folder:
-            problems = check(Settings.from_env(os.environ), Path(folder))
-    except DeployError as exc:
-        print(f"movieviews check: {exc}", file=sys.stderr)
-        return 1
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if not problems:
-        print("promtool: prometheus.yml and rules.yml are valid; every alert passes its rules_test.yml cases")
-    return 1 if problems else 0
+    passed = "promtool: prometheus.yml and rules.yml are valid; every alert passes its rules_test.yml cases"
+    return checkstep.report(problems, passed)
 
 
 if __name__ == "__main__":
