@@ -4,12 +4,11 @@ backlog."""
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from support.events import EPOCH_MS
+from support.events import registration_record
 
 from deploy import status_verdict
 from deploy.flink import jobs
@@ -83,17 +82,7 @@ def checkpoints_completed(settings: Settings, job_id: str) -> int:
 def register_movies(settings: Settings) -> None:
     """A registration per movie on the movies topic, so its partitions hold records the job has read."""
     catalog = Catalog.bundled()
-    records = [
-        {
-            "event_id": str(uuid.uuid4()),
-            "movie_id": movie,
-            "title": f"Title {movie}",
-            "year": 1979,
-            "genre": "sci-fi",
-            "occurred_at": EPOCH_MS,
-        }
-        for movie in MOVIES
-    ]
+    records = [registration_record(movie, title=f"Title {movie}") for movie in MOVIES]
     messages: list[tuple[str | None, bytes]] = [
         (str(r["movie_id"]), encode(catalog, REGISTERED, r)) for r in records
     ]

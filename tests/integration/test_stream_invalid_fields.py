@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections import Counter
 
-from support.events import EPOCH_MS, view_payload
+from support.events import EPOCH_MS, registration_record, view_payload, view_record
 
 from deploy.settings import Settings
 from deploy.testing import read_from_start, wait_for_counts
@@ -30,17 +29,9 @@ def test_a_view_with_a_nul_in_its_movie_id_is_dead_lettered_and_every_valid_view
 ) -> None:
     catalog = Catalog.bundled()
     good = [f"movie-{i % 5}" for i in range(500)]
-    hostile = {"event_id": str(uuid.uuid4()), "movie_id": "a\x00b", "user_id": None, "occurred_at": EPOCH_MS}
-    hostile_view = encode(catalog, VIEWED, hostile, version=1)  # the codec alone: no refusing event builder
-    registration = {
-        "event_id": str(uuid.uuid4()),
-        "movie_id": "movie-0",
-        "title": "Ali\x00en",
-        "year": 1979,
-        "genre": "sci-fi",
-        "occurred_at": EPOCH_MS,
-    }
-    hostile_registration = encode(catalog, REGISTERED, registration)
+    # The codec alone: no refusing event builder.
+    hostile_view = encode(catalog, VIEWED, view_record("a\x00b"), version=1)
+    hostile_registration = encode(catalog, REGISTERED, registration_record("movie-0", title="Ali\x00en"))
     messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
     messages.insert(250, ("a\x00b", hostile_view))
     publish_raw(isolated.kafka_admin, isolated.views_topic, messages)

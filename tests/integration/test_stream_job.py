@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections import Counter
 
 import psycopg
 from readmodel_fixtures import batch
-from support.events import EPOCH_MS, view_payload
+from support.events import EPOCH_MS, registration_record, view_payload, view_record
 
 from deploy.settings import Settings
 from deploy.testing import read_from_start, stored_counts, wait_for_counts
@@ -47,19 +46,10 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
 ) -> None:
     catalog = Catalog.bundled()
     good = [f"movie-{i % 7}" for i in range(700)]
-    registration = {
-        "event_id": str(uuid.uuid4()),
-        "movie_id": "movie-0",
-        "title": "Alien",
-        "year": 1979,
-        "genre": "sci-fi",
-        "occurred_at": EPOCH_MS,
-    }
-    empty_id = {"event_id": str(uuid.uuid4()), "movie_id": "", "user_id": None, "occurred_at": EPOCH_MS}
     poison = {
         "undecodable": b"\x00not avro",
         "unknown-schema": MAGIC + bytes(range(8)) + b"\x02",
-        "empty-movie-id": encode(catalog, VIEWED, empty_id, version=1),
+        "empty-movie-id": encode(catalog, VIEWED, view_record(""), version=1),
     }
     messages = [(movie, view_payload(catalog, movie, EPOCH_MS + i)) for i, movie in enumerate(good)]
     for index, payload in enumerate(poison.values()):
@@ -68,7 +58,7 @@ def test_poison_pills_go_to_the_dead_letter_topic_and_good_counts_stay_exact(
     publish_raw(
         isolated.kafka_admin,
         isolated.movies_topic,
-        [("movie-0", encode(catalog, REGISTERED, registration))],
+        [("movie-0", encode(catalog, REGISTERED, registration_record("movie-0")))],
     )
 
     wait_for_counts(isolated, dict(Counter(good)), DEADLINE_S)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from support.events import registration_record, view_record
 
 from schemas.catalog import AVRO_DIR, Catalog
 from schemas.wire import avro_package_fingerprint, fingerprint
@@ -71,12 +71,7 @@ def encode_with_avro_package(
 
 
 def viewed(movie_id: str, version: int) -> dict[str, object]:
-    record: dict[str, object] = {
-        "event_id": str(uuid.uuid4()),
-        "movie_id": movie_id,
-        "user_id": None,
-        "occurred_at": OCCURRED_MS,
-    }
+    record = view_record(movie_id, OCCURRED_MS)
     if version == 2:
         record |= {"device": "tv", "country": None, "watch_seconds": 42}
     return record
@@ -108,14 +103,7 @@ def test_views_encoded_by_the_avro_package_are_counted(avro_package: Path, versi
 
 
 def test_a_registration_encoded_by_the_avro_package_is_read(avro_package: Path) -> None:
-    record = {
-        "event_id": str(uuid.uuid4()),
-        "movie_id": "m-1",
-        "title": "Heat",
-        "year": 1995,
-        "genre": "crime",
-        "occurred_at": OCCURRED_MS,
-    }
+    record = registration_record("m-1", "Heat", 1995, "crime", OCCURRED_MS)
     path = AVRO_DIR / "movieviews.events.MovieRegistered" / "v1.avsc"
     _, [data] = encode_with_avro_package(avro_package, path, [record])
     assert decode_event(Catalog.bundled(), data) == Registered("m-1", "Heat", 1995, "crime", OCCURRED_MS)
