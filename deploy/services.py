@@ -1,6 +1,6 @@
 """Who runs Kafka, Flink and Postgres: the project, under its supervisor (MOVIEVIEWS_MANAGED=on), or a team
 that brings its own (off, `deploy.foreign`). This is the one switch between the two: every command that
-starts, stops or watches a process, or submits a job to a cluster, asks `of(settings)`.
+starts, stops or watches a process, or submits a job to Flink, asks `of(settings)`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deploy import foreign, procs, stack, supervisor
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.jars import connector_jars, ensure_jars, ensure_web_assets, python_sources
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -22,7 +22,7 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Shipment:
-    """What a submitted job carries to the cluster beyond its own jar: jars (shipped through the blob server
+    """What a submitted job carries to Flink beyond its own jar: jars (shipped through the blob server
     as `pipeline.jars`) and Python files (`flink run -pyfs`: on the workers' PYTHONPATH)."""
 
     jars: list[Path] = field(default_factory=list)
@@ -49,7 +49,7 @@ class Services(Protocol):
 
 
 class Managed:
-    """The stack on this machine (`deploy.stack`): its cluster's lib dir holds the connector jars and its
+    """The stack on this machine (`deploy.stack`): its Flink lib dir holds the connector jars and its
     workers import the project from this checkout, so a job ships only its own jar."""
 
     owns_processes = True
@@ -88,10 +88,10 @@ class Foreign:
     def up(self, settings: Settings, paths: StatePaths, say: Say) -> None:
         stack.require_tools()
         # The connector jars and the job's own jar to ship, `flink run`'s conf and lib dirs (the client's
-        # only: no cluster runs from them), the API's browser assets.
+        # only: no JobManager or TaskManager runs from them), the API's browser assets.
         ensure_jars(paths, broker=False)
         ensure_web_assets(paths)
-        cluster.prepare(settings, paths)
+        standalone.prepare(settings, paths)
         foreign.check(settings, say)
 
     def down(self, settings: Settings, paths: StatePaths, say: Say) -> None:

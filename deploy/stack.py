@@ -16,7 +16,7 @@ from typing import Any
 from deploy import leftovers, procs, progress, supervisor
 from deploy.component import Component
 from deploy.errors import DeployError, MissingToolError
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.jars import ensure_jars, ensure_web_assets
 from deploy.kafka import broker
 from deploy.kafka import security as kafka_security
@@ -50,7 +50,7 @@ class Health:
 
 CHECKS: dict[str, Check] = {
     broker.COMPONENT: broker.healthy,
-    cluster.COMPONENT: cluster.healthy,
+    standalone.COMPONENT: standalone.healthy,
     postgres.COMPONENT: postgres.healthy,
     prometheus.COMPONENT: prometheus.healthy,
 }
@@ -59,7 +59,7 @@ CHECKS: dict[str, Check] = {
 def components(settings: Settings) -> list[Component]:
     """The stack's components in start order: ZooKeeper in the cluster profile only, Prometheus (it scrapes
     the others) only when `up` starts it, last."""
-    found: list[Component] = [postgres, broker, *([zookeeper] if settings.clustered else []), cluster]
+    found: list[Component] = [postgres, broker, *([zookeeper] if settings.clustered else []), standalone]
     return [*found, prometheus] if settings.prometheus else found
 
 
@@ -167,9 +167,9 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
         _start(paths, zookeeper.COMPONENT, {port_of(zookeeper.server(settings)): "ZooKeeper"}, say)
         _ready("zookeeper", zookeeper.COMPONENT, settings, paths, zookeeper.healthy)
         say(f"zookeeper ready on {settings.zookeeper}")
-    managers: list[cluster.JobManager | cluster.TaskManager] = [
-        *cluster.jobmanagers(settings),
-        *cluster.taskmanagers(settings),
+    managers: list[standalone.JobManager | standalone.TaskManager] = [
+        *standalone.jobmanagers(settings),
+        *standalone.taskmanagers(settings),
     ]
     for manager in managers:
         _start(paths, manager.name, manager.ports(), say)
@@ -180,7 +180,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     timings["kafka"] = time.monotonic() - t0
     secured = ", SASL_SSL, ACLs granted" if settings.kafka_security else ""
     say(f"kafka ready on {settings.kafka_bootstrap}, topics made{secured} ({timings['kafka']:.1f}s)")
-    _ready("flink", cluster.JOBMANAGER, settings, paths, flinkrest.healthy)
+    _ready("flink", standalone.JOBMANAGER, settings, paths, flinkrest.healthy)
     timings["flink"] = time.monotonic() - t0
     say(f"flink ready at {settings.flink_rest} ({timings['flink']:.1f}s)")
     if settings.prometheus:

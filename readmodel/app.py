@@ -19,13 +19,13 @@ from starlette.types import ASGIApp, Lifespan
 from readmodel import exposition, health, metrics, rest
 from readmodel.cache import ResponseCache
 from readmodel.commands import Publisher
+from readmodel.graphql_endpoint import WEB_DIR, ReadModelGraphQL
 from readmodel.guard import Admission, Guard
 from readmodel.logs import RequestIds
 from readmodel.pipeline import JobWatch
 from readmodel.reused import ReusedResponses
 from readmodel.runtime import ReadModelSettings, Runtime
 from readmodel.schema import build_schema
-from readmodel.view import WEB_DIR, ReadModelGraphQL
 from stream.config import JOB_NAME
 
 

@@ -9,8 +9,8 @@ the key, one token, the same refusals), the request's time and the cache hit (re
 stored response with the id header.
 
 Everything else goes to the full app unchanged, its body read again: another path or method, a body with no
-response stored or only a stale one (the view serves that only while it is being recomputed), a client gone
-before its body arrived. Nothing has been admitted or counted by then, so no token is taken twice.
+response stored or only a stale one (the GraphQL endpoint serves that only while it is being recomputed), a
+client gone before its body arrived. Nothing has been admitted or counted by then, so no token is taken twice.
 
 Being the first layer to read a body, it is also the one that bounds it, for every request with a body to
 /graphql and /api: a declared Content-Length over the limit is refused before a byte of the body is read, and
@@ -24,10 +24,10 @@ import time
 from typing import TYPE_CHECKING
 
 from readmodel.errors import BodyTooLargeError, ReadModelError
+from readmodel.graphql_endpoint import classify
 from readmodel.guard import GUARDED, refusal
 from readmodel.logs import REQUEST_ID, request_id_of, with_request_id
 from readmodel.metrics import PENDING, REFUSALS_BY_LIMIT, RESPONSE_CACHE_BY_RESULT, observe
-from readmodel.view import classify
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -72,12 +72,12 @@ class ReusedResponses:
     async def _reuse(self, scope: Scope, body: bytes, response: Response) -> Response:
         # Looked up before admission, so that a miss is admitted once, by the full path. Admission waits only
         # for a key it has not verified yet (a reload): that request gets the response that was fresh when it
-        # arrived, at most a reload older than the view's lookup would give.
+        # arrived, at most a reload older than the endpoint's lookup would give.
         try:
             await self._admission(scope)
         except ReadModelError as exc:
             return refusal(PATH, exc)
-        scope.setdefault("state", {})["operation"] = classify(body)[1]  # as the view sets it
+        scope.setdefault("state", {})["operation"] = classify(body)[1]  # as the endpoint sets it
         PENDING.count(RESPONSE_CACHE_BY_RESULT["hit"])
         return response
 

@@ -115,7 +115,7 @@ async def movie(info: ReadModelInfo, id: strawberry.ID) -> Movie:
 
 
 def require(info: ReadModelInfo, scope: str) -> None:
-    """The mutation's scope check; the view already refused mutations sent without a valid key."""
+    """The mutation's scope check; the endpoint already refused mutations sent without a valid key."""
     principal = info.context.principal
     if principal is None:
         raise UnauthenticatedError("This mutation writes: an API key is required")

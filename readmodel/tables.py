@@ -98,8 +98,8 @@ def _trending_table(name: str) -> Table:
 stats_tables = {slot: _stats_table(stats_table(slot)) for slot in SLOTS}
 trending_tables = {slot: _trending_table(trending_table(slot)) for slot in SLOTS}
 
-# What the API reads: views naming one slot's tables (migration 0004), switched in one transaction by
+# What the API reads: SQL views naming one slot's tables (migration 0004), switched in one transaction by
 # `movieviews rebuild`. Kept out of `metadata`, so `alembic check` compares tables only.
-views = MetaData()
-movie_stats = Table("movie_stats_current", views, *_stats_columns())
-movie_trending = Table("movie_trending_current", views, *_trending_columns())
+sql_views = MetaData()
+movie_stats = Table("movie_stats_current", sql_views, *_stats_columns())
+movie_trending = Table("movie_trending_current", sql_views, *_trending_columns())

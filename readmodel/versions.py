@@ -22,8 +22,8 @@ from readmodel.cache import CHANNEL
 from readmodel.tables import movie_stats, movie_trending
 from stream.upsert import SLOTS, stats_table, trending_table
 
-# view -> the table of a slot it names
-VIEWS = {movie_stats.name: stats_table, movie_trending.name: trending_table}
+# SQL view -> the table of a slot it names
+SQL_VIEWS = {movie_stats.name: stats_table, movie_trending.name: trending_table}
 # What a movie's row is compared on: every column the job writes, but `updated_at` (when it was written).
 COMPARED = (
     "version",
@@ -76,7 +76,7 @@ def view_sql(view: str, table: str) -> sql.Composed:
 def switch(owner_dsn: str, slot: int) -> None:
     """Points both views at `slot` and tells the API's reused responses, in one transaction."""
     with _owner(owner_dsn) as conn, conn.transaction():
-        for view, table in VIEWS.items():
+        for view, table in SQL_VIEWS.items():
             conn.execute(view_sql(view, table(slot)))
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(CHANNEL)))
 
@@ -88,7 +88,7 @@ def is_empty(owner_dsn: str, slot: int) -> bool:
                 sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table(slot)))
             ).fetchone()
             == (True,)
-            for table in VIEWS.values()
+            for table in SQL_VIEWS.values()
         )
 
 
@@ -96,7 +96,7 @@ def empty(owner_dsn: str, slot: int) -> None:
     """Removes a version's rows (never the tables: Alembic owns the schema)."""
     if slot == current_slot(owner_dsn):
         raise VersionError(f"slot {slot} is the version the API reads: it cannot be emptied")
-    tables = sql.SQL(", ").join(sql.Identifier(table(slot)) for table in VIEWS.values())
+    tables = sql.SQL(", ").join(sql.Identifier(table(slot)) for table in SQL_VIEWS.values())
     with _owner(owner_dsn) as conn:
         conn.execute(sql.SQL("TRUNCATE {}").format(tables))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from deploy import supervisor
 from deploy.bench import report
 from deploy.bench.scratch import checkpoints_after, preload, project_job, stop, timed_job
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.postgres import server as postgres
@@ -87,8 +87,8 @@ def rss_mb(paths: StatePaths) -> dict[str, float]:
     # supervisord owns these processes, so their pids come from it, not from pid files.
     pids = {
         "kafka": supervisor.program_pid(paths, broker.COMPONENT),
-        "flink jobmanager": supervisor.program_pid(paths, cluster.JOBMANAGER),
-        "flink taskmanager": supervisor.program_pid(paths, cluster.TASKMANAGER),
+        "flink jobmanager": supervisor.program_pid(paths, standalone.JOBMANAGER),
+        "flink taskmanager": supervisor.program_pid(paths, standalone.TASKMANAGER),
     }
     out = {name: _rss_kb(pid) / 1024 for name, pid in pids.items() if pid is not None}
     postmaster = postgres.pid(paths)

@@ -6,7 +6,7 @@ import argparse
 import subprocess
 
 from deploy.flink import jobs
-from deploy.flink.cluster import flink_env
+from deploy.flink.standalone import flink_env
 from deploy.paths import StatePaths
 from deploy.rebuild import main_job
 from deploy.settings import Settings
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stop = sub.add_parser("stop", help="stop the running job")
     stop.add_argument("--savepoint", action="store_true", help="take a savepoint first and print its path")
     stop.add_argument("--name", help="default: the live job's")
-    status = sub.add_parser("status", help="jobs on the cluster, and the dead-letter count of running ones")
+    status = sub.add_parser("status", help="jobs on Flink, and the dead-letter count of running ones")
     submit.set_defaults(run=_submit)
     local.set_defaults(run=_run_local)
     stop.set_defaults(run=_stop)

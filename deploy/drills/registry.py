@@ -3,10 +3,10 @@ ones after the classic seven)."""
 
 from __future__ import annotations
 
-from deploy.drills import cluster, healing, intruder, scenarios, steps
+from deploy.drills import cluster_profile, healing, intruder, scenarios, steps
 
 DRILLS: dict[str, steps.Drill] = {**scenarios.DRILLS, **healing.DRILLS}
-CLUSTER_DRILLS: dict[str, steps.Drill] = {**cluster.DRILLS, **intruder.DRILLS}
+CLUSTER_DRILLS: dict[str, steps.Drill] = {**cluster_profile.DRILLS, **intruder.DRILLS}
 # The drills that stop or kill a process of Kafka, Flink or Postgres (through the supervisor or by pid): they
 # need services the project runs (MOVIEVIEWS_MANAGED=on). api-kill kills a worker of the drill's own API.
 STOP_SERVICES = frozenset(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deploy import progress, services
 from deploy.errors import DeployError, FlinkError, JarsMissingError
-from deploy.flink.cluster import flink_cli, flink_env
+from deploy.flink.standalone import flink_cli, flink_env
 from deploy.jars import connector_jars, stream_jar
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -91,13 +91,13 @@ def to_args(config: JobConfig) -> list[str]:
 
 def _jobmanager(settings: Settings) -> str:
     """`flink -m`'s address: host:port speaks plain HTTP whatever the configuration says, so an https://
-    REST API (mutual TLS, deploy/flink/cluster.py) is named with its scheme."""
+    REST API (mutual TLS, deploy/flink/standalone.py) is named with its scheme."""
     return settings.flink_rest if settings.flink_rest_identity else settings.flink_rest.split("://", 1)[-1]
 
 
 def submit(settings: Settings, config: JobConfig, restore_from: str | None = None) -> str:
     """Submits detached and returns the job id. The job adds its jars itself (`pipeline.jars`, uploaded
-    with the job graph): its own, and the connectors when the cluster is not the project's."""
+    with the job graph): its own, and the connectors when Flink is not the project's."""
     paths = StatePaths(settings.home)
     args = [*to_args(config)]
     for jar in [stream_jar(paths), *services.of(settings).shipment(paths).jars]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Producer
 
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.paths import StatePaths
 from deploy.postgres import server as postgres
 from deploy.settings import Settings
@@ -34,7 +34,7 @@ def test_python_job_moves_kafka_messages_into_postgres(
     assert producer.flush(30) == 0
 
     paths = StatePaths(stack.home)
-    out = cluster.flink_cli(
+    out = standalone.flink_cli(
         paths,
         "run",
         "-d",
@@ -62,6 +62,6 @@ def test_python_job_moves_kafka_messages_into_postgres(
             stored = sorted(row[0] for row in conn.execute(f"SELECT line FROM {table}"))
         assert stored == sorted(lines)
     finally:
-        cluster.flink_cli(paths, "cancel", "-m", stack.flink_rest.removeprefix("http://"), job_id)
+        standalone.flink_cli(paths, "cancel", "-m", stack.flink_rest.removeprefix("http://"), job_id)
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(f"DROP TABLE {table}")

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from deploy.cli.dlq import read
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.jars import stream_jar
 from deploy.paths import StatePaths
 from deploy.settings import Settings
@@ -43,7 +43,7 @@ GOOD = [snapshot(f"m-{i:02}", i + 1) for i in range(20)]
 def run_sink(settings: Settings, rows: list[list[object]]) -> str:
     """Submits sink_job.py with `rows` for the sink; returns the job id."""
     paths = StatePaths(settings.home)
-    out = cluster.flink_cli(
+    out = standalone.flink_cli(
         paths,
         "run",
         "-d",

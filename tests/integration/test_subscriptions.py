@@ -16,8 +16,8 @@ from readmodel_fixtures import SEED_RANKING, Snapshot, upsert
 from deploy.postgres import server as postgres
 from deploy.settings import Settings
 from readmodel.client import LiveClient
+from readmodel.graphql_endpoint import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from readmodel.live import MIN_INTERVAL_S
-from readmodel.view import MAX_SUBSCRIPTIONS_PER_CONNECTION
 
 pytestmark = pytest.mark.anyio
 TOP = "subscription($limit: Int!) { topMoviesChanged(limit: $limit) { entries { viewCount movie { id } } } }"

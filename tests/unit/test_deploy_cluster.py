@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from deploy import stack
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.settings import ConfigError, Settings
@@ -51,7 +51,7 @@ def test_a_controller_list_of_another_length_than_the_brokers_is_refused() -> No
 def test_flink_on_the_cluster_profile_is_the_single_config_with_zookeeper_ha_over_it(tmp_path: Path) -> None:
     settings = Settings.from_env({"MOVIEVIEWS_CLUSTER_HOME": str(tmp_path)}, profile="cluster")
     paths = StatePaths(settings.home)
-    cluster._write_conf(settings, paths)
+    standalone._write_conf(settings, paths)
     config = yaml.safe_load((paths.flink_conf / "config.yaml").read_text())
     assert config["high-availability"]["type"] == "zookeeper"
     assert config["high-availability"]["zookeeper"]["quorum"] == "127.0.0.1:19181"
@@ -60,8 +60,8 @@ def test_flink_on_the_cluster_profile_is_the_single_config_with_zookeeper_ha_ove
     # Pekko's own remoting start-up timeout, raised for a loaded host, on every Flink JVM of the profile
     for role in ("jobmanager", "taskmanager"):
         assert "-Dpekko.remote.classic.startup-timeout=60s" in config["env"]["java"]["opts"][role]
-    assert [jm.name for jm in cluster.jobmanagers(settings)] == ["flink-jobmanager", "flink-jobmanager-2"]
-    assert len(cluster.taskmanagers(settings)) == 2
+    assert [jm.name for jm in standalone.jobmanagers(settings)] == ["flink-jobmanager", "flink-jobmanager-2"]
+    assert len(standalone.taskmanagers(settings)) == 2
 
 
 def test_removing_a_stopped_stacks_data_keeps_its_downloads_and_logs(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from deploy.flink import cluster, jobs
+from deploy.flink import jobs, standalone
 from deploy.settings import Settings
 from stream import flinkrest
 
@@ -24,7 +24,7 @@ def test_a_plain_rest_url_keeps_flink_as_it_was(tmp_path: Path) -> None:
 
 def test_an_https_rest_url_gets_mutual_tls_with_suites_an_ec_key_can_serve(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, "https://127.0.0.1:8081")
-    ssl_config = cluster._rest_tls(settings)["security"]
+    ssl_config = standalone._rest_tls(settings)["security"]
     assert isinstance(ssl_config, dict)
     assert ssl_config["ssl"]["algorithms"].split(",") == [
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",

@@ -24,10 +24,10 @@ from readmodel.commands import Commands
 from readmodel.context import ReadModelContext
 from readmodel.cost import MAX_INTROSPECTION_DEPTH
 from readmodel.fanout import FanOut
+from readmodel.graphql_endpoint import ReadModelGraphQL
 from readmodel.guard import Admission, GuardConfig
 from readmodel.ratelimit import TokenBuckets
 from readmodel.schema import build_schema
-from readmodel.view import ReadModelGraphQL
 
 pytestmark = pytest.mark.anyio
 schema = build_schema()

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from readmodel.exposition import exposition
+from readmodel.graphql_endpoint import classify
 from readmodel.metrics import LATENCY_BUCKETS, RECORD_VIEWS_BY_OUTCOME, Pending, operation_of
-from readmodel.view import classify
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

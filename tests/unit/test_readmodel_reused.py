@@ -21,12 +21,12 @@ from readmodel.cache import ResponseCache
 from readmodel.commands import Commands
 from readmodel.context import ReadModelContext
 from readmodel.fanout import FanOut
+from readmodel.graphql_endpoint import ReadModelGraphQL
 from readmodel.guard import Admission, GuardConfig
 from readmodel.metrics import PENDING
 from readmodel.ratelimit import TokenBuckets
 from readmodel.reused import ReusedResponses
 from readmodel.schema import build_schema
-from readmodel.view import ReadModelGraphQL
 
 pytestmark = pytest.mark.anyio
 schema = build_schema()

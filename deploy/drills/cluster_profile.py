@@ -11,7 +11,7 @@ from collections import Counter
 from deploy.drills import scenarios, steps
 from deploy.drills.steps import DrillReport
 from deploy.errors import DrillError
-from deploy.flink import cluster
+from deploy.flink import standalone
 from deploy.kafka import broker
 from deploy.sandbox import Sandbox
 from deploy.settings import Settings
@@ -68,8 +68,8 @@ def jobmanager_failover(base: Settings) -> DrillReport:
         load = steps.load(env)
         wait_until(lambda: steps.has_checkpoint(env), 60, "a first retained checkpoint")
         time.sleep(random.uniform(2, 8))  # the random moment of the crash
-        leader = cluster.leading_jobmanager(base, env.paths)
-        standby = next(jm for jm in cluster.jobmanagers(base) if jm != leader)
+        leader = standalone.leading_jobmanager(base, env.paths)
+        standby = next(jm for jm in standalone.jobmanagers(base) if jm != leader)
         steps.kill9(env, leader.name)
         killed_at, killed_ms = time.monotonic(), time.time() * 1000
         # Asked through the standby: the killed one's REST is gone until the supervisor restarts it.
@@ -84,7 +84,7 @@ def jobmanager_failover(base: Settings) -> DrillReport:
         wait_until(restored, FAILOVER_TIMEOUT_S, f"job {job_id} restored by {standby.name}")
         wait_until(lambda: flinkrest.tasks_running(env.settings, job_id), 120, "every task running again")
         recover_s = time.monotonic() - killed_at
-        now_leading = cluster.leading_jobmanager(base, env.paths)
+        now_leading = standalone.leading_jobmanager(base, env.paths)
         if now_leading != standby:
             raise DrillError(f"{now_leading.name} leads after the kill of {leader.name}, not the standby")
         result: LoadResult = load.result()

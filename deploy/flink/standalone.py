@@ -39,7 +39,7 @@ def site_packages() -> str:
 
 
 def flink_vars(paths: StatePaths) -> dict[str, str]:
-    """What the cluster's scripts and `flink run` need: our conf and lib dirs, the venv first."""
+    """What Flink's scripts and `flink run` need: our conf and lib dirs, the venv first."""
     return {
         "FLINK_CONF_DIR": str(paths.flink_conf),
         "FLINK_LIB_DIR": str(paths.flink_lib),
@@ -130,7 +130,7 @@ def _merge(base: dict[str, object], overlay: dict[str, object]) -> dict[str, obj
 
 def _link_lib(paths: StatePaths) -> None:
     """flink-dist's jars plus flink-python (so pemja loads once per TaskManager and a second Python job can
-    run on it) plus the connector jars, so every job finds them on the cluster classpath."""
+    run on it) plus the connector jars, so every job finds them on Flink's classpath."""
     lib = paths.flink_lib
     shutil.rmtree(lib, ignore_errors=True)
     lib.mkdir(parents=True)
@@ -139,7 +139,7 @@ def _link_lib(paths: StatePaths) -> None:
 
 
 def prepare(settings: Settings, paths: StatePaths) -> None:
-    """The cluster's conf dir (ports, state dirs) and lib dir (flink-dist, flink-python, connectors)."""
+    """Flink's conf dir (ports, state dirs) and lib dir (flink-dist, flink-python, connectors)."""
     _write_conf(settings, paths)
     _link_lib(paths)
 
@@ -250,7 +250,7 @@ def leading_jobmanager(settings: Settings, paths: StatePaths) -> JobManager:
 
 
 def flink_cli(paths: StatePaths, *args: str, timeout_s: float = 300) -> str:
-    """Runs pyflink's `bin/flink` against the cluster with the project's conf and lib dirs; returns stdout."""
+    """Runs pyflink's `bin/flink` with the project's conf and lib dirs; returns stdout."""
     try:
         proc = subprocess.run(
             ["bash", str(PYFLINK_HOME / "bin" / "flink"), *args],

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from readmodel.view import is_query
+from readmodel.graphql_endpoint import is_query
 
 
 def body(query: str, operation_name: str | None = None) -> bytes:

@@ -1,4 +1,5 @@
-"""Strawberry's ASGI view, with orjson and reuse of ready query responses (see cache.py)."""
+"""The GraphQL endpoint (HTTP and WebSocket): Strawberry's ASGI app, with orjson and reuse of ready query
+responses (see cache.py)."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ SEND_ONE_REQUEST = (
 
 
 class TextFrames(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes, which Strawberry
-    would send as binary frames (browsers then hand the client a Blob)."""
+    """graphql-transport-ws messages are text frames; the endpoint's orjson encoder gives bytes, which
+    Strawberry would send as binary frames (browsers then hand the client a Blob)."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         await self.send_text(orjson.dumps(message).decode())
