@@ -16,7 +16,7 @@ import sys
 
 from pyflink.common import Configuration, Types
 from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, TableEnvironment
 from pyflink.table.udf import udtf
 
 from ground.kafka import KafkaAccess, java_properties
@@ -201,33 +201,35 @@ def source_ddl(config: JobConfig, kafka: KafkaAccess) -> str:
     """
 
 
-# Every event schema starts with `event_id`, a UUID string (the schema gate checks it): in single-object
-# encoding that is bytes 11-47, a length byte 0x48 (36, zigzag) and the 36 characters, whatever the writer
-# version. The key leaves out the fingerprint (the same event written by another writer version, or under the
-# avro-package fingerprint variant, is the same event). Flink SQL has no SUBSTRING of BYTES: ISO-8859-1 maps
-# each byte to one character. A record that does not look like that (random bytes, a tombstone, an event cut
-# short inside its id) is keyed by its own position: never taken for a duplicate, it reaches the dead letters.
-EVENT_KEY = """CASE
-    WHEN SUBSTRING(`text` FROM 1 FOR 2) = CHR(195) || CHR(1) AND SUBSTRING(`text` FROM 11 FOR 1) = 'H'
-        AND CHAR_LENGTH(`text`) >= 47 THEN SUBSTRING(`text` FROM 12 FOR 36)
-    ELSE CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
-END"""
+# What the deduplication keys a record by: its `event_id` when the record starts like an event (in
+# single-object encoding every event schema's first field, a UUID string, is bytes 11-46 whatever the writer
+# version; the key leaves out the fingerprint, so the same event written by another writer version, or under
+# the avro-package fingerprint variant, is the same event); else its own position, so a record that does not
+# look like that (random bytes, a tombstone, an event cut short inside its id) is never taken for a duplicate
+# and reaches the dead letters. A JVM function on the payload's bytes (EventKey.java, which says how), not SQL
+# string functions: Flink SQL has no SUBSTRING of BYTES, and decoding every payload to a string to cut it,
+# then encoding the key back to UTF-8 to hash and store it, was the source task's largest cost.
+EVENT_KEY_FUNCTION = "event_key"
+EVENT_KEY_CLASS = "movieviews.stream.EventKey"
+EVENT_KEY = f"{EVENT_KEY_FUNCTION}(`payload`, `topic`, `partition`, `offset`)"
 
 
 def first_occurrences(source: str, columns: str) -> str:
     """`columns` of the rows of `source` (a Kafka table with `topic`, `partition`, `offset`, `payload` and a
     processing-time `proc`) whose event id was not seen before: Flink SQL's deduplication (first row per key
     by processing time: append-only, keyed state in the JVM, no Python per event). Its state is one entry per
-    id, expired by `table.exec.state.ttl`. The throughput benchmark's baseline runs the same check."""
+    id, expired by `table.exec.state.ttl`. The throughput benchmark's baseline runs the same check. Needs
+    `EVENT_KEY_FUNCTION` registered (`register_event_key`)."""
     return f"""
         SELECT {columns} FROM (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY `event_key` ORDER BY `proc` ASC) AS `occurrence`
-            FROM (
-                SELECT *, {EVENT_KEY} AS `event_key`
-                FROM (SELECT *, DECODE(`payload`, 'ISO-8859-1') AS `text` FROM {source})
-            )
+            FROM (SELECT *, {EVENT_KEY} AS `event_key` FROM {source})
         ) WHERE `occurrence` = 1
     """
+
+
+def register_event_key(t_env: TableEnvironment) -> None:
+    t_env.create_java_temporary_function(EVENT_KEY_FUNCTION, EVENT_KEY_CLASS)
 
 
 def read_view_ddl(source: str) -> str:
@@ -278,6 +280,7 @@ def build(env: StreamExecutionEnvironment, config: JobConfig, pg_password: str, 
     source = SOURCE_TABLE
     if config.dedup_window_s > 0:
         columns = "`topic`, `partition`, `offset`, `payload`, `proc`"
+        register_event_key(t_env)
         t_env.execute_sql(f"CREATE TEMPORARY VIEW {ONCE_VIEW} AS {first_occurrences(SOURCE_TABLE, columns)}")
         source = ONCE_VIEW
     t_env.create_java_temporary_function(FUNCTION, FUNCTION_CLASS)

@@ -14,12 +14,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from deploy.settings import Settings
 from stream.config import STATE_BACKENDS, WRITER_ROLE
-from stream.topology import ROCKSDB, first_occurrences
+from stream.topology import ROCKSDB, first_occurrences, register_event_key
 
 TABLE = "baseline_stats"
 CREATE_TABLE = f"""
@@ -79,6 +80,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--dedup-window-s", type=int, default=0, help="0: no event_id check")
     parser.add_argument("--state-backend", choices=STATE_BACKENDS, help="default: the cluster's")
+    parser.add_argument("--jar", required=True, help="the job's own jar (the deduplication's key function)")
     args = parser.parse_args(argv)
     # As in deploy/flink/jobscript.py: the password comes from the environment, never the command line.
     password = Settings.from_env(os.environ).pg_writer_password
@@ -87,6 +89,7 @@ def main(argv: Sequence[str]) -> None:
     for key, value in {**TUNING, "pipeline.name": args.name}.items():
         conf.set(key, value)
     conf.set("parallelism.default", str(args.parallelism))
+    conf.set("pipeline.jars", Path(args.jar).resolve().as_uri())
     # The remembered ids on the same backend as the project job's, configured the same way.
     if args.state_backend:
         conf.set("state.backend.type", args.state_backend)
@@ -98,6 +101,7 @@ def main(argv: Sequence[str]) -> None:
     views = "view_events"
     if args.dedup_window_s > 0:
         conf.set("table.exec.state.ttl", f"{args.dedup_window_s} s")
+        register_event_key(t_env)
         views = f"({first_occurrences(views, '`movie_id`')})"
     t_env.execute_sql(f"INSERT INTO stats SELECT movie_id, COUNT(*) FROM {views} GROUP BY movie_id")
 

@@ -22,6 +22,8 @@ from deploy.bench.scratch import (
     timed_job,
 )
 from deploy.flink import jobs
+from deploy.jars import stream_jar
+from deploy.paths import StatePaths
 from deploy.sandbox import Sandbox
 from deploy.settings import Settings
 
@@ -180,4 +182,5 @@ def _baseline_job(env: Sandbox, parallelism: int, dedup_window_s: int) -> Callab
     args = ["--name", name, "--bootstrap", s.kafka_bootstrap, "--topic", s.views_topic]
     args += ["--jdbc-url", s.writer_jdbc_url, "--parallelism", str(parallelism)]
     args += ["--dedup-window-s", str(dedup_window_s), "--state-backend", s.state_backend]
+    args += ["--jar", str(stream_jar(StatePaths(s.home)))]
     return lambda: jobs.submit_module(s, "deploy.bench.baseline", args)
