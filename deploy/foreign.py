@@ -16,16 +16,18 @@ from pathlib import Path
 
 import psycopg
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import AclOperation, AdminClient, ResourceType  # type: ignore[attr-defined]
 
 from deploy import procs
 from deploy.errors import DeployError
-from deploy.kafka import broker
+from deploy.kafka import broker, security
 from deploy.paths import VENV_BIN, StatePaths
 from deploy.postgres.server import ROLES
-from deploy.settings import DECLARED, Settings
+from deploy.settings import DECLARED, ConfigError, Settings
 from deploy.stack import API, Health
+from ground.kafka import KafkaAccess, client_config
 from ingest.errors import TopicError, TopicNotAllowedError
-from ingest.topics import TopicSpec, config_drift, ensure_topics, topic_configs
+from ingest.topics import TopicAccess, TopicSpec, config_drift, ensure_topics, topic_access, topic_configs
 from stream import flinkrest
 
 # The team's brokers and database answer across a network: seconds, not the loopback's milliseconds.
@@ -36,11 +38,22 @@ class ServicesError(DeployError):
     """The services a team brings lack something the project needs; each problem was said on its line."""
 
 
-def kafka_healthy(settings: Settings) -> tuple[bool, str]:
-    """Healthy once the bootstrap list answers a metadata request (a team's cluster may have more brokers
-    than the list names)."""
+def _admin(settings: Settings) -> KafkaAccess | None:
+    """The admin principal, where the team gave its password. A team may give only the API's and the job's:
+    then its own admin makes the topics and nothing reads their configuration here (that needs
+    DescribeConfigs, which neither of the two has)."""
     try:
-        metadata = broker.admin(settings).list_topics(timeout=CHECK_TIMEOUT_S)
+        return settings.kafka_admin
+    except ConfigError:
+        return None
+
+
+def kafka_healthy(settings: Settings) -> tuple[bool, str]:
+    """Healthy once the bootstrap list answers a metadata request, asked as the API's principal: every
+    principal is answered one, and the admin's may not be given (a team's cluster may have more brokers than
+    the list names)."""
+    try:
+        metadata = AdminClient(client_config(settings.kafka_api)).list_topics(timeout=CHECK_TIMEOUT_S)
     except KafkaException as exc:
         return False, f"metadata request to {settings.kafka_bootstrap} failed: {exc}"
     return (
@@ -50,16 +63,32 @@ def kafka_healthy(settings: Settings) -> tuple[bool, str]:
 
 
 def kafka_problems(settings: Settings, say: Callable[[str], None]) -> list[str]:
-    """Creates the missing topics where allowed; one line per topic missing or declared otherwise."""
+    """With the admin's password: the missing topics created where allowed, the others' configuration
+    checked. Then, as the API's and the job's principals: one line per topic that is missing, partitioned
+    otherwise, or not usable as the project's ACLs say (`deploy.kafka.security.acls`)."""
     ok, detail = kafka_healthy(settings)
     if not ok:
         return [f"kafka: {detail}"]
-    existing = broker.admin(settings).list_topics(timeout=CHECK_TIMEOUT_S).topics
+    admin = _admin(settings)
+    problems = [] if admin is None else _admin_problems(settings, admin, say)
+    needed, seen = needs(settings), {}
+    for user, topics in needed.items():
+        try:
+            seen[user] = topic_access(settings.kafka_as(user), list(topics), CHECK_TIMEOUT_S)
+        except TopicError as exc:  # e.g. its password refused
+            problems.append(f"kafka: {user} cannot describe its topics: {exc}")
+    described = {user: topics for user, topics in needed.items() if user in seen}
+    return problems + access_problems(settings, described, seen, admin_given=admin is not None)
+
+
+def _admin_problems(settings: Settings, admin: KafkaAccess, say: Callable[[str], None]) -> list[str]:
+    """As the admin principal: the missing topics created where it may, the others' configuration read."""
+    existing = AdminClient(client_config(admin)).list_topics(timeout=CHECK_TIMEOUT_S).topics
     specs = broker.topics(settings)
     problems = []
     for spec in (s for s in specs if s.name not in existing):
         try:
-            ensure_topics(settings.kafka_admin, [spec])
+            ensure_topics(admin, [spec])
         except TopicNotAllowedError:
             problems.append(
                 f"kafka: topic {spec.name} does not exist and the admin principal may not create it: create "
@@ -72,21 +101,61 @@ def kafka_problems(settings: Settings, say: Callable[[str], None]) -> list[str]:
             problems.append(f"kafka: {exc}")
             continue
         say(f"created topic {spec.name} ({_described(spec)})")
-    present = [s for s in specs if s.name in existing]
-    for spec in present:
-        partitions = len(existing[spec.name].partitions)
-        if partitions != spec.partitions:
-            problems.append(
-                f"kafka: topic {spec.name} has {partitions} partition(s) where {spec.partitions} are "
-                f"declared: recreate it ({_described(spec)}) or name another (its MOVIEVIEWS_*_TOPIC)"
-            )
-    return problems + _config_problems(settings, present)
+    return problems + _config_problems(settings, admin, [s for s in specs if s.name in existing])
 
 
-def _config_problems(settings: Settings, specs: list[TopicSpec]) -> list[str]:
+def needs(settings: Settings) -> dict[str, dict[str, frozenset[AclOperation]]]:
+    """Principal -> topic -> what the project's ACLs let it do there, as the stack grants its own."""
+    found: dict[str, dict[str, frozenset[AclOperation]]] = {}
+    for binding in security.acls(settings):
+        if binding.restype == ResourceType.TOPIC:
+            topics = found.setdefault(binding.principal.removeprefix("User:"), {})
+            topics[binding.name] = topics.get(binding.name, frozenset()) | {AclOperation(binding.operation)}
+    return found
+
+
+def access_problems(
+    settings: Settings,
+    needed: dict[str, dict[str, frozenset[AclOperation]]],
+    seen: dict[str, dict[str, TopicAccess]],
+    admin_given: bool,
+) -> list[str]:
+    """One line per topic a principal may not use as `needed` says, with the grant that is missing; per topic
+    that does not exist (unless the admin's checks said so) or has other partitions than declared."""
+    specs = {s.name: s for s in broker.topics(settings)}
+    problems = []
+    for user, topics in needed.items():
+        for name, operations in topics.items():
+            access, spec = seen[user][name], specs[name]
+            if access.known and access.partitions is None:
+                if not admin_given:
+                    problems.append(f"kafka: topic {name} does not exist: create it ({_described(spec)})")
+                continue
+            lacking = sorted(operations - access.operations, key=lambda op: op.name)
+            if lacking:
+                words = ", ".join(op.name.lower().replace("_", " ") for op in lacking)
+                flags = " ".join(f"--operation {_acl_word(op)}" for op in lacking)
+                problems.append(
+                    f"kafka: {user} may not {words} topic {name}: kafka-acls.sh --bootstrap-server "
+                    f"{settings.kafka_bootstrap} --add --allow-principal User:{user} {flags} --topic {name}"
+                )
+            if access.partitions is not None and access.partitions != spec.partitions:
+                problems.append(
+                    f"kafka: topic {name} has {access.partitions} partition(s) where {spec.partitions} are "
+                    f"declared: recreate it ({_described(spec)}) or name another (its MOVIEVIEWS_*_TOPIC)"
+                )
+    return list(dict.fromkeys(problems))  # a topic's partitions are one problem, whichever principal saw them
+
+
+def _acl_word(operation: AclOperation) -> str:
+    """An operation as kafka-acls.sh spells it: IDEMPOTENT_WRITE -> IdempotentWrite."""
+    return "".join(part.title() for part in operation.name.split("_"))
+
+
+def _config_problems(settings: Settings, admin: KafkaAccess, specs: list[TopicSpec]) -> list[str]:
     """Existing topics are never altered here (they are the team's): a drift is named with its fix."""
     try:
-        configs = topic_configs(settings.kafka_admin, [s.name for s in specs], CHECK_TIMEOUT_S)
+        configs = topic_configs(admin, [s.name for s in specs], CHECK_TIMEOUT_S)
     except TopicError as exc:
         return [f"kafka: {exc}: the admin principal needs DescribeConfigs on the project's topics"]
     problems = []
@@ -172,7 +241,8 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
             "line above): fix them and run `movieviews up` again"
         )
     roles = ", ".join(ROLES)
-    say(f"kafka at {settings.kafka_bootstrap}: every topic as declared")
+    topics = "as declared" if _admin(settings) else "there (their configuration unread: no admin principal)"
+    say(f"kafka at {settings.kafka_bootstrap}: every topic {topics}, each principal granted what it uses")
     say(f"postgres at {settings.pg_host}:{settings.pg_port}: {roles} connect to {settings.pg_database}")
     say(f"flink at {settings.flink_rest}: {flinkrest.healthy(settings)[1]}")
 

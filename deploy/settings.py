@@ -259,7 +259,10 @@ class Settings:
             values[each.name] = _cast(declared.env, raw, str(each.type))
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
-        settings.kafka_nodes()  # a malformed broker or controller list fails here, at the entry point
+        # A malformed broker or controller list fails here, at the entry point. The controllers are the
+        # project's only where it runs Kafka: a team's bootstrap list may name any number of brokers.
+        if settings.managed:
+            settings.kafka_nodes()
         if settings.state_backend not in STATE_BACKENDS:
             raise ConfigError(
                 f"Config '{DECLARED['state_backend'].env}' must be one of {STATE_BACKENDS}, "

@@ -7,8 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclOperation,
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -83,6 +84,48 @@ def delete_topics(kafka: KafkaAccess, names: Sequence[str], timeout_s: float = A
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise TopicError(f"cannot delete topic {name!r} on {kafka.bootstrap}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class TopicAccess:
+    """One topic as one principal sees it: its partitions and what the brokers' authorizer lets that principal
+    do there (KIP-430's authorized operations: asked, not tried)."""
+
+    # None: the topic does not exist, or the principal may not describe it (then `known` is False: the
+    # brokers do not tell it whether the topic exists).
+    partitions: int | None
+    operations: frozenset[AclOperation] = frozenset()
+    known: bool = True
+
+
+def topic_access(
+    kafka: KafkaAccess, names: Sequence[str], timeout_s: float = ADMIN_TIMEOUT_S
+) -> dict[str, TopicAccess]:
+    """How `kafka`'s principal sees each topic. A topic just created may be unknown to the broker asked for a
+    while (`_config`), so "unknown" is asked again until the deadline."""
+    client = _admin(kafka)
+    found: dict[str, TopicAccess] = {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        asked = [name for name in names if name not in found]
+        futures = client.describe_topics(
+            TopicCollection(asked), include_authorized_operations=True, request_timeout=timeout_s
+        )
+        for name, future in futures.items():
+            try:
+                described = future.result(timeout_s)
+            except KafkaException as exc:
+                code = exc.args[0].code()
+                if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    found[name] = TopicAccess(None, known=False)
+                elif code != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise TopicError(f"cannot describe topic {name!r} on {kafka.bootstrap}: {exc}") from exc
+                continue
+            operations = frozenset(described.authorized_operations or ())
+            found[name] = TopicAccess(len(described.partitions), operations)
+        if len(found) == len(names) or time.monotonic() >= deadline:
+            return {name: found.get(name, TopicAccess(None)) for name in names}
+        time.sleep(UNKNOWN_TOPIC_RETRY_S)
 
 
 def topic_configs(

@@ -67,3 +67,12 @@ def test_the_profile_variable_wins_over_the_shared_one() -> None:
 def test_a_missing_or_malformed_value_is_refused_naming_it(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_with_managed_services_off_a_bootstrap_list_of_several_brokers_needs_no_controllers() -> None:
+    """The controllers are the team's: nothing of the project starts or dials them."""
+    bootstrap = "k1:9093,k2:9093,k3:9093"
+    env = {"MOVIEVIEWS_MANAGED": "off", "MOVIEVIEWS_KAFKA_BOOTSTRAP": bootstrap}
+    assert Settings.from_env(env).kafka_brokers == ["k1:9093", "k2:9093", "k3:9093"]
+    with pytest.raises(ConfigError, match="MOVIEVIEWS_KAFKA_CONTROLLERS"):
+        Settings.from_env({**env, "MOVIEVIEWS_MANAGED": "on"})
