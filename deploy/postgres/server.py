@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy import tls
-from deploy.errors import DeployError, MissingToolError
+from deploy import apt, tls
+from deploy.errors import DeployError
 from deploy.paths import StatePaths
 from deploy.postgres import postmaster
 from deploy.settings import Settings
@@ -65,18 +65,13 @@ def ensure_installed() -> Path:
     found = bin_dir()
     if found:
         return found
-    if not _is_root() or not shutil.which("apt-get"):
-        raise MissingToolError("PostgreSQL server is missing: run `sudo apt-get install -y postgresql`")
+    apt.can_install("postgresql", "PostgreSQL server")
     # Keep the package from creating and starting its own cluster on 5432: the project runs its own.
     conf = Path("/etc/postgresql-common/createcluster.conf")
     conf.parent.mkdir(parents=True, exist_ok=True)
     if not conf.exists():
         conf.write_text("create_main_cluster = false\n")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise DeployError(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-400:]}")
+    apt.install("postgresql", "PostgreSQL server", recommends=True)
     found = bin_dir()
     if not found:
         raise DeployError("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl exists")

@@ -4,7 +4,6 @@ from this folder's templates, its data under the state dir."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import string
 import subprocess
@@ -15,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from deploy import supervisor
-from deploy.errors import DeployError, MissingToolError
+from deploy import apt, supervisor
+from deploy.errors import DeployError
 from deploy.paths import DEPLOY_DIR, StatePaths
 from deploy.settings import Settings
 from deploy.supervisor import Program
@@ -26,8 +25,6 @@ COMPONENT = "prometheus"
 TEMPLATES = DEPLOY_DIR / "prometheus"
 # Two days of samples at these scrape intervals are a few hundred MB at most; the stack is rebuilt often.
 RETENTION = "2d"
-# Another engineer's apt-get may hold the dpkg lock for a while; waiting beats failing.
-APT_LOCK_TIMEOUT_S = 300
 
 
 def ensure_installed() -> tuple[Path, Path]:
@@ -35,17 +32,7 @@ def ensure_installed() -> tuple[Path, Path]:
     found = _binaries()
     if found:
         return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise MissingToolError("Prometheus is missing: run `sudo apt-get install -y prometheus`")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock = f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT_S}"
-    for argv in (
-        ["apt-get", "-o", lock, "update", "-q"],
-        ["apt-get", "-o", lock, "install", "-y", "-q", "--no-install-recommends", "prometheus"],
-    ):
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise DeployError(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-400:]}")
+    apt.install("prometheus", "Prometheus")
     found = _binaries()
     if not found:
         raise DeployError("apt-get installed prometheus but `prometheus` or `promtool` is not on PATH")
