@@ -15,7 +15,7 @@ from deploy.errors import DeployError, MissingToolError
 def test_without_root_it_names_what_is_missing_and_the_command_that_installs_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(apt.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(MissingToolError) as refused:
         apt.install("prometheus", "Prometheus")
     assert str(refused.value) == "Prometheus is missing: run `sudo apt-get install -y prometheus`"
@@ -31,9 +31,9 @@ def test_a_failing_apt_get_is_an_error_carrying_its_command_and_its_last_words(
         failed = argv[-1] == "chromium"
         return subprocess.CompletedProcess(argv, 100 if failed else 0, "", "E: Unable to locate package\n")
 
-    monkeypatch.setattr(apt.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(apt.shutil, "which", lambda _name: "/usr/bin/apt-get")
-    monkeypatch.setattr(apt.subprocess, "run", run)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda _name: "/usr/bin/apt-get")
+    monkeypatch.setattr("subprocess.run", run)
     with pytest.raises(DeployError) as failed:
         apt.install("chromium", "chromium")
     lock = ["-o", f"DPkg::Lock::Timeout={apt.LOCK_TIMEOUT_S}"]
