@@ -19,7 +19,7 @@ the steady rate starts (`--events N`, the window unchanged). Each sample holds:
 
 Flat: the growth a least-squares line through the samples after the warm-up predicts over their span is at
 most `--slope-bound` of the series' mean (or of a floor for series near zero, below); a falling series is
-flat. The warm-up is the
+flat. The heap after collection is judged by its lows instead (`BY_LOWS` says why). The warm-up is the
 window plus a minute by default: the state fills for one window, then old ids expire as new ones come.
 """
 
@@ -71,8 +71,7 @@ MIB = 2**20
 # Series and the floor their bound applies to when their mean is smaller (a lag of a few records, a
 # freshness of 0.3 s: noise around zero is not growth). None: the series' mean.
 SERIES: dict[str, float | None] = {
-    # G1 lets old-generation garbage build up to its marking threshold (45% of the heap, ~1 GB here) before
-    # mixed collections reclaim it: the heap after a young collection swings by hundreds of MB with no trend.
+    # Judged by its lows (`BY_LOWS`).
     "heap_after_gc_mb": 1024.0,
     "taskmanager_rss_mb": None,
     "jobmanager_rss_mb": None,
@@ -87,6 +86,12 @@ SERIES: dict[str, float | None] = {
     # Each sample is the interval's worst second; against the bound the alerts hold it to (5 s: stale).
     "freshness_s": lag.FRESHNESS_LIMIT_S,
 }
+# Series judged by their lows, not a fitted line. G1 lets old-generation garbage build up to its marking
+# threshold (45% of the heap, ~1 GB here) before mixed collections reclaim it, so the heap after a young
+# collection swings by hundreds of MB with no trend, and a line through a few minutes of it follows the last
+# swing. What a leak raises is the level the swings come back down to: the lowest reading of the later half of
+# the judged samples, against the lowest of the earlier half.
+BY_LOWS = frozenset({"heap_after_gc_mb"})
 # What a soak on the default configuration must keep: memory, checkpoints and freshness flat, no restart.
 TARGETS = (
     report.Target("heap after gc, % of max", 70.0, at_most=True),
@@ -319,14 +324,19 @@ def _seconds(value_ms: float | None) -> float | None:
 def slope_verdict(
     samples: list[dict[str, Any]], name: str, floor: float | None, bound: float
 ) -> dict[str, Any] | None:
-    """The fitted slope (per hour) of `name` over `samples`, the change it predicts over their span, the
-    allowed growth (`bound` x the mean, or x `floor` if larger) and whether the series is flat."""
+    """The fitted slope (per hour) of `name` over `samples`, the change it predicts over their span (for a
+    series in `BY_LOWS`: the rise of the later half's lowest reading over the earlier half's), the allowed
+    growth (`bound` x the mean, or x `floor` if larger) and whether the series is flat."""
     points = [(s["t_s"], float(s[name])) for s in samples if s.get(name) is not None]
     if len(points) < 2 or points[-1][0] == points[0][0]:
         return None
     times, values = zip(*points, strict=True)
     slope, _ = statistics.linear_regression(times, values)
-    change = slope * (times[-1] - times[0])
+    if name in BY_LOWS:
+        half = len(values) // 2
+        change = min(values[half:]) - min(values[:half])
+    else:
+        change = slope * (times[-1] - times[0])
     allowed = bound * max(statistics.fmean(values), floor or 0.0)
     return {
         "series": name,

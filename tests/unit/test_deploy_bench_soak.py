@@ -1,0 +1,41 @@
+"""`bench soak`'s verdict on a series: flat when the growth over the judged span stays within the bound; the
+heap after collection judged by the level its swings come back down to, so G1's sawtooth is not growth and a
+leak is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.bench.soak import SERIES, slope_verdict
+
+
+def samples(name: str, values: list[float]) -> list[dict[str, Any]]:
+    return [{"t_s": 15 * i, name: v} for i, v in enumerate(values)]
+
+
+HEAP = "heap_after_gc_mb"
+
+
+def test_a_heap_that_swings_up_at_the_end_without_its_lows_rising_is_flat() -> None:
+    # A soak's samples when old-generation garbage built up in its last interval: a line fitted through them
+    # predicts over 200 MB of growth, while the heap came back to within 42 MB of its earlier low.
+    values = [412, 370, 281, 379, 422, 323, 734]
+    verdict = slope_verdict(samples(HEAP, values), HEAP, SERIES[HEAP], 0.2)
+    assert verdict is not None and verdict["flat"], verdict
+    assert verdict["change"] == 323 - 281 and verdict["slope_per_h"] * 90 / 3600 > 200
+
+
+def test_a_heap_whose_lows_keep_rising_is_not_flat() -> None:
+    values = [300, 500, 420, 640, 600, 820, 780, 1000]
+    verdict = slope_verdict(samples(HEAP, values), HEAP, SERIES[HEAP], 0.2)
+    assert verdict is not None and not verdict["flat"], verdict
+    assert verdict["change"] == 600 - 300 and verdict["allowed"] == 0.2 * 1024
+
+
+def test_any_other_series_is_judged_by_the_line_fitted_through_it() -> None:
+    growing = slope_verdict(samples("remembered_ids", [1e6, 2e6, 3e6, 4e6]), "remembered_ids", None, 0.2)
+    plateau = slope_verdict(
+        samples("remembered_ids", [2.1e6, 2.0e6, 2.2e6, 2.1e6]), "remembered_ids", None, 0.2
+    )
+    assert growing is not None and not growing["flat"] and growing["change"] == 3e6
+    assert plateau is not None and plateau["flat"]
