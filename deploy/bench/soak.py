@@ -19,8 +19,9 @@ the steady rate starts (`--events N`, the window unchanged). Each sample holds:
 
 Flat: the growth a least-squares line through the samples after the warm-up predicts over their span is at
 most `--slope-bound` of the series' mean (or of a floor for series near zero, below); a falling series is
-flat. The heap after collection is judged by its lows instead (`BY_LOWS` says why). The warm-up is the
-window plus a minute by default: the state fills for one window, then old ids expire as new ones come.
+flat. The heap after collection and the checkpoints are judged by their lows instead (`BY_LOWS` says
+why). The warm-up is the window plus a minute by default: the state fills for one window, then old ids
+expire as new ones come.
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ MIB = 2**20
 # Series and the floor their bound applies to when their mean is smaller (a lag of a few records, a
 # freshness of 0.3 s: noise around zero is not growth). None: the series' mean.
 SERIES: dict[str, float | None] = {
-    # Judged by its lows (`BY_LOWS`).
     "heap_after_gc_mb": 1024.0,
     "taskmanager_rss_mb": None,
     "jobmanager_rss_mb": None,
@@ -86,12 +86,15 @@ SERIES: dict[str, float | None] = {
     # Each sample is the interval's worst second; against the bound the alerts hold it to (5 s: stale).
     "freshness_s": lag.FRESHNESS_LIMIT_S,
 }
-# Series judged by their lows, not a fitted line. G1 lets old-generation garbage build up to its marking
-# threshold (45% of the heap, ~1 GB here) before mixed collections reclaim it, so the heap after a young
-# collection swings by hundreds of MB with no trend, and a line through a few minutes of it follows the last
-# swing. What a leak raises is the level the swings come back down to: the lowest reading of the later half of
-# the judged samples, against the lowest of the earlier half.
-BY_LOWS = frozenset({"heap_after_gc_mb"})
+# Series judged by their lows, not a fitted line, because single readings spike with no trend and a line
+# through a few minutes of them follows the last spike. What growth raises is the level the spikes come back
+# down to: the lowest reading of the later half of the judged samples, against the lowest of the earlier half.
+# - The heap after collection: G1 lets old-generation garbage build up to its marking threshold (45% of the
+#   heap, ~1 GB here) before mixed collections reclaim it.
+# - What a checkpoint wrote, and its duration: an incremental checkpoint uploads the files written since the
+#   last one, a few MB; after a compaction rewrote files it uploads all of them (hundreds of MB at tens of
+#   millions of ids).
+BY_LOWS = frozenset({"heap_after_gc_mb", "checkpoint_written_mb", "checkpoint_s"})
 # What a soak on the default configuration must keep: memory, checkpoints and freshness flat, no restart.
 TARGETS = (
     report.Target("heap after gc, % of max", 70.0, at_most=True),

@@ -32,6 +32,9 @@ from stream.errors import FlinkRestError
 DEADLINE_S = 240
 # The load generator's ids for 8 movies, each registered too.
 MOVIES = movie_ids(8, "movie-")
+# A restored job that is to be looked at before its first checkpoint checkpoints this seldom: Flink triggers
+# the first one an interval after the start, far after the look, however fast the machine.
+SLOW_CHECKPOINTS_MS = 60_000
 
 
 @pytest.fixture
@@ -45,8 +48,17 @@ def submitted(isolated: Settings) -> Iterator[list[str]]:
         remove_job_state(paths.checkpoints, paths.savepoints, job_id)
 
 
-def submit(settings: Settings, name: str, ids: list[str], restore_from: str | None = None) -> str:
-    job_id = jobs.submit(settings, jobs.job_config(settings, name=name, group_id=name), restore_from)
+def submit(
+    settings: Settings,
+    name: str,
+    ids: list[str],
+    restore_from: str | None = None,
+    checkpoint_interval_ms: int | None = None,
+) -> str:
+    config = jobs.job_config(
+        settings, name=name, group_id=name, checkpoint_interval_ms=checkpoint_interval_ms
+    )
+    job_id = jobs.submit(settings, config, restore_from)
     ids.append(job_id)
     return job_id
 
@@ -141,7 +153,9 @@ def test_a_restored_job_with_a_backlog_shows_the_backlog_as_lag_then_drains_it_e
     paths = StatePaths(isolated.home)
     point = latest_restore_point(paths.checkpoints, paths.savepoints, first)
     assert point is not None, f"job {first} retained no checkpoint"
-    restored = submit(isolated, job_name, submitted, restore_from=str(point))
+    restored = submit(
+        isolated, job_name, submitted, restore_from=str(point), checkpoint_ms=SLOW_CHECKPOINTS_MS
+    )
     # Until the restored job completes a checkpoint, its group's offsets are the restored checkpoint's.
     health = status_verdict.job_health(isolated, LiveJob(job_name, job_name))
     assert checkpoints_completed(isolated, restored) == 0, "the restored job checkpointed before the look"

@@ -39,3 +39,12 @@ def test_any_other_series_is_judged_by_the_line_fitted_through_it() -> None:
     )
     assert growing is not None and not growing["flat"] and growing["change"] == 3e6
     assert plateau is not None and plateau["flat"]
+
+
+def test_a_checkpoint_that_uploaded_a_compactions_files_at_the_end_is_not_growth() -> None:
+    # Incremental checkpoints of about 2 MB, then one after a compaction rewrote files (MB).
+    written = "checkpoint_written_mb"
+    verdict = slope_verdict(
+        samples(written, [2.1, 2.2, 2.0, 2.3, 2.1, 2.2, 96.0]), written, SERIES[written], 0.2
+    )
+    assert verdict is not None and verdict["flat"], verdict
