@@ -154,7 +154,7 @@ def test_a_restored_job_with_a_backlog_shows_the_backlog_as_lag_then_drains_it_e
     point = latest_restore_point(paths.checkpoints, paths.savepoints, first)
     assert point is not None, f"job {first} retained no checkpoint"
     restored = submit(
-        isolated, job_name, submitted, restore_from=str(point), checkpoint_ms=SLOW_CHECKPOINTS_MS
+        isolated, job_name, submitted, restore_from=str(point), checkpoint_interval_ms=SLOW_CHECKPOINTS_MS
     )
     # Until the restored job completes a checkpoint, its group's offsets are the restored checkpoint's.
     health = status_verdict.job_health(isolated, LiveJob(job_name, job_name))
