@@ -137,9 +137,13 @@ def generate(
     seed: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+    in_turn: bool = False,
 ) -> LoadResult:
     """A `delivery_timeout_s` longer than a broker outage gets every event acknowledged after it: a timed-out
-    event's outcome is unknown (it may be in the log), so a drill restarting Kafka lets none time out."""
+    event's outcome is unknown (it may be in the log), so a drill restarting Kafka lets none time out.
+
+    `in_turn`: each event's movie is the next one in turn from the first, not a popularity draw, so as many
+    events as movies view every movie once (a catalogue loaded into the job's state)."""
     if rate is not None and seconds is not None:
         total = round(rate * seconds)
     elif events is not None and rate is None:
@@ -154,6 +158,7 @@ def generate(
         v2_share,
         seed,
         delivery_timeout_s,
+        in_turn,
     )
     return loop.run(total, rate, on_progress)
 
@@ -185,6 +190,7 @@ class _Loop:
         v2_share: float,
         seed: int | None,
         delivery_timeout_s: float,
+        in_turn: bool = False,
     ) -> None:
         catalog = Catalog.bundled()
         self.flush_timeout_s = delivery_timeout_s + FLUSH_MARGIN_S
@@ -205,6 +211,8 @@ class _Loop:
         self.index = {key: i for i, key in enumerate(self.keys)}
         self.bits = table_bits(len(ids))
         self.movie_table = zipf_table(len(ids), zipf, self.bits)
+        self.in_turn = in_turn
+        self.turn = 0
         self.v2_threshold = round(v2_share * 65536)
         self.v1, self.v2 = (_Stream(self.publisher, catalog, v, ids, self.rng) for v in (1, 2))
         users = [self.v1.template.user_part(f"u-{n:05d}") for n in range(USERS)]
@@ -254,7 +262,11 @@ class _Loop:
         produce = self.publisher.producer.produce
         movie_table, user_table = self.movie_table, self.user_table
         shift = 32 - self.bits
-        movies = [movie_table[x >> shift] for x in array("I", rng.randbytes(4 * n))]
+        if self.in_turn:
+            movies = [(self.turn + i) % len(keys) for i in range(n)]
+            self.turn += n
+        else:
+            movies = [movie_table[x >> shift] for x in array("I", rng.randbytes(4 * n))]
         users = [user_table[x] for x in array("H", rng.randbytes(2 * n))]
         if self.v2_threshold:
             streams = [

@@ -51,13 +51,15 @@ class JobRun:
         return self.events / self.seconds_to_exact
 
 
-def preload(env: Sandbox, events: int, movies: int, zipf: float = 1.1) -> Load:
+def preload(env: Sandbox, events: int, movies: int, zipf: float = 1.1, in_turn: bool = False) -> Load:
+    """`in_turn`: the movies one after another (`ingest.loadgen.generate`), not drawn by popularity."""
     with progress.working(f"pre-loading {events:,} events over {movies:,} movies", events) as step:
         result = generate(
             env.settings,
             events=events,
             movies=movies,
             zipf=zipf,
+            in_turn=in_turn,
             seed=SEED,
             on_progress=lambda done: step.update(done.acknowledged, detail=f"{done.failed} failed"),
         )

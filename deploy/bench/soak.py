@@ -4,7 +4,9 @@ flat after the warm-up and nothing restarted.
 
 The deduplication window decides how many ids the steady state holds (rate x window), so a day's state is
 reached in minutes by scaling the window (`--ids N`: window = N / rate), or loaded as a day's events before
-the steady rate starts (`--events N`, the window unchanged). Each sample holds:
+the steady rate starts (`--events N`, the window unchanged). A large catalogue is loaded the same way
+(`--catalogue`: one view of every movie first), so that the movie state holds every movie before the steady
+rate, which draws movies by popularity and would otherwise keep adding tail movies to it. Each sample holds:
 - the TaskManager's heap after collection: its heap in use and its collection count (Flink's
   `Status.JVM.Memory.Heap.Used` and `Status.JVM.GarbageCollector.All.Count`) are read every second from its
   Prometheus reporter, which reads them when asked (Flink's REST API serves copies up to 10 s old); a
@@ -42,7 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy import status_verdict, supervisor
 from deploy.bench import report
-from deploy.bench.scratch import START_TIMEOUT_S, Load, preload, project_job, stop
+from deploy.bench.scratch import START_TIMEOUT_S, preload, project_job, stop
 from deploy.bench.state_scale import rss_mb
 from deploy.errors import BenchmarkError
 from deploy.kafka import broker
@@ -115,6 +117,7 @@ class Plan:
     warmup_s: float | None = None
     slope_bound: float = SLOPE_BOUND
     checkpoint_interval_ms: int | None = None
+    catalogue: bool = False
 
     @property
     def warmup(self) -> float:
@@ -145,6 +148,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a day's events loaded before the steady rate (window unchanged)",
     )
     parser.add_argument("--movies", type=int, default=1000, help="distinct movies (default 1000)")
+    parser.add_argument(
+        "--catalogue", action="store_true", help="one view of every movie first, then the steady rate"
+    )
     parser.add_argument("--interval", type=float, default=INTERVAL_S, help="seconds between samples (30)")
     parser.add_argument("--warmup", type=float, help="seconds not judged (default: the window + 60)")
     parser.add_argument(
@@ -164,6 +170,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         args.interval,
         args.warmup,
         args.slope_bound,
+        catalogue=args.catalogue,
     )
     result = bench_soak(settings, plan)
     report.publish(settings, result)
@@ -172,19 +179,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def bench_soak(settings: Settings, plan: Plan) -> report.Result:
     with Sandbox(settings, "bench-soak") as env:
-        preloaded = preload(env, plan.preload_events, plan.movies) if plan.preload_events else None
+        preloads = [preload(env, plan.movies, plan.movies, in_turn=True)] if plan.catalogue else []
+        if plan.preload_events:
+            preloads.append(preload(env, plan.preload_events, plan.movies))
+        preloaded = _merged(*(loaded.truth for loaded in preloads))
         submit = project_job(
             env, "soak", dedup_window_s=plan.window_s, checkpoint_interval_ms=plan.checkpoint_interval_ms
         )
         env.job_id = job_id = submit()
         wait_until(lambda: flinkrest.tasks_running(env.settings, job_id), START_TIMEOUT_S, f"job {job_id}")
-        if preloaded is not None:
-            # The day is in the state before the steady rate starts.
-            wait_for_counts(env.settings, preloaded.truth, 120 + preloaded.events / 500)
+        if preloads:
+            # The catalogue and the day are in the state before the steady rate starts.
+            wait_for_counts(env.settings, preloaded, 120 + sum(loaded.events for loaded in preloads) / 500)
         restarts_before = _supervised_restarts(settings)
         sampler = Sampler(env.settings, job_id, lag.group_of(f"{env.name}-soak"), plan)
         load = _steady_load(env, plan, sampler.run)
-        truth = _merged(preloaded, load)
+        truth = _merged(preloaded, load.per_movie)
         to_exact = wait_for_counts(env.settings, truth, 240)
         checkpoints = flinkrest.checkpoints(env.settings, job_id)
         state = flinkrest.state_figures(env.settings, job_id)
@@ -207,11 +217,12 @@ def _steady_load(env: Sandbox, plan: Plan, sample: Callable[[Callable[[], bool]]
     return load
 
 
-def _merged(preloaded: Load | None, load: LoadResult) -> dict[str, int]:
-    truth = dict(load.per_movie)
-    for movie, count in (preloaded.truth if preloaded else {}).items():
-        truth[movie] = truth.get(movie, 0) + count
-    return truth
+def _merged(*truths: dict[str, int]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for truth in truths:
+        for movie, count in truth.items():
+            merged[movie] = merged.get(movie, 0) + count
+    return merged
 
 
 def _supervised_restarts(settings: Settings) -> int:
@@ -394,7 +405,7 @@ def _result(
         "warmup_s": plan.warmup,
         "window_s": plan.window_s,
         "steady_events_per_s": round(load.events_per_s),
-        "events": load.acknowledged + plan.preload_events,
+        "events": load.acknowledged + plan.preload_events + (plan.movies if plan.catalogue else 0),
         "exact_after_load_s": round(to_exact_s, 1),
         "restarts": {
             "job": max((s["restarts"] for s in samples), default=0),
@@ -417,6 +428,7 @@ def _result(
         "ids": plan.ids,
         "preload_events": plan.preload_events,
         "movies": plan.movies,
+        "catalogue": plan.catalogue,
         "interval_s": plan.interval_s,
     }
     return report.Result("soak", parameters, samples, figures)

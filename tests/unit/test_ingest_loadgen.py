@@ -86,6 +86,13 @@ def test_the_same_seed_draws_the_same_popularity(fake_kafka: type[FakeProducer])
     assert generate(SETTINGS, events=5_000, movies=30, seed=3).per_movie == first.per_movie
 
 
+def test_movies_in_turn_view_every_movie_once_before_any_twice(fake_kafka: type[FakeProducer]) -> None:
+    once = generate(SETTINGS, events=30, movies=30, in_turn=True).per_movie
+    assert once == {movie: 1 for movie in movie_ids(30)}
+    again = generate(SETTINGS, events=45, movies=30, in_turn=True).per_movie
+    assert again == {movie: 2 if n < 15 else 1 for n, movie in enumerate(movie_ids(30))}
+
+
 def test_failed_events_are_not_in_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publisher_module, "Producer", FailingProducer)
     monkeypatch.setattr(publisher_module, "ensure_topics", lambda kafka, specs, timeout_s: [])
