@@ -70,10 +70,11 @@ IDLE_TIMEOUT = "2 s"
 # compaction filter by default (cleanup in background; the current time read every 1,000 entries), which
 # drops an entry whose TTL timestamp has passed whenever RocksDB rewrites its file. Flink also sets that
 # column family's periodic compaction to 30 days, not configurable from SQL, so expiry relies on ordinary
-# compactions: every checkpoint flushes the memtables into a level-0 file, and four of those start a
-# compaction into level 1; ids arrive in random key order, so each compaction overlaps, and rewrites, the
-# files below it, and the steady state holds about one window of ids plus what awaits the next compaction
-# (`tests/integration/test_endurance.py` and `movieviews bench soak` measure the plateau). hashmap remains
+# compactions: every checkpoint flushes the memtables into a new file, universal compaction merges files of
+# similar size, and once the newer files hold half as much as the oldest run it compacts them all into one
+# (UniversalCompaction.java), dropping the expired ids; the steady state holds one window of ids plus up to
+# half a window awaiting that compaction (`tests/integration/test_endurance.py` and `movieviews bench soak`
+# measure the plateau). hashmap remains
 # a choice for small state (no serialisation or JNI per access); its TTL entries are removed incrementally
 # as state is accessed and at full snapshots.
 
@@ -92,6 +93,8 @@ ROCKSDB = {
     "state.backend.rocksdb.writebuffer.size": "16 mb",
     "state.backend.rocksdb.use-bloom-filter": "true",
     "state.backend.rocksdb.memory.partitioned-index-filters": "true",
+    # Universal compaction, bounded at 1.5 windows of ids on disk (UniversalCompaction.java says why).
+    "state.backend.rocksdb.options-factory": "movieviews.stream.UniversalCompaction",
     # RocksDB's own count of entries per column family (an estimate: expired ids not yet compacted away are
     # counted) and the size of its files: the remembered ids and the disk they take, in `status` and
     # `bench soak`. Each is one property read per metric report.
