@@ -93,7 +93,8 @@ ROCKSDB = {
     "state.backend.rocksdb.writebuffer.size": "16 mb",
     "state.backend.rocksdb.use-bloom-filter": "true",
     "state.backend.rocksdb.memory.partitioned-index-filters": "true",
-    # Universal compaction, bounded at 1.5 windows of ids on disk (UniversalCompaction.java says why).
+    # Universal compaction, bounded at 1.5 windows of ids on disk, at the lowest CPU priority
+    # (UniversalCompaction.java says why).
     "state.backend.rocksdb.options-factory": "movieviews.stream.UniversalCompaction",
     # RocksDB's own count of entries per column family (an estimate: expired ids not yet compacted away are
     # counted) and the size of its files: the remembered ids and the disk they take, in `status` and
