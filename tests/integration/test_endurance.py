@@ -20,8 +20,10 @@ def test_a_soak_holding_two_million_remembered_ids_stays_flat_in_every_series_wi
     assert [name for name, verdict in slopes.items() if not verdict["flat"]] == [], slopes
     assert result.figures["restarts"] == {"job": 0, "supervised": 0}
     assert result.figures["passed"]
-    # Expired ids leave the state: after the warm-up it holds a window's ids (2M) plus those the next
-    # compaction drops, never the 4.8M sent. bench_soak raises unless every count in Postgres is exact.
+    # Expired ids leave the state: after the warm-up it holds a window's ids (2M) plus up to half a window
+    # awaiting the full compaction that drops the expired ones (universal compaction's size amplification
+    # bound, stream/jvm UniversalCompaction.java), never the 4.8M sent. bench_soak raises unless every count
+    # in Postgres is exact.
     judged = [s["remembered_ids"] for s in result.rows if s["t_s"] >= plan.warmup]
     assert len(judged) >= 4 and None not in judged
-    assert min(judged) > 1_500_000 and max(judged) < 3_000_000, judged
+    assert min(judged) > 1_500_000 and max(judged) < 3_500_000, judged
