@@ -61,14 +61,20 @@ def row(benchmark: str, document: Mapping[str, Any] | None) -> dict[str, str]:
             "figure": "not measured yet",
             "command": f"movieviews bench {benchmark}",
         }
-    targets: Mapping[str, str] = document.get("figures", {}).get("targets", {})
+    figures: Mapping[str, Any] = document.get("figures", {})
+    targets: Mapping[str, str] = figures.get("targets", {})
     verdicts = [(name, *report.split_verdict(text)) for name, text in targets.items()]
     load = document.get("load_average")
+    met = _met([v[3] for v in verdicts])
+    if figures.get("passed") is False:
+        # A benchmark with a verdict of its own (a soak: every series flat, no restart) did not pass, whatever
+        # the targets it measured say.
+        met = f"no (did not pass{': ' + figures['why'] if 'why' in figures else ''})"
     return {
         "benchmark": benchmark,
         "figure": f"{verdicts[0][0]}: {verdicts[0][1]}" if verdicts else "no target measured",
         "target": verdicts[0][2] if verdicts else "-",
-        "met": _met([v[3] for v in verdicts]),
+        "met": met,
         "command": document.get("command") or "-",
         "date": datetime.fromisoformat(document["at"]).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": document.get("commit") or "-",

@@ -56,6 +56,20 @@ def test_each_benchmark_gets_one_row_from_its_newest_run_with_command_date_commi
     assert not any("54,238" in line for line in table)
 
 
+def test_a_soak_that_did_not_pass_says_so_whatever_targets_it_met(tmp_path: Path) -> None:
+    targets = {"heap after gc, % of max": "0.00 (target <= 70.00: met)", "restarts": "0 (target <= 0: met)"}
+    why = "0 samples after the warm-up, fewer than 4"
+    _run(tmp_path, "soak", "2026-12-07T14:03:01+00:00", targets)
+    document = current.newest(tmp_path)["soak"]
+    document["figures"] |= {"passed": False, "why": why}
+
+    assert current.row("soak", document)["met"] == f"no (did not pass: {why})"
+    document["figures"] = {"passed": False, "targets": targets}
+    assert current.row("soak", document)["met"] == "no (did not pass)"
+    document["figures"]["passed"] = True
+    assert current.row("soak", document)["met"] == "yes (2 of 2 targets)"
+
+
 def test_a_run_with_uncommitted_changes_is_marked_and_explained(tmp_path: Path) -> None:
     _run(tmp_path, "produce", "2026-12-01T02:00:00+00:00", {"acked/s": "159,719 (target >= 100,000: met)"})
     _run(tmp_path, "read", "2026-12-01T02:05:00+00:00", {}, commit="99da089+")
