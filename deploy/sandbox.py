@@ -173,8 +173,7 @@ class Sandbox:
 
     def restarts(self) -> int:
         """Times Flink restarted the sandbox's job (its `numRestarts`)."""
-        metrics = flinkrest.job_metrics(self.settings, str(self.job_id), ["numRestarts"])
-        return int(metrics.get("numRestarts", 0))
+        return flinkrest.restarts(self.settings, str(self.job_id))
 
     def latest_checkpoint(self) -> str:
         if self.job_id is None:

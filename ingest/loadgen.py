@@ -190,7 +190,7 @@ class _Loop:
         v2_share: float,
         seed: int | None,
         delivery_timeout_s: float,
-        in_turn: bool = False,
+        in_turn: bool,
     ) -> None:
         catalog = Catalog.bundled()
         self.flush_timeout_s = delivery_timeout_s + FLUSH_MARGIN_S

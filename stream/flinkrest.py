@@ -206,6 +206,11 @@ def job_metrics(settings: FlinkSettings, job_id: str, names: list[str]) -> dict[
     return {v["id"]: float(v["value"]) for v in values}
 
 
+def restarts(settings: FlinkSettings, job_id: str) -> int:
+    """Times Flink restarted the job since it was submitted (its `numRestarts`; it only rises)."""
+    return int(job_metrics(settings, job_id, ["numRestarts"]).get("numRestarts", 0))
+
+
 def source_offsets(settings: FlinkSettings, job_id: str) -> dict[tuple[str, int], int]:
     """The Kafka source's position per (topic, partition): its `currentOffset` metric, the offset of the last
     record it read (not the committed offset, which moves only with checkpoints)."""

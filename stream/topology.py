@@ -74,9 +74,8 @@ IDLE_TIMEOUT = "2 s"
 # similar size, and once the newer files hold half as much as the oldest run it compacts them all into one
 # (UniversalCompaction.java), dropping the expired ids; the steady state holds one window of ids plus up to
 # half a window awaiting that compaction (`tests/integration/test_endurance.py` and `movieviews bench soak`
-# measure the plateau). hashmap remains
-# a choice for small state (no serialisation or JNI per access); its TTL entries are removed incrementally
-# as state is accessed and at full snapshots.
+# measure the plateau). hashmap remains a choice for small state (no serialisation or JNI per access); its
+# TTL entries are removed incrementally as state is accessed and at full snapshots.
 
 # RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
 # deploy/flink/config.yaml, half of it for memtables). Each option below and what it changed, measured with

@@ -94,17 +94,16 @@ def bench_rebuild(settings: Settings, events: int, movies: int) -> report.Result
 
 
 def restarts_while(settings: Settings, job_ids: Collection[str], done: threading.Event) -> dict[str, int]:
-    """Each job's restarts (Flink's `numRestarts`) from the first reading until `done`: the highest count
-    read, less the first. A job that has ended (the live job the rebuild replaced) keeps its last count."""
+    """Each job's restarts (`flinkrest.restarts`) from the first reading until `done`: the last count read,
+    less the first. A job that has ended (the live job the rebuild replaced) keeps its last count."""
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     while True:
         for job_id in job_ids:
             try:
-                count = int(flinkrest.job_metrics(settings, job_id, ["numRestarts"]).get("numRestarts", 0))
+                last[job_id] = flinkrest.restarts(settings, job_id)
             except FlinkRestError:
                 continue
-            first.setdefault(job_id, count)
-            last[job_id] = max(count, last.get(job_id, count))
+            first.setdefault(job_id, last[job_id])
         if done.wait(RESTARTS_POLL_S):
             return {job_id: last.get(job_id, 0) - first.get(job_id, 0) for job_id in job_ids}

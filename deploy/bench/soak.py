@@ -35,6 +35,7 @@ import statistics
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -218,11 +219,10 @@ def _steady_load(env: Sandbox, plan: Plan, sample: Callable[[Callable[[], bool]]
 
 
 def _merged(*truths: dict[str, int]) -> dict[str, int]:
-    merged: dict[str, int] = {}
+    merged: Counter[str] = Counter()
     for truth in truths:
-        for movie, count in truth.items():
-            merged[movie] = merged.get(movie, 0) + count
-    return merged
+        merged.update(truth)
+    return dict(merged)
 
 
 def _supervised_restarts(settings: Settings) -> int:
@@ -268,7 +268,7 @@ class Sampler:
         checkpoints = flinkrest.checkpoints(self.settings, self.job_id)
         latest = (checkpoints.get("latest") or {}).get("completed") or {}
         state = flinkrest.state_figures(self.settings, self.job_id)
-        restarts = flinkrest.job_metrics(self.settings, self.job_id, ["numRestarts"]).get("numRestarts", 0)
+        restarts = flinkrest.restarts(self.settings, self.job_id)
         rss = rss_mb(StatePaths(self.settings.home))
         low = min(heap, key=lambda h: h.used) if heap else None
         return {
