@@ -1,21 +1,25 @@
-"""A real failure makes the shipped alert fire in the running Prometheus, and it resolves once the failure
-ends: a test job of its own whose database goes away, so other tests on the shared stack see nothing."""
+"""A real failure makes the shipped alert fire in the running Prometheus: a test job of its own whose upserts
+wait on someone's lock, or whose database goes away, so other tests on the shared stack see nothing."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from forwarded_database import Database
 
 from deploy.flink import jobs
+from deploy.postgres import server as postgres
 from deploy.prometheus import server as prometheus
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
 from ingest.loadgen import generate
+from stream import flinkrest
 
 # Job start (~30 s on a busy machine), the sink's retries before it fails, 30 s of checkpoint age, the
 # job's restart delay (up to 30 s) and a few 5 s evaluations.
@@ -47,7 +51,39 @@ def checkpoint_age(settings: Settings, job_id: str) -> float | None:
     return float(found[0]["value"][1]) if found else None
 
 
-def test_a_job_whose_database_goes_away_pages_checkpoint_too_old_and_restarting_and_it_resolves_once_back(
+def test_a_job_whose_upserts_wait_on_a_lock_pages_checkpoint_too_old_and_it_resolves_once_released(
+    isolated: Settings, job: str
+) -> None:
+    if not isolated.prometheus:
+        pytest.skip("this stack runs no Prometheus (MOVIEVIEWS_PROMETHEUS=off)")
+    first = generate(isolated, events=300, movies=5, seed=1).per_movie
+    wait_for_counts(isolated, first, DEADLINE_S)
+    wait_until(
+        lambda: (checkpoint_age(isolated, job) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
+    )
+    assert firing(isolated, "CheckpointTooOld", job) == []
+
+    # Someone's transaction holds the table: the sink's upsert waits on the lock (it has no timeout), so the
+    # checkpoint barrier waits behind it and no checkpoint completes, while the job itself keeps running.
+    with psycopg.connect(postgres.admin_conninfo(isolated, isolated.pg_database)) as locker:
+        locker.execute("LOCK TABLE movie_stats IN EXCLUSIVE MODE")
+        second = generate(isolated, events=300, movies=5, seed=2).per_movie
+        wait_until(
+            lambda: bool(firing(isolated, "CheckpointTooOld", job)), DEADLINE_S, "CheckpointTooOld firing"
+        )
+        [paged] = firing(isolated, "CheckpointTooOld", job)
+        assert paged["labels"]["severity"] == "page"
+        assert paged["annotations"]["runbook_url"] == "docs/OPERATIONS.md#checkpointtooold"
+        assert paged["annotations"]["summary"].startswith(
+            f"job {paged['labels']['job_name']}: last checkpoint "
+        )
+        assert flinkrest.restarts(isolated, job) == 0
+
+    wait_until(lambda: not firing(isolated, "CheckpointTooOld", job), DEADLINE_S, "CheckpointTooOld resolved")
+    wait_for_counts(isolated, dict(Counter(first) + Counter(second)), DEADLINE_S)
+
+
+def test_a_job_whose_database_goes_away_pages_job_restarting_and_counts_exactly_once_back(
     isolated: Settings, job_name: str, database: Database, submitted: list[str]
 ) -> None:
     if not isolated.prometheus:
@@ -60,27 +96,20 @@ def test_a_job_whose_database_goes_away_pages_checkpoint_too_old_and_restarting_
     job_id = submitted[-1]
     first = generate(isolated, events=300, movies=5, seed=1).per_movie
     wait_for_counts(isolated, first, DEADLINE_S)
-    # Healthy: Prometheus sees the job checkpointing, and nothing fires for it.
     wait_until(
         lambda: (checkpoint_age(isolated, job_id) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
     )
-    assert firing(isolated, "CheckpointTooOld", job_id) == []
     assert firing(isolated, "JobRestarting", job_id) == []
 
+    # Each restart fails again once the replayed rows reach the sink. CheckpointTooOld is not asserted here:
+    # a restored job may complete a checkpoint before its replayed rows reach the sink, once per restart, and
+    # the restarts come about every 30 s at the longest delay, the alert's own threshold.
     database.down()
     second = generate(isolated, events=300, movies=5, seed=2).per_movie
-    wait_until(
-        lambda: bool(firing(isolated, "CheckpointTooOld", job_id)), DEADLINE_S, "CheckpointTooOld firing"
-    )
-    [paged] = firing(isolated, "CheckpointTooOld", job_id)
-    assert paged["labels"]["severity"] == "page"
-    assert paged["annotations"]["runbook_url"] == "docs/OPERATIONS.md#checkpointtooold"
-    assert paged["annotations"]["summary"].startswith(f"job {paged['labels']['job_name']}: last checkpoint ")
     wait_until(lambda: bool(firing(isolated, "JobRestarting", job_id)), DEADLINE_S, "JobRestarting firing")
+    [paged] = firing(isolated, "JobRestarting", job_id)
+    assert paged["labels"]["severity"] == "page"
+    assert paged["annotations"]["runbook_url"] == "docs/OPERATIONS.md#jobrestarting"
 
     database.up()
-    wait_until(
-        lambda: not firing(isolated, "CheckpointTooOld", job_id), DEADLINE_S, "CheckpointTooOld resolved"
-    )
-    truth = {movie: first.get(movie, 0) + second.get(movie, 0) for movie in {*first, *second}}
-    wait_for_counts(isolated, truth, DEADLINE_S)
+    wait_for_counts(isolated, dict(Counter(first) + Counter(second)), DEADLINE_S)
