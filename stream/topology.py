@@ -77,8 +77,8 @@ IDLE_TIMEOUT = "2 s"
 # measure the plateau). hashmap remains a choice for small state (no serialisation or JNI per access); its
 # TTL entries are removed incrementally as state is accessed and at full snapshots.
 
-# RocksDB, sized for the slot's share of managed memory (~74 MB of block cache per slot with
-# deploy/flink/config.yaml, half of it for memtables). Each option below and what it changed, measured with
+# RocksDB, sized for the slot's share of managed memory (the deduplication's block cache is 179 MB with
+# deploy/flink/config.yaml, its memtables charged to it). Each option below and what it changed, measured with
 # one job timed to exact totals over pre-loaded views: docs/PERFORMANCE.md, "RocksDB tuned".
 # - Memtables of 16 MB. RocksDB counts a memtable at its arena blocks (write buffer size / 8 each, one per
 #   column family written); at the default 64 MB, six column families' 8 MB blocks put the slot's write

@@ -56,7 +56,7 @@ def test_flink_on_the_cluster_profile_is_the_single_config_with_zookeeper_ha_ove
     assert config["high-availability"]["type"] == "zookeeper"
     assert config["high-availability"]["zookeeper"]["quorum"] == "127.0.0.1:19181"
     assert config["taskmanager"]["numberOfTaskSlots"] == 2
-    assert config["taskmanager"]["memory"]["process"]["size"] == "4096m"  # kept from the single config
+    assert config["taskmanager"]["memory"]["process"]["size"] == "6144m"  # kept from the single config
     # Pekko's own remoting start-up timeout, raised for a loaded host, on every Flink JVM of the profile
     for role in ("jobmanager", "taskmanager"):
         assert "-Dpekko.remote.classic.startup-timeout=60s" in config["env"]["java"]["opts"][role]
