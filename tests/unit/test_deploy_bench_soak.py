@@ -48,3 +48,13 @@ def test_a_checkpoint_that_uploaded_a_compactions_files_at_the_end_is_not_growth
         samples(written, [2.1, 2.2, 2.0, 2.3, 2.1, 2.2, 96.0]), written, SERIES[written], 0.2
     )
     assert verdict is not None and verdict["flat"], verdict
+
+
+def test_a_lag_that_swings_between_commits_is_flat_and_one_whose_lows_rise_is_not() -> None:
+    # The 2M-id soak's readings that a fitted line called growth (records; 20k events/s, 2 s checkpoints).
+    floor = 100_000  # 5 s of 20k events/s
+    swinging = slope_verdict(samples("lag", [13_571, 18_161, 13_911, 39_146, 39_051]), "lag", floor, 0.2)
+    assert swinging is not None and swinging["flat"], swinging
+    # The 30M-id soak falling behind, then stalled during a full compaction.
+    behind = slope_verdict(samples("lag", [80_374, 79_082, 126_037, 393_709, 942_766]), "lag", floor, 0.2)
+    assert behind is not None and not behind["flat"], behind
