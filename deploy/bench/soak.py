@@ -69,9 +69,10 @@ SLOPE_BOUND = 0.2
 WARMUP_MARGIN_S = 60.0
 MIN_JUDGED_SAMPLES = 4
 # The lag is read from the group's committed offsets, which trail the job's reading by up to a checkpoint
-# interval plus the checkpoint's own time (`stream.lag`). Its scale is this many seconds of the rate: with
-# the 0.2 bound, lows that rise by more than a second of the rate over the judged span are growth.
-LAG_FLOOR_S = 5.0
+# interval plus the checkpoint's own time (`stream.lag`), so even its lows wander by about a checkpoint
+# interval of the rate (10-30k records in the 2M-id soak at 20k events/s). Its scale is this many seconds of
+# the rate: with the 0.2 bound, lows that rise by more than two seconds of the rate are growth.
+LAG_FLOOR_S = 10.0
 MIB = 2**20
 # Series and the floor their bound applies to when their mean is smaller (a lag of a few records, a
 # freshness of 0.3 s: noise around zero is not growth). None: the series' mean.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy.bench.soak import SERIES, slope_verdict
+from deploy.bench.soak import LAG_FLOOR_S, SERIES, slope_verdict
 
 
 def samples(name: str, values: list[float]) -> list[dict[str, Any]]:
@@ -52,7 +52,7 @@ def test_a_checkpoint_that_uploaded_a_compactions_files_at_the_end_is_not_growth
 
 def test_a_lag_that_swings_between_commits_is_flat_and_one_whose_lows_rise_is_not() -> None:
     # The 2M-id soak's readings that a fitted line called growth (records; 20k events/s, 2 s checkpoints).
-    floor = 100_000  # 5 s of 20k events/s
+    floor = 20_000 * LAG_FLOOR_S
     swinging = slope_verdict(samples("lag", [13_571, 18_161, 13_911, 39_146, 39_051]), "lag", floor, 0.2)
     assert swinging is not None and swinging["flat"], swinging
     # The 30M-id soak falling behind, then stalled during a full compaction.
