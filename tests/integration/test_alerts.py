@@ -51,16 +51,22 @@ def checkpoint_age(settings: Settings, job_id: str) -> float | None:
     return float(found[0]["value"][1]) if found else None
 
 
+def counted_and_checkpointing(settings: Settings, job_id: str) -> dict[str, int]:
+    """Views counted exactly by the healthy job `job_id`, once Prometheus sees its checkpoints: the counts."""
+    first = generate(settings, events=300, movies=5, seed=1).per_movie
+    wait_for_counts(settings, first, DEADLINE_S)
+    wait_until(
+        lambda: (checkpoint_age(settings, job_id) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
+    )
+    return first
+
+
 def test_a_job_whose_upserts_wait_on_a_lock_pages_checkpoint_too_old_and_it_resolves_once_released(
     isolated: Settings, job: str
 ) -> None:
     if not isolated.prometheus:
         pytest.skip("this stack runs no Prometheus (MOVIEVIEWS_PROMETHEUS=off)")
-    first = generate(isolated, events=300, movies=5, seed=1).per_movie
-    wait_for_counts(isolated, first, DEADLINE_S)
-    wait_until(
-        lambda: (checkpoint_age(isolated, job) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
-    )
+    first = counted_and_checkpointing(isolated, job)
     assert firing(isolated, "CheckpointTooOld", job) == []
 
     # Someone's transaction holds the table: the sink's upsert waits on the lock (it has no timeout), so the
@@ -94,11 +100,7 @@ def test_a_job_whose_database_goes_away_pages_job_restarting_and_counts_exactly_
     )
     submitted.append(jobs.submit(isolated, config))
     job_id = submitted[-1]
-    first = generate(isolated, events=300, movies=5, seed=1).per_movie
-    wait_for_counts(isolated, first, DEADLINE_S)
-    wait_until(
-        lambda: (checkpoint_age(isolated, job_id) or 99) < 10, DEADLINE_S, "Prometheus seeing its checkpoints"
-    )
+    first = counted_and_checkpointing(isolated, job_id)
     assert firing(isolated, "JobRestarting", job_id) == []
 
     # Each restart fails again once the replayed rows reach the sink. CheckpointTooOld is not asserted here:
