@@ -95,6 +95,11 @@ ROCKSDB = {
     # Universal compaction, bounded at 1.5 windows of ids on disk, at the lowest CPU priority
     # (UniversalCompaction.java says why).
     "state.backend.rocksdb.options-factory": "movieviews.stream.UniversalCompaction",
+    # RocksDB's max_background_jobs: one flush and up to three compactions at a time (Flink's default of 2
+    # allows one compaction). A full compaction of tens of millions of ids runs for a minute or more; with a
+    # single compaction slot nothing merged the files that the checkpoints flushed meanwhile, and the job
+    # stalled for 13-48 s at each one. With three, the newer files are merged beside it.
+    "state.backend.rocksdb.thread.num": "4",
     # RocksDB's own count of entries per column family (an estimate: expired ids not yet compacted away are
     # counted) and the size of its files: the remembered ids and the disk they take, in `status` and
     # `bench soak`. Each is one property read per metric report.

@@ -28,7 +28,8 @@ import org.rocksdb.Priority;
  *
  * <p>A full compaction rewrites the whole state on one thread: a core for a minute at tens of millions of
  * ids. At normal priority it took that core from the job's own threads on this 2-core machine, and the job fell
- * seconds behind each time. The compaction threads (RocksDB's low-priority pool, one per TaskManager process)
+ * seconds behind each time. The compaction threads (RocksDB's low-priority pool, shared by every RocksDB of a
+ * TaskManager process and sized by `state.backend.rocksdb.thread.num`)
  * therefore run at the lowest CPU priority: they use what the job leaves, and the job never waits for them.
  * Compactions that fall behind leave more files to merge; RocksDB slows writes only at 40 of them (20 by
  * default) and stops them at 60, so a job busy for minutes slows down before its reads check too many files.
