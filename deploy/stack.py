@@ -174,7 +174,7 @@ def up(settings: Settings, paths: StatePaths, say: Callable[[str], None]) -> dic
     for manager in managers:
         _start(paths, manager.name, manager.ports(), say)
     _ready("kafka", broker.COMPONENT, settings, paths, broker.healthy)
-    for fix in ensure_topics(settings.kafka_admin, broker.topics(settings)):
+    for fix in ensure_topics(settings.kafka_admin, broker.topics(settings), READY_TIMEOUT_S):
         say(f"corrected topic configuration: {fix}")
     kafka_security.grant(settings)
     timings["kafka"] = time.monotonic() - t0

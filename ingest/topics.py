@@ -3,6 +3,7 @@ recognised."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ from ingest.errors import TopicError, TopicNotAllowedError
 # Creating a topic is a controller round trip (milliseconds when idle); on a loaded 2-core machine with a
 # broker just started it took more than 10 s, so wait as long as a broker start may take.
 ADMIN_TIMEOUT_S = 30.0
+# What a create answers when it got no reply in time (librdkafka's own timeout, or the broker's while the
+# controller had not committed it): the topic may or may not exist yet, so the create is asked again.
+NO_ANSWER = (KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT)
+# How much longer than the broker's operation timeout the client waits for its reply.
+REPLY_MARGIN_S = 5.0
 # A new topic takes the brokers' default.replication.factor (KIP-464): 1 on one broker, 3 on a cluster, set
 # where the brokers are configured and nowhere else.
 BROKER_DEFAULT = -1
@@ -44,30 +50,52 @@ def ensure_topics(
     kafka: KafkaAccess, specs: Sequence[TopicSpec], timeout_s: float = ADMIN_TIMEOUT_S
 ) -> list[str]:
     """Creates the missing topics (replicated as the brokers' default.replication.factor says) and corrects
-    the configuration of the existing ones; returns the corrections made, as "topic: name=value"."""
+    the configuration of the existing ones; returns the corrections made, as "topic: name=value".
+
+    A create with no answer is asked again until `timeout_s` has passed: a cluster just started can leave a
+    request unanswered (three KRaft nodes beside eight other JVMs on two cores), and asking again is safe
+    because a topic that got made meanwhile answers "already exists"."""
     if not specs:
         return []
     client = _admin(kafka)
-    new = [
-        NewTopic(
-            s.name, num_partitions=s.partitions, replication_factor=BROKER_DEFAULT, config=dict(s.config)
+    deadline = time.monotonic() + timeout_s
+    pending, existing = list(specs), []
+    while pending:
+        attempt_s = max(1.0, min(ADMIN_TIMEOUT_S, deadline - time.monotonic()))
+        futures = client.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=BROKER_DEFAULT,
+                    config=dict(s.config),
+                )
+                for s in pending
+            ],
+            operation_timeout=attempt_s,
+            request_timeout=attempt_s + REPLY_MARGIN_S,
         )
-        for s in specs
-    ]
-    futures = client.create_topics(new, operation_timeout=timeout_s)
-    existing = []
-    for spec in specs:
-        try:
-            futures[spec.name].result(timeout_s)
-        except KafkaException as exc:
-            code = exc.args[0].code()
-            if code in NOT_ALLOWED:
-                raise TopicNotAllowedError(
-                    f"may not create topic {spec.name!r} on {kafka.bootstrap}: {exc}"
-                ) from exc
-            if code != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TopicError(f"cannot create topic {spec.name!r} on {kafka.bootstrap}: {exc}") from exc
-            existing.append(spec)
+        unanswered = []
+        for spec in pending:
+            try:
+                # librdkafka ends the request at `request_timeout`; the second margin only guards against a
+                # future that it never completes.
+                futures[spec.name].result(attempt_s + 2 * REPLY_MARGIN_S)
+            except (KafkaException, concurrent.futures.TimeoutError) as exc:
+                code = _code(exc)
+                if code in NOT_ALLOWED:
+                    raise TopicNotAllowedError(
+                        f"may not create topic {spec.name!r} on {kafka.bootstrap}: {exc}"
+                    ) from exc
+                if code == KafkaError.TOPIC_ALREADY_EXISTS:
+                    existing.append(spec)
+                elif code in NO_ANSWER and time.monotonic() < deadline:
+                    unanswered.append(spec)
+                else:
+                    raise TopicError(
+                        f"cannot create topic {spec.name!r} on {kafka.bootstrap}: {exc!r}"
+                    ) from exc
+        pending = unanswered
     return [fix for spec in existing for fix in _correct_config(client, spec, timeout_s)]
 
 
@@ -172,6 +200,13 @@ def _correct_config(client: AdminClient, spec: TopicSpec, timeout_s: float) -> l
     except KafkaException as exc:
         raise TopicError(f"cannot correct the configuration of topic {spec.name!r} ({drift}): {exc}") from exc
     return [f"{spec.name}: {name}={value}" for name, value in drift.items()]
+
+
+def _code(exc: KafkaException | concurrent.futures.TimeoutError) -> int:
+    """The Kafka error code of a failed admin future; a future that ran out of time counts as timed out."""
+    if isinstance(exc, KafkaException):
+        return int(exc.args[0].code())
+    return int(KafkaError._TIMED_OUT)
 
 
 def _admin(kafka: KafkaAccess) -> AdminClient:
