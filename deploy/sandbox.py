@@ -250,6 +250,9 @@ class Background:
         except BaseException as exc:
             self._error = exc
 
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def result(self) -> Any:
         self._thread.join(self._timeout_s)
         if self._thread.is_alive():

@@ -37,7 +37,6 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,7 @@ from deploy.bench.state_scale import rss_mb
 from deploy.errors import BenchmarkError
 from deploy.kafka import broker
 from deploy.paths import StatePaths
-from deploy.sandbox import Sandbox
+from deploy.sandbox import Background, Sandbox
 from deploy.settings import Settings
 from deploy.testing import wait_for_counts
 from deploy.wait import wait_until
@@ -67,6 +66,8 @@ POLL_S = 1.0
 # and collection cycles move it by a few percent.
 SLOPE_BOUND = 0.2
 WARMUP_MARGIN_S = 60.0
+# The load ends this long after its duration at most: its last events' delivery timeout and flush.
+LOAD_GRACE_S = 120.0
 MIN_JUDGED_SAMPLES = 4
 # The lag is read from the group's committed offsets, which trail the job's reading by up to a checkpoint
 # interval plus the checkpoint's own time (`stream.lag`), so even its lows wander by about a checkpoint
@@ -214,16 +215,18 @@ def bench_soak(settings: Settings, plan: Plan) -> report.Result:
 
 
 def _steady_load(env: Sandbox, plan: Plan, sample: Callable[[Callable[[], bool]], None]) -> LoadResult:
-    """The load generator paces `rate` for `duration` (`ingest.loadgen`) on a thread while `sample` runs."""
-    with ThreadPoolExecutor(1, thread_name_prefix="soak-load") as pool:
-        future = pool.submit(
-            generate, env.settings, rate=plan.rate, seconds=plan.duration_s, movies=plan.movies
-        )
-        sample(future.done)
-        load = future.result()
-    if load.failed:
-        raise BenchmarkError(f"{load.failed} of {load.sent} events not acknowledged: no ground truth")
-    return load
+    """The load generator paces `rate` for `duration` (`ingest.loadgen`) on a thread while `sample` runs. The
+    thread is a daemon (`Background`): Ctrl-C ends the sampling, the sandbox is removed and the process exits
+    without waiting for the rest of the load."""
+    load = Background(
+        lambda: generate(env.settings, rate=plan.rate, seconds=plan.duration_s, movies=plan.movies),
+        plan.duration_s + LOAD_GRACE_S,
+    )
+    sample(load.done)
+    result: LoadResult = load.result()
+    if result.failed:
+        raise BenchmarkError(f"{result.failed} of {result.sent} events not acknowledged: no ground truth")
+    return result
 
 
 def _merged(*truths: dict[str, int]) -> dict[str, int]:
