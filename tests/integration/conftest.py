@@ -16,18 +16,15 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 from psycopg import sql
+from support.jobs import stop_and_remove
 
 from deploy import stack as deploy_stack
 from deploy.flink import jobs
-from deploy.flink.checkpoints import remove_job_state
 from deploy.paths import StatePaths
 from deploy.postgres import server as postgres
 from deploy.settings import Settings
-from deploy.wait import wait_until
 from ingest.topics import TopicSpec, delete_topics, ensure_topics
 from readmodel.migrate import upgrade
-from stream import flinkrest
-from stream.errors import FlinkRestError
 
 
 @pytest.fixture(scope="session")
@@ -125,27 +122,16 @@ def job_name() -> str:
 
 @pytest.fixture
 def job(isolated: Settings, job_name: str) -> Iterator[str]:
-    """The stream job against this test's topics and database; cancelled, its state removed, afterwards."""
+    """The stream job against this test's topics and database; stopped, its state removed, afterwards."""
     job_id = jobs.submit(isolated, jobs.job_config(isolated, name=job_name, group_id=job_name))
     yield job_id
-    flinkrest.cancel(isolated, job_id)
-    wait_until(
-        lambda: flinkrest.job_state(isolated, job_id) == flinkrest.JobState.CANCELED,
-        60,
-        f"job {job_id} cancelled",
-    )
-    paths = StatePaths(isolated.home)
-    remove_job_state(paths.checkpoints, paths.savepoints, job_id)
+    stop_and_remove(isolated, job_id)
 
 
 @pytest.fixture
 def submitted(isolated: Settings) -> Iterator[list[str]]:
-    """The ids of the jobs a test submits: cancelled if still alive, their state removed, afterwards."""
+    """The ids of the jobs a test submits: each stopped, its state removed, afterwards."""
     ids: list[str] = []
     yield ids
-    paths = StatePaths(isolated.home)
     for job_id in ids:
-        with contextlib.suppress(FlinkRestError):
-            if flinkrest.job_state(isolated, job_id) in flinkrest.ALIVE:
-                flinkrest.cancel(isolated, job_id)
-        remove_job_state(paths.checkpoints, paths.savepoints, job_id)
+        stop_and_remove(isolated, job_id)

@@ -5,14 +5,13 @@ backlog."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from support.events import registration_record
+from support.jobs import stop
 
 from deploy import status_verdict
 from deploy.flink import jobs
-from deploy.flink.checkpoints import latest_restore_point, remove_job_state
+from deploy.flink.checkpoints import latest_restore_point
 from deploy.kafka import broker
 from deploy.paths import StatePaths
 from deploy.rebuild import LiveJob
@@ -37,17 +36,6 @@ MOVIES = movie_ids(8, "movie-")
 SLOW_CHECKPOINTS_MS = 60_000
 
 
-@pytest.fixture
-def submitted(isolated: Settings) -> Iterator[list[str]]:
-    """The ids of the jobs a test submits; each cancelled and its state removed afterwards."""
-    ids: list[str] = []
-    yield ids
-    paths = StatePaths(isolated.home)
-    for job_id in ids:
-        stop(isolated, job_id)
-        remove_job_state(paths.checkpoints, paths.savepoints, job_id)
-
-
 def submit(
     settings: Settings,
     name: str,
@@ -61,13 +49,6 @@ def submit(
     job_id = jobs.submit(settings, config, restore_from)
     ids.append(job_id)
     return job_id
-
-
-def stop(settings: Settings, job_id: str) -> None:
-    """Cancels the job (its retained checkpoints stay) and waits until it has ended."""
-    if flinkrest.job_state(settings, job_id) not in flinkrest.ENDED:
-        flinkrest.cancel(settings, job_id)
-    wait_until(lambda: flinkrest.job_state(settings, job_id) in flinkrest.ENDED, 60, f"job {job_id} ended")
 
 
 def group_lag(settings: Settings, name: str) -> dict[str, int]:
