@@ -128,7 +128,7 @@ class Sandbox:
         with contextlib.suppress(Exception):
             for job in flinkrest.jobs(self.settings):
                 if job.name.startswith(self.name):
-                    self._end(job.job_id)
+                    jobs.end(self.settings, job.job_id)
                     remove_job_state(self.paths.checkpoints, self.paths.savepoints, job.job_id)
         if self._api:
             procs.stop(self._api)
@@ -147,16 +147,6 @@ class Sandbox:
             )
 
     # -- the job --------------------------------------------------------------------------------------------
-    def _end(self, job_id: str) -> None:
-        """Cancels the job unless it ended, and waits until it has (no checkpoint is written after)."""
-
-        def ended() -> bool:
-            return flinkrest.job_state(self.settings, job_id) in flinkrest.ENDED
-
-        if not ended():
-            flinkrest.cancel(self.settings, job_id)
-            wait_until(ended, 60, f"job {job_id} ended")
-
     def submit(self, parallelism: int | None = None, restore_from: str | None = None) -> str:
         config = jobs.job_config(self.settings, name=self.name, group_id=self.name, parallelism=parallelism)
         self.job_id = jobs.submit(self.settings, config, restore_from)

@@ -160,6 +160,18 @@ def _flink_stop(settings: Settings, job_id: str, timeout_s: float = STOP_TIMEOUT
     return match.group(1)
 
 
+def end(settings: Settings, job_id: str, timeout_s: float = 60) -> None:
+    """Cancels the job unless it has ended, and waits until it has: an ended job writes no checkpoint after,
+    so its retained ones can be restored from or removed."""
+
+    def ended() -> bool:
+        return flinkrest.job_state(settings, job_id) in flinkrest.ENDED
+
+    if not ended():
+        flinkrest.cancel(settings, job_id)
+        wait_until(ended, timeout_s, f"job {job_id} ended")
+
+
 def _all_running(settings: Settings, job_id: str) -> bool:
     try:
         return flinkrest.tasks_running(settings, job_id)

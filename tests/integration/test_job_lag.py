@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 
 from support.events import registration_record
-from support.jobs import stop
 
 from deploy import status_verdict
 from deploy.flink import jobs
@@ -96,7 +95,7 @@ def run_until_committed(settings: Settings, name: str, ids: list[str]) -> tuple[
 
 
 def restored_from_newest_checkpoint(settings: Settings, name: str, job_id: str, ids: list[str]) -> str:
-    stop(settings, job_id)
+    jobs.end(settings, job_id)
     paths = StatePaths(settings.home)
     point = latest_restore_point(paths.checkpoints, paths.savepoints, job_id)
     assert point is not None, f"job {job_id} retained no checkpoint"
@@ -122,7 +121,7 @@ def test_a_restored_job_with_a_backlog_shows_the_backlog_as_lag_then_drains_it_e
     isolated: Settings, job_name: str, submitted: list[str]
 ) -> None:
     first, truth = run_until_committed(isolated, job_name, submitted)
-    stop(isolated, first)
+    jobs.end(isolated, first)
     before = lag.positions(broker.admin(isolated), job_name, [isolated.views_topic]).end
     backlog = generate(isolated, events=3_000, movies=len(MOVIES), movie_prefix="movie-", seed=5).per_movie
     after = lag.positions(broker.admin(isolated), job_name, [isolated.views_topic]).end
